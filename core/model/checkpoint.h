@@ -1,0 +1,38 @@
+#pragma once
+// A loaded checkpoint in one canonical form, whatever the file format:
+//  - tensor names are Hugging Face Llama names ("model.embed_tokens.weight",
+//    "model.layers.{i}.self_attn.q_proj.weight", "model.layers.{i}.mlp.gate_proj.weight",
+//    "model.layers.{i}.input_layernorm.weight", "model.layers.{i}.post_attention_layernorm.weight",
+//    "model.norm.weight", "lm_head.weight" unless tied), shapes in PyTorch order ({out, in});
+//  - q_proj/k_proj rows are in the rotate-half RoPE layout (Hugging Face). Loaders of formats that
+//    store the interleaved-pair layout (llama2.c, GGUF llama) permute those rows at load.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/io/host_tensor.h"
+#include "core/model/config.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace scalebits::model {
+
+struct Checkpoint {
+    ModelConfig config;
+    std::map<std::string, io::HostTensor> tensors;
+    std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // null when the format has none
+    std::filesystem::path path;
+    std::string format;  // "gguf", "safetensors", "llama2c"
+
+    const io::HostTensor& tensor(const std::string& name) const;  // throws InputError if absent
+    bool has(const std::string& name) const { return tensors.count(name) != 0; }
+};
+
+// Detects the format from the path (file magic, folder contents) and loads it. tokenizer_path is
+// for formats that keep the tokenizer apart (llama2.c tokenizer.bin, or to override). Pickle
+// checkpoints are refused with a message that says to convert them to safetensors.
+Checkpoint load_checkpoint(const std::filesystem::path& model_path,
+                           const std::optional<std::filesystem::path>& tokenizer_path = std::nullopt);
+
+}  // namespace scalebits::model

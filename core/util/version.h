@@ -1,0 +1,4 @@
+#pragma once
+namespace scalebits {
+const char* version_string();
+}
