@@ -1,1 +1,73 @@
-int main(){return 0;}
+// scalebits-cli: the command-line twin of the explorer. Parses the subcommand and maps errors to
+// exit codes: 2 for bad input (the message names the file and the problem), 1 for internal errors.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "app/cli/commands.h"
+#include "core/util/error.h"
+#include "core/util/version.h"
+
+namespace {
+
+struct Command {
+    const char* name;
+    int (*run)(const scalebits::cli::Argv&);
+    const char* summary;
+};
+
+const Command kCommands[] = {
+    {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer"},
+    {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt"},
+    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)"},
+};
+
+void usage(std::FILE* to) {
+    std::fprintf(to, "scalebits-cli %s - mixed-precision LLM weight quantization\n\nusage: scalebits-cli <command> [options]\n\ncommands:\n",
+                 scalebits::version_string());
+    for (const auto& c : kCommands) std::fprintf(to, "  %-12s %s\n", c.name, c.summary);
+    std::fprintf(to, "\nEvery command takes --json for machine-readable output.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        usage(stdout);
+        return 0;
+    }
+    if (name == "--version") {
+        std::printf("scalebits-cli %s\n", scalebits::version_string());
+        return 0;
+    }
+    const std::vector<std::string> rest(argv + 2, argv + argc);
+    for (const auto& c : kCommands) {
+        if (name != c.name) continue;
+        try {
+            return c.run(rest);
+        } catch (const scalebits::InputError& e) {
+            std::fprintf(stderr, "scalebits-cli %s: error: %s\n", c.name, e.what());
+            return 2;
+        } catch (const scalebits::CancelledError&) {
+            std::fprintf(stderr, "scalebits-cli %s: cancelled\n", c.name);
+            return 130;
+        } catch (const std::bad_alloc&) {
+            std::fprintf(stderr, "scalebits-cli %s: error: out of memory\n", c.name);
+            return 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "scalebits-cli %s: internal error: %s\n", c.name, e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "scalebits-cli: unknown command '%s'\n\n", name.c_str());
+    usage(stderr);
+    return 2;
+}

@@ -23,6 +23,9 @@ public:
     virtual std::int32_t bos_id() const = 0;  // -1 when none
     virtual std::int32_t eos_id() const = 0;  // -1 when none
     virtual std::string kind() const = 0;     // "bpe" or "spm", for `info`
+    // Whether text for generation starts with BOS by default (GGUF tokenizer.ggml.add_bos_token,
+    // llama2.c always). Perplexity never adds BOS.
+    virtual bool default_add_bos() const { return bos_id() >= 0; }
 };
 
 }  // namespace scalebits::tokenizer

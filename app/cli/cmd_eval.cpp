@@ -1,0 +1,53 @@
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "core/eval/perplexity.h"
+#include "core/eval/text.h"
+
+namespace scalebits::cli {
+
+int cmd_eval(const Argv& argv) {
+    auto opts = model_options();
+    opts.insert({"text", "ctx", "max-windows", "max-bytes", "batch"});
+    Args args(argv, opts, {"json"});
+    LoadedModel m = load_model(args);
+    const auto& tok = require_tokenizer(m.checkpoint);
+    const std::string text = eval::read_text(args.require("text"), args.get_int("max-bytes", 0));
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto tokens = eval::tokenize_text(tok, text);
+    const double tokenize_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    eval::PerplexityOptions o;
+    o.ctx = args.get_int("ctx", 512);
+    o.max_windows = args.get_int("max-windows", 0);
+    o.batch = args.get_int("batch", 1);
+    Progress progress;
+    progress.report = print_progress;
+    const auto r = eval::perplexity(*m.model, tokens, o, progress);
+    nlohmann::json j = {{"model", m.checkpoint.path.string()},
+                        {"text", args.require("text")},
+                        {"bytes", text.size()},
+                        {"ctx", o.ctx},
+                        {"tokens", r.tokens},
+                        {"windows", r.windows},
+                        {"predicted", r.predicted},
+                        {"nll", r.nll_sum / static_cast<double>(r.predicted)},
+                        {"ppl", r.ppl},
+                        {"seconds", r.seconds},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"tokenize_s", tokenize_s},
+                        {"load_s", m.load_seconds},
+                        {"threads", torch::get_num_threads()}};
+    if (args.flag("json")) {
+        print_json(j);
+    } else {
+        std::printf("ppl %.4f over %lld windows of %lld tokens (%lld predicted), %.1f tokens/s\n", r.ppl,
+                    static_cast<long long>(r.windows), static_cast<long long>(o.ctx),
+                    static_cast<long long>(r.predicted), r.tokens_per_s);
+    }
+    return 0;
+}
+
+}  // namespace scalebits::cli

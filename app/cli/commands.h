@@ -1,0 +1,14 @@
+#pragma once
+// One function per subcommand; each parses its own options and returns the process exit code.
+#include <string>
+#include <vector>
+
+namespace scalebits::cli {
+
+using Argv = std::vector<std::string>;
+
+int cmd_info(const Argv& argv);
+int cmd_generate(const Argv& argv);
+int cmd_eval(const Argv& argv);
+
+}  // namespace scalebits::cli

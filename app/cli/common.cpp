@@ -1,0 +1,54 @@
+#include "app/cli/common.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "core/util/error.h"
+
+namespace scalebits::cli {
+
+std::set<std::string> model_options() { return {"model", "tokenizer", "device", "threads"}; }
+
+torch::Device parse_device(const std::string& name) {
+    if (name == "cpu") return torch::kCPU;
+    if (name == "cuda") {
+        if (!torch::cuda::is_available())
+            throw InputError("--device cuda: this build of LibTorch has no CUDA or no GPU is visible");
+        return torch::kCUDA;
+    }
+    throw InputError("--device must be cpu or cuda, got '" + name + "'");
+}
+
+LoadedModel load_model(const Args& args) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto threads = args.get_int("threads", 0); threads > 0) torch::set_num_threads(static_cast<int>(threads));
+    LoadedModel out;
+    std::optional<std::filesystem::path> tok;
+    if (auto t = args.get("tokenizer")) tok = *t;
+    out.checkpoint = model::load_checkpoint(args.require("model"), tok);
+    out.model = std::make_unique<model::LlamaModel>(out.checkpoint, parse_device(args.get_or("device", "cpu")));
+    out.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return out;
+}
+
+const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt) {
+    if (!ckpt.tokenizer)
+        throw InputError(ckpt.path, "no tokenizer found for this model; pass --tokenizer FILE");
+    return *ckpt.tokenizer;
+}
+
+void print_progress(double done, double total, const std::string& stage) {
+    static const bool tty = ::isatty(STDERR_FILENO) != 0;
+    if (!tty || total <= 0) return;
+    std::fprintf(stderr, "\r%s: %.0f / %.0f (%.0f%%)   ", stage.c_str(), done, total, 100.0 * done / total);
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+}  // namespace scalebits::cli

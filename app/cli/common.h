@@ -1,0 +1,34 @@
+#pragma once
+// Wiring shared by the subcommands: model loading from --model/--tokenizer/--device, JSON output.
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "app/cli/args.h"
+#include "core/model/checkpoint.h"
+#include "core/model/llama.h"
+
+namespace scalebits::cli {
+
+struct LoadedModel {
+    model::Checkpoint checkpoint;
+    std::unique_ptr<model::LlamaModel> model;
+    double load_seconds = 0.0;
+};
+
+// Options every model-taking subcommand accepts.
+std::set<std::string> model_options();
+
+torch::Device parse_device(const std::string& name);
+LoadedModel load_model(const Args& args);
+const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt);
+
+// Human-facing progress on stderr when it is a terminal.
+void print_progress(double done, double total, const std::string& stage);
+
+void print_json(const nlohmann::json& j);
+
+}  // namespace scalebits::cli

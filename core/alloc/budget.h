@@ -1,0 +1,26 @@
+#pragma once
+// A memory budget as the user states it: average bits per weight of the quantized layers (packed
+// weights, scales, zeros and tile headers included: quantized bytes * 8 / quantized weights) or bytes
+// of the whole exported file (the caller's fixed overhead, i.e. unquantized tensors and file header,
+// is subtracted first).
+#include <cstdint>
+#include <string>
+
+namespace scalebits {
+
+struct Budget {
+    enum class Unit { BitsPerWeight, Bytes };
+    Unit unit = Unit::BitsPerWeight;
+    double value = 0.0;
+
+    static Budget bits_per_weight(double bits) { return {Unit::BitsPerWeight, bits}; }
+    static Budget bytes(double bytes) { return {Unit::Bytes, bytes}; }
+    std::string describe() const;  // "2.5 bits per weight" / "123456 bytes"
+};
+
+// Bits the quantized layers may take under the budget (rounded down, so the result never exceeds it).
+// Throws InputError for a non-finite or negative budget, or a byte budget that the fixed overhead
+// alone already exceeds.
+std::int64_t budget_to_bits(const Budget& budget, std::int64_t quantized_weights, std::int64_t overhead_bytes);
+
+}  // namespace scalebits

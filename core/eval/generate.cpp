@@ -1,0 +1,87 @@
+#include "core/eval/generate.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "core/util/error.h"
+
+namespace scalebits::eval {
+
+namespace {
+// run.c prints a piece unless it is a single byte that is neither printable nor white space.
+bool printable(const std::string& piece) {
+    if (piece.size() != 1) return !piece.empty();
+    const unsigned char c = static_cast<unsigned char>(piece[0]);
+    return (c >= 0x20 && c < 0x7f) || c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+}  // namespace
+
+GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::Tokenizer& tok,
+                               const std::string& prompt, const GenerateOptions& options,
+                               const std::function<void(const std::string&)>& on_piece, const Progress& progress) {
+    torch::InferenceMode guard;
+    GenerateResult r;
+    r.prompt_tokens = tok.encode(prompt, options.add_bos);
+    if (r.prompt_tokens.empty()) throw InputError("the prompt is empty and the tokenizer has no BOS token");
+    std::int64_t steps = options.steps;
+    const std::int64_t limit = model.config().max_seq_len;
+    if (steps <= 0 || steps > limit) steps = limit;
+    const auto n_prompt = static_cast<std::int64_t>(r.prompt_tokens.size());
+
+    model::KVCache cache;
+    std::int32_t token = r.prompt_tokens[0];
+    std::int64_t pos = 0;
+    auto start = std::chrono::steady_clock::time_point{};
+    bool started = false;
+    while (pos < steps) {
+        progress.check();
+        std::int32_t next;
+        if (pos < n_prompt - 1) {
+            // Feed the rest of the prompt in one pass, as the cache makes this equivalent.
+            const auto rest = n_prompt - 1 - pos;
+            std::vector<std::int64_t> ids(r.prompt_tokens.begin() + pos, r.prompt_tokens.begin() + pos + rest);
+            (void)model.forward(torch::tensor(ids).view({1, rest}), &cache);
+            // Print the prompt pieces exactly as run.c does while it forces them.
+            for (std::int64_t i = 0; i < rest && pos < steps; ++i) {
+                next = r.prompt_tokens[static_cast<std::size_t>(pos + 1)];
+                ++pos;
+                const std::string piece = tok.decode_token(token, next);
+                if (printable(piece)) {
+                    r.text += piece;
+                    if (on_piece) on_piece(piece);
+                }
+                r.tokens.push_back(next);
+                token = next;
+                if (!started) {
+                    start = std::chrono::steady_clock::now();
+                    started = true;
+                }
+            }
+            continue;
+        }
+        torch::Tensor logits = model.forward(torch::tensor({static_cast<std::int64_t>(token)}).view({1, 1}), &cache);
+        next = static_cast<std::int32_t>(logits[0][-1].argmax().item<std::int64_t>());
+        ++pos;
+        if (next == tok.bos_id()) break;
+        if (options.stop_at_eos && next == tok.eos_id() && tok.eos_id() != tok.bos_id()) break;
+        const std::string piece = tok.decode_token(token, next);
+        if (printable(piece)) {
+            r.text += piece;
+            if (on_piece) on_piece(piece);
+        }
+        r.tokens.push_back(next);
+        token = next;
+        if (!started) {
+            start = std::chrono::steady_clock::now();
+            started = true;
+        }
+    }
+    if (started) {
+        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (pos > 1 && r.seconds > 0) r.tokens_per_s = static_cast<double>(pos - 1) / r.seconds;
+    }
+    return r;
+}
+
+}  // namespace scalebits::eval

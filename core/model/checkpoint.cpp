@@ -1,0 +1,196 @@
+// Format detection and the checks every loaded checkpoint passes, whatever its format: every tensor
+// the config implies is present with the right shape and a floating-point storage type, and nothing
+// unexpected is left over.
+#include "core/model/checkpoint.h"
+
+#include <cstring>
+#include <fstream>
+
+#include "core/io/gguf.h"
+#include "core/io/gguf_llama.h"
+#include "core/io/hf_config.h"
+#include "core/io/llama2c.h"
+#include "core/io/safetensors.h"
+#include "core/tokenizer/factory.h"
+#include "core/util/error.h"
+
+namespace scalebits::model {
+
+const io::HostTensor& Checkpoint::tensor(const std::string& name) const {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) throw InputError(path, "checkpoint has no tensor '" + name + "'");
+    return it->second;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+bool float_storage(io::DType t) {
+    switch (t) {
+        case io::DType::I8: case io::DType::I16: case io::DType::I32: case io::DType::I64:
+        case io::DType::U8: case io::DType::BOOL:
+            return false;
+        default:
+            return true;
+    }
+}
+
+// The canonical tensors a config implies, with their shapes.
+std::map<std::string, std::vector<std::int64_t>> expected_tensors(const ModelConfig& c) {
+    std::map<std::string, std::vector<std::int64_t>> e;
+    const std::int64_t q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
+    e["model.embed_tokens.weight"] = {c.vocab_size, c.dim};
+    e["model.norm.weight"] = {c.dim};
+    if (!c.tie_word_embeddings) e["lm_head.weight"] = {c.vocab_size, c.dim};
+    for (std::int64_t i = 0; i < c.n_layers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        e[p + "self_attn.q_proj.weight"] = {q, c.dim};
+        e[p + "self_attn.k_proj.weight"] = {kv, c.dim};
+        e[p + "self_attn.v_proj.weight"] = {kv, c.dim};
+        e[p + "self_attn.o_proj.weight"] = {c.dim, q};
+        e[p + "mlp.gate_proj.weight"] = {c.hidden_dim, c.dim};
+        e[p + "mlp.up_proj.weight"] = {c.hidden_dim, c.dim};
+        e[p + "mlp.down_proj.weight"] = {c.dim, c.hidden_dim};
+        e[p + "input_layernorm.weight"] = {c.dim};
+        e[p + "post_attention_layernorm.weight"] = {c.dim};
+    }
+    return e;
+}
+
+void validate_tensors(Checkpoint& ck) {
+    // Tied checkpoints sometimes store lm_head anyway (a copy of the embedding); old HF checkpoints
+    // carry the RoPE inverse-frequency buffers. Neither is a weight the model reads.
+    if (ck.config.tie_word_embeddings) ck.tensors.erase("lm_head.weight");
+    std::erase_if(ck.tensors, [](const auto& kv) { return kv.first.ends_with(".rotary_emb.inv_freq"); });
+
+    const auto expected = expected_tensors(ck.config);
+    for (const auto& [name, shape] : expected) {
+        auto it = ck.tensors.find(name);
+        if (it == ck.tensors.end()) throw InputError(ck.path, "missing tensor '" + name + "'");
+        const io::HostTensor& t = it->second;
+        if (t.shape != shape)
+            throw InputError(ck.path, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", the config implies " +
+                                          shape_str(shape));
+        if (!float_storage(t.dtype))
+            throw InputError(ck.path, "tensor '" + name + "' is stored as " + io::dtype_name(t.dtype) +
+                                          ", not a floating-point or ggml quantized type");
+        const std::int64_t want = io::dtype_bytes_for(t.dtype, t.numel());
+        if (want < 0 || static_cast<std::uint64_t>(want) != t.bytes.size())
+            throw InputError(ck.path, "tensor '" + name + "' holds " + std::to_string(t.bytes.size()) +
+                                          " bytes, its shape and type need " + std::to_string(want));
+    }
+    for (const auto& [name, t] : ck.tensors)
+        if (!expected.count(name)) throw InputError(ck.path, "unexpected tensor '" + name + "' for a Llama model");
+}
+
+// The first bytes of a file (fewer when it is shorter), zero-padded to 8 for the magic checks.
+std::vector<std::uint8_t> head_bytes(const fs::path& p, std::size_t n) {
+    std::vector<std::uint8_t> b(n);
+    std::ifstream in(p, std::ios::binary);
+    if (!in) throw InputError(p, "cannot open");
+    in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(n));
+    b.resize(static_cast<std::size_t>(in.gcount()));
+    if (b.size() < 8) b.resize(8, 0);
+    return b;
+}
+
+bool is_pickle(const std::vector<std::uint8_t>& b) {
+    const bool zip = b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;      // torch.save since 1.6
+    const bool legacy = b[0] == 0x80 && b[1] >= 2 && b[1] <= 5;                   // pickle protocol 2..5
+    return zip || legacy;
+}
+
+[[noreturn]] void refuse_pickle(const fs::path& p) {
+    throw InputError(p, "is a PyTorch pickle checkpoint; pickles can run arbitrary code and are not loaded. "
+                        "Convert it to safetensors (e.g. save_pretrained(..., safe_serialization=True)) and open the folder");
+}
+
+Checkpoint load_gguf(const fs::path& p) {
+    Checkpoint ck;
+    ck.path = p;
+    ck.format = "gguf";
+    const io::GgufFile f = io::read_gguf(p);
+    io::GgufLlama g = io::gguf_to_llama(f);
+    ck.config = g.config;
+    ck.tensors = std::move(g.tensors);
+    if (g.vocab) ck.tokenizer = tokenizer::make_gguf_tokenizer(*g.vocab, p.string());
+    return ck;
+}
+
+Checkpoint load_llama2c(const fs::path& p, const std::optional<fs::path>& tok) {
+    Checkpoint ck;
+    ck.path = p;
+    ck.format = "llama2c";
+    io::Llama2cModel m = io::read_llama2c(p);
+    ck.config = m.config;
+    ck.tensors = std::move(m.tensors);
+    if (auto t = io::find_llama2c_tokenizer(p, ck.config.vocab_size, tok))
+        ck.tokenizer = tokenizer::load_llama2c_tokenizer(*t, static_cast<std::int32_t>(ck.config.vocab_size));
+    return ck;
+}
+
+Checkpoint load_safetensors(const fs::path& p, const std::optional<fs::path>& tok) {
+    const fs::path folder = fs::is_directory(p) ? p : p.parent_path();
+    const fs::path config = folder / "config.json";
+    if (!fs::is_regular_file(config))
+        throw InputError(p, "safetensors checkpoint without a config.json beside it (" + config.string() + ")");
+    Checkpoint ck;
+    ck.path = p;
+    ck.format = "safetensors";
+    ck.config = io::read_hf_config(config);
+    for (io::HostTensor& t : io::read_safetensors_model(p).tensors) {
+        std::string name = t.name;
+        ck.tensors.emplace(std::move(name), std::move(t));
+    }
+    const fs::path tok_json = tok ? *tok : folder / "tokenizer.json";
+    if (tok || fs::is_regular_file(tok_json)) ck.tokenizer = tokenizer::load_tokenizer_json(tok_json);
+    return ck;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::path>& tokenizer_path) {
+    if (!fs::exists(model_path)) throw InputError(model_path, "no such file or folder");
+    Checkpoint ck;
+    if (fs::is_directory(model_path)) {
+        if (fs::exists(model_path / "model.safetensors") || fs::exists(model_path / "model.safetensors.index.json")) {
+            ck = load_safetensors(model_path, tokenizer_path);
+        } else {
+            for (const char* name : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"})
+                if (fs::exists(model_path / name)) refuse_pickle(model_path / name);
+            throw InputError(model_path, "folder holds no model.safetensors or model.safetensors.index.json");
+        }
+    } else {
+        const auto head = head_bytes(model_path, io::kLlama2cHeaderBytes);
+        const std::string ext = model_path.extension().string();
+        if (std::memcmp(head.data(), "GGUF", 4) == 0) {
+            ck = load_gguf(model_path);
+        } else if (is_pickle(head)) {
+            refuse_pickle(model_path);
+        } else if (ext == ".safetensors") {
+            ck = load_safetensors(model_path, tokenizer_path);
+        } else if (ext == ".bin") {
+            // llama2.c has no magic: accept it only when the header implies exactly this file size.
+            const auto h = io::llama2c_header(head);
+            if (!h || io::llama2c_expected_size(*h) != static_cast<std::int64_t>(fs::file_size(model_path)))
+                throw InputError(model_path, ".bin file is neither a llama2.c checkpoint (its size does not match the "
+                                             "header) nor a recognized format");
+            ck = load_llama2c(model_path, tokenizer_path);
+        } else if (ext == ".pt" || ext == ".pth" || ext == ".ckpt") {
+            refuse_pickle(model_path);
+        } else {
+            throw InputError(model_path, "unrecognized checkpoint format (expected GGUF, safetensors or llama2.c .bin)");
+        }
+    }
+    validate_tensors(ck);
+    return ck;
+}
+
+}  // namespace scalebits::model

@@ -1,0 +1,201 @@
+#include "core/model/llama.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/util/error.h"
+
+namespace scalebits::model {
+
+namespace {
+
+// fp32 tensor owning the dequantized values of a checkpoint tensor (no second copy).
+torch::Tensor to_torch(const io::HostTensor& t, torch::Device device) {
+    auto* values = new std::vector<float>(t.to_float());
+    std::vector<std::int64_t> shape(t.shape.begin(), t.shape.end());
+    torch::Tensor out = torch::from_blob(values->data(), shape, [values](void*) { delete values; },
+                                         torch::TensorOptions().dtype(torch::kFloat32));
+    if (!torch::isfinite(out).all().item<bool>()) {
+        const auto bad = (~torch::isfinite(out)).sum().item<std::int64_t>();
+        throw InputError(t.name + " holds " + std::to_string(bad) + " NaN or infinite value(s)");
+    }
+    return device.is_cpu() ? out : out.to(device);
+}
+
+torch::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<std::int64_t> shape,
+                   torch::Device device) {
+    const io::HostTensor& t = ckpt.tensor(name);
+    if (t.shape != shape) {
+        std::string want, got;
+        for (auto d : shape) want += (want.empty() ? "" : "x") + std::to_string(d);
+        for (auto d : t.shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+        throw InputError(ckpt.path, "tensor " + name + " has shape " + got + ", the config implies " + want);
+    }
+    return to_torch(t, device);
+}
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * w;
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+    const auto half = x.size(-1) / 2;
+    return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+const char* linear_kind_name(LinearKind kind) {
+    switch (kind) {
+        case LinearKind::Q: return "q_proj";
+        case LinearKind::K: return "k_proj";
+        case LinearKind::V: return "v_proj";
+        case LinearKind::O: return "o_proj";
+        case LinearKind::Gate: return "gate_proj";
+        case LinearKind::Up: return "up_proj";
+        case LinearKind::Down: return "down_proj";
+    }
+    return "?";
+}
+
+std::string linear_weight_name(int layer, LinearKind kind) {
+    const bool attn = kind == LinearKind::Q || kind == LinearKind::K || kind == LinearKind::V || kind == LinearKind::O;
+    return "model.layers." + std::to_string(layer) + (attn ? ".self_attn." : ".mlp.") + linear_kind_name(kind) +
+           ".weight";
+}
+
+torch::Tensor Linear::operator()(const torch::Tensor& x) const {
+    if (override_op) return override_op(x);
+    return torch::nn::functional::linear(x, weight);
+}
+
+Linear& DecoderLayer::linear(LinearKind kind) {
+    switch (kind) {
+        case LinearKind::Q: return q;
+        case LinearKind::K: return k;
+        case LinearKind::V: return v;
+        case LinearKind::O: return o;
+        case LinearKind::Gate: return gate;
+        case LinearKind::Up: return up;
+        case LinearKind::Down: return down;
+    }
+    return q;
+}
+
+const Linear& DecoderLayer::linear(LinearKind kind) const {
+    return const_cast<DecoderLayer*>(this)->linear(kind);
+}
+
+LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : config_(ckpt.config), device_(device) {
+    config_.validate(ckpt.path.string());
+    const auto& c = config_;
+    const std::int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+    embed_ = load(ckpt, "model.embed_tokens.weight", {c.vocab_size, c.dim}, device);
+    norm_ = load(ckpt, "model.norm.weight", {c.dim}, device);
+    lm_head_ = c.tie_word_embeddings ? embed_ : load(ckpt, "lm_head.weight", {c.vocab_size, c.dim}, device);
+    layers_.resize(static_cast<std::size_t>(c.n_layers));
+    for (int i = 0; i < c.n_layers; ++i) {
+        DecoderLayer& l = layers_[static_cast<std::size_t>(i)];
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        l.attn_norm = load(ckpt, p + "input_layernorm.weight", {c.dim}, device);
+        l.ffn_norm = load(ckpt, p + "post_attention_layernorm.weight", {c.dim}, device);
+        l.q.weight = load(ckpt, linear_weight_name(i, LinearKind::Q), {q_dim, c.dim}, device);
+        l.k.weight = load(ckpt, linear_weight_name(i, LinearKind::K), {kv_dim, c.dim}, device);
+        l.v.weight = load(ckpt, linear_weight_name(i, LinearKind::V), {kv_dim, c.dim}, device);
+        l.o.weight = load(ckpt, linear_weight_name(i, LinearKind::O), {c.dim, q_dim}, device);
+        l.gate.weight = load(ckpt, linear_weight_name(i, LinearKind::Gate), {c.hidden_dim, c.dim}, device);
+        l.up.weight = load(ckpt, linear_weight_name(i, LinearKind::Up), {c.hidden_dim, c.dim}, device);
+        l.down.weight = load(ckpt, linear_weight_name(i, LinearKind::Down), {c.dim, c.hidden_dim}, device);
+    }
+    // inv_freq[i] = theta^(-2i/head_dim), computed in double as the reference implementations do.
+    std::vector<float> inv(static_cast<std::size_t>(c.head_dim / 2));
+    for (std::size_t i = 0; i < inv.size(); ++i)
+        inv[i] = static_cast<float>(1.0 / std::pow(c.rope_theta, 2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim)));
+    inv_freq_ = torch::tensor(inv).to(device);
+}
+
+void LlamaModel::set_linear_requires_grad(bool on) {
+    for (auto& l : layers_)
+        for (int k = 0; k < kLinearKinds; ++k) l.linear(static_cast<LinearKind>(k)).weight.requires_grad_(on);
+}
+
+torch::Tensor LlamaModel::apply_linear(const Linear& lin, int layer, LinearKind kind, const torch::Tensor& x) const {
+    if (input_observer_) input_observer_(layer, kind, x);
+    torch::Tensor y = lin(x);
+    if (output_observer_) output_observer_(layer, kind, y);
+    return y;
+}
+
+torch::Tensor LlamaModel::attention(const DecoderLayer& l, int index, const torch::Tensor& x, std::int64_t start,
+                                    KVCache* cache) const {
+    const auto& c = config_;
+    const std::int64_t B = x.size(0), T = x.size(1), H = c.n_heads, KV = c.n_kv_heads, hd = c.head_dim;
+    const std::int64_t rep = H / KV;
+    torch::Tensor q = apply_linear(l.q, index, LinearKind::Q, x).view({B, T, H, hd}).transpose(1, 2);
+    torch::Tensor k = apply_linear(l.k, index, LinearKind::K, x).view({B, T, KV, hd}).transpose(1, 2);
+    torch::Tensor v = apply_linear(l.v, index, LinearKind::V, x).view({B, T, KV, hd}).transpose(1, 2);
+
+    // Rotate-half RoPE at absolute positions start .. start+T-1.
+    auto pos = torch::arange(start, start + T, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    auto freqs = torch::outer(pos, inv_freq_);
+    auto emb = torch::cat({freqs, freqs}, -1);
+    auto cos = emb.cos(), sin = emb.sin();
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+
+    if (cache) {
+        auto& ck = cache->k[static_cast<std::size_t>(index)];
+        auto& cv = cache->v[static_cast<std::size_t>(index)];
+        ck = ck.defined() ? torch::cat({ck, k}, 2) : k;
+        cv = cv.defined() ? torch::cat({cv, v}, 2) : v;
+        k = ck;
+        v = cv;
+    }
+    const std::int64_t Tk = k.size(2);
+    // Grouped-query attention without copying K/V: the `rep` query heads that share a KV head are
+    // stacked along the time axis, {B, KV, rep*T, hd} x {B, KV, hd, Tk}.
+    auto qg = q.reshape({B, KV, rep * T, hd});
+    auto scores = torch::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+    if (T > 1) {
+        // Query i (absolute start+i) sees keys 0 .. start+i.
+        auto mask = torch::ones({T, Tk}, torch::TensorOptions().dtype(torch::kBool).device(device_))
+                        .triu(start + 1);
+        scores = scores.view({B, KV, rep, T, Tk}).masked_fill(mask, -std::numeric_limits<float>::infinity())
+                     .view({B, KV, rep * T, Tk});
+    }
+    auto probs = torch::softmax(scores, -1);
+    auto out = torch::matmul(probs, v).view({B, H, T, hd}).transpose(1, 2).reshape({B, T, H * hd});
+    return apply_linear(l.o, index, LinearKind::O, out);
+}
+
+torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) const {
+    TORCH_CHECK(tokens.dim() == 2, "tokens must be {B, T}");
+    const std::int64_t start = cache ? cache->length : 0;
+    if (cache && cache->k.empty()) {
+        cache->k.resize(layers_.size());
+        cache->v.resize(layers_.size());
+    }
+    torch::Tensor ids = tokens.to(device_, torch::kLong);
+    if (ids.numel() > 0) {
+        const auto lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+        if (lo < 0 || hi >= config_.vocab_size)
+            throw InputError("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary (" +
+                             std::to_string(config_.vocab_size) + ")");
+    }
+    torch::Tensor h = torch::embedding(embed_, ids);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const DecoderLayer& l = layers_[i];
+        const int idx = static_cast<int>(i);
+        h = h + attention(l, idx, rms_norm(h, l.attn_norm, config_.rms_norm_eps), start, cache);
+        auto xn = rms_norm(h, l.ffn_norm, config_.rms_norm_eps);
+        auto g = apply_linear(l.gate, idx, LinearKind::Gate, xn);
+        auto u = apply_linear(l.up, idx, LinearKind::Up, xn);
+        h = h + apply_linear(l.down, idx, LinearKind::Down, torch::silu(g) * u);
+    }
+    if (cache) cache->length += tokens.size(1);
+    h = rms_norm(h, norm_, config_.rms_norm_eps);
+    return torch::nn::functional::linear(h, lm_head_);
+}
+
+}  // namespace scalebits::model

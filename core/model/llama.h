@@ -1,0 +1,92 @@
+#pragma once
+// The Llama decoder on LibTorch: embeddings, RMSNorm, rotate-half RoPE, grouped-query attention
+// with a causal mask, SwiGLU MLP, tied or separate lm_head. fp32 on CPU, and on CUDA when the
+// LibTorch has it. Every linear weight is a plain tensor, so autograd can take gradients through
+// the forward (calibration) and quantizers can replace weights in place (fake quantization).
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/checkpoint.h"
+#include "core/model/config.h"
+
+namespace scalebits::model {
+
+// The seven linear matrices of a decoder layer, in a fixed order.
+enum class LinearKind { Q, K, V, O, Gate, Up, Down };
+constexpr int kLinearKinds = 7;
+const char* linear_kind_name(LinearKind kind);  // "q_proj", ..., "down_proj"
+std::string linear_weight_name(int layer, LinearKind kind);  // canonical HF tensor name
+
+// A linear layer y = x W^T. `weight` is the dense fp32 weight; `override_op`, when set, replaces
+// the dense product (the packed kernels of an exported model), so no dense copy is needed.
+struct Linear {
+    torch::Tensor weight;  // {out, in}
+    std::function<torch::Tensor(const torch::Tensor&)> override_op;
+    torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+struct DecoderLayer {
+    torch::Tensor attn_norm, ffn_norm;
+    Linear q, k, v, o, gate, up, down;
+    Linear& linear(LinearKind kind);
+    const Linear& linear(LinearKind kind) const;
+};
+
+// Keys and values of every layer for incremental decoding.
+struct KVCache {
+    std::vector<torch::Tensor> k, v;  // per layer {B, n_kv_heads, T, head_dim}
+    std::int64_t length = 0;
+};
+
+// Called by forward() with the input of every linear layer (calibration statistics).
+using LinearInputObserver = std::function<void(int layer, LinearKind kind, const torch::Tensor& input)>;
+// Called with the output of every linear layer; the observer may register autograd hooks on it
+// (output-gradient statistics for the factored Fisher).
+using LinearOutputObserver = std::function<void(int layer, LinearKind kind, const torch::Tensor& output)>;
+
+class LlamaModel {
+public:
+    // Dequantizes the checkpoint's tensors to fp32 on `device`. Throws InputError on missing or
+    // mis-shaped tensors and when a weight holds NaN or inf (named per tensor).
+    explicit LlamaModel(const Checkpoint& checkpoint, torch::Device device = torch::kCPU);
+
+    const ModelConfig& config() const { return config_; }
+    torch::Device device() const { return device_; }
+
+    // tokens {B, T} (int64). Returns logits {B, T, vocab} in fp32. With a cache, positions continue
+    // from cache->length and the cache is extended.
+    torch::Tensor forward(const torch::Tensor& tokens, KVCache* cache = nullptr) const;
+
+    std::vector<DecoderLayer>& layers() { return layers_; }
+    const std::vector<DecoderLayer>& layers() const { return layers_; }
+    torch::Tensor& embedding() { return embed_; }
+    torch::Tensor& final_norm() { return norm_; }
+    // The output projection; aliases the embedding when tied.
+    torch::Tensor& lm_head() { return lm_head_; }
+    bool tied() const { return config_.tie_word_embeddings; }
+
+    void set_input_observer(LinearInputObserver fn) { input_observer_ = std::move(fn); }
+    void set_output_observer(LinearOutputObserver fn) { output_observer_ = std::move(fn); }
+
+    // Every linear weight (7 per layer) requires grad or not.
+    void set_linear_requires_grad(bool on);
+
+private:
+    torch::Tensor attention(const DecoderLayer& layer, int index, const torch::Tensor& x, std::int64_t start,
+                            KVCache* cache) const;
+    torch::Tensor apply_linear(const Linear& lin, int layer, LinearKind kind, const torch::Tensor& x) const;
+
+    ModelConfig config_;
+    torch::Device device_;
+    torch::Tensor embed_, norm_, lm_head_;
+    std::vector<DecoderLayer> layers_;
+    torch::Tensor inv_freq_;  // {head_dim/2}
+    LinearInputObserver input_observer_;
+    LinearOutputObserver output_observer_;
+};
+
+}  // namespace scalebits::model

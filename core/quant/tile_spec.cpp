@@ -1,0 +1,59 @@
+#include "core/quant/tile_spec.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/util/error.h"
+
+namespace scalebits::quant {
+
+void TileSpec::validate() const {
+    if (tile_rows <= 0 || tile_cols <= 0 || group <= 0)
+        throw InputError("tile spec " + to_string() + ": tile sizes and group size must be positive");
+    if (tile_cols % group != 0)
+        throw InputError("tile spec " + to_string() + ": group size " + std::to_string(group) +
+                         " does not divide the tile width " + std::to_string(tile_cols));
+}
+
+void TileSpec::validate_shape(std::int64_t rows, std::int64_t cols) const {
+    validate();
+    if (rows <= 0 || cols <= 0)
+        throw InputError("matrix shape " + std::to_string(rows) + "x" + std::to_string(cols) +
+                         " is empty");
+}
+
+TileBounds TileSpec::tile_bounds(std::int64_t rows, std::int64_t cols, std::int64_t tile) const {
+    const std::int64_t gc = grid_cols(cols);
+    if (tile < 0 || tile >= num_tiles(rows, cols))
+        throw InputError("tile index " + std::to_string(tile) + " out of range for a " +
+                         std::to_string(rows) + "x" + std::to_string(cols) + " matrix with " +
+                         to_string() + " tiles");
+    TileBounds b;
+    b.row0 = (tile / gc) * tile_rows;
+    b.col0 = (tile % gc) * tile_cols;
+    b.row1 = std::min(rows, b.row0 + tile_rows);
+    b.col1 = std::min(cols, b.col0 + tile_cols);
+    return b;
+}
+
+std::string TileSpec::to_string() const {
+    return std::to_string(tile_rows) + "x" + std::to_string(tile_cols) + "/g" + std::to_string(group);
+}
+
+std::int64_t TileSpec::automatic_group(std::initializer_list<std::int64_t> dims,
+                                       std::int64_t tile_cols) {
+    if (tile_cols <= 0) throw InputError("tile width must be positive");
+    std::int64_t g = 128;
+    for (std::int64_t d : dims)
+        if (d % 128 != 0) g = 64;
+    return std::gcd(g, tile_cols);
+}
+
+TileSpec TileSpec::automatic(std::initializer_list<std::int64_t> dims, std::int64_t tile_rows,
+                             std::int64_t tile_cols) {
+    TileSpec s{tile_rows, tile_cols, automatic_group(dims, tile_cols)};
+    s.validate();
+    return s;
+}
+
+}  // namespace scalebits::quant

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (Debian packages, the default model), builds with
+# warnings as errors, and runs every test suite. Exits non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+scripts/build.sh dev
+ctest --preset dev -j 2 --timeout 900
