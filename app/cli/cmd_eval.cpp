@@ -1,3 +1,5 @@
+#include <ATen/Parallel.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -39,7 +41,7 @@ int cmd_eval(const Argv& argv) {
                         {"tokens_per_s", r.tokens_per_s},
                         {"tokenize_s", tokenize_s},
                         {"load_s", m.load_seconds},
-                        {"threads", torch::get_num_threads()}};
+                        {"threads", at::get_num_threads()}};
     if (args.flag("json")) {
         print_json(j);
     } else {

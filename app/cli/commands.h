@@ -10,5 +10,10 @@ using Argv = std::vector<std::string>;
 int cmd_info(const Argv& argv);
 int cmd_generate(const Argv& argv);
 int cmd_eval(const Argv& argv);
+int cmd_analyze(const Argv& argv);
+int cmd_inspect(const Argv& argv);
+int cmd_quantize_eval(const Argv& argv);
+int cmd_allocate(const Argv& argv);
+int cmd_bench_solver(const Argv& argv);
 
 }  // namespace scalebits::cli

@@ -1,9 +1,12 @@
 #include "app/cli/common.h"
 
 #include <torch/torch.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <iostream>
 
@@ -25,7 +28,11 @@ torch::Device parse_device(const std::string& name) {
 
 LoadedModel load_model(const Args& args) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (auto threads = args.get_int("threads", 0); threads > 0) torch::set_num_threads(static_cast<int>(threads));
+    // LibTorch's default thread count depends on how it was built (Debian's starts with one); use
+    // every core unless told otherwise.
+    std::int64_t threads = args.get_int("threads", 0);
+    if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    torch::set_num_threads(static_cast<int>(threads));
     LoadedModel out;
     std::optional<std::filesystem::path> tok;
     if (auto t = args.get("tokenizer")) tok = *t;
@@ -50,5 +57,13 @@ void print_progress(double done, double total, const std::string& stage) {
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+std::string default_calib_text() { return SCALEBITS_DEFAULT_CALIB; }
+
+double peak_rss_mb() {
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in kB on Linux
+}
 
 }  // namespace scalebits::cli

@@ -31,4 +31,9 @@ void print_progress(double done, double total, const std::string& stage);
 
 void print_json(const nlohmann::json& j);
 
+// ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
+std::string default_calib_text();
+// Peak resident memory of this process so far.
+double peak_rss_mb();
+
 }  // namespace scalebits::cli

@@ -23,6 +23,11 @@ const Command kCommands[] = {
     {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer"},
     {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt"},
     {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)"},
+    {"analyze", scalebits::cli::cmd_analyze, "calibrate: sensitivity, channel reordering, per-tile cost tables"},
+    {"inspect", scalebits::cli::cmd_inspect, "summarize an analysis file per matrix"},
+    {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity"},
+    {"allocate", scalebits::cli::cmd_allocate, "solve the bit allocation for a budget"},
+    {"bench-solver", scalebits::cli::cmd_bench_solver, "benchmark the allocation ladder on synthetic tables"},
 };
 
 void usage(std::FILE* to) {

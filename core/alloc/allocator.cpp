@@ -40,6 +40,7 @@ double TileAllocator::max_avg_bits() const {
 
 void TileAllocator::solve_into(const Budget& budget, TileAllocation& out) const {
     const std::int64_t allowed = budget_bits(budget);
+    require_feasible(budget, allowed, ladder_.min_bits(), quantized_weights_, overhead_bytes_, "the quantized tiles");
     const std::size_t p = ladder_.prefix_for(allowed, "the quantized tiles");
     out.method = "scalebits";
     out.widths.resize(ladder_.items());
@@ -96,6 +97,8 @@ TileAllocation LayerAllocator::solve(const Budget& budget) const {
     TileAllocation out;
     out.method = "layer";
     out.budget_bits = budget_to_bits(budget, quantized_weights_, overhead_bytes_);
+    require_feasible(budget, out.budget_bits, ladder_.min_bits(), quantized_weights_, overhead_bytes_,
+                     "the quantized matrices");
     const std::size_t p = ladder_.prefix_for(out.budget_bits, "the quantized matrices");
     std::vector<std::uint8_t> per_matrix(ladder_.items());
     ladder_.write_widths(p, per_matrix.data());

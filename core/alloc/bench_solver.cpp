@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -18,6 +19,12 @@ using Clock = std::chrono::steady_clock;
 
 double us_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
+
+double cpu_us(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -57,29 +64,35 @@ BenchSolverResult bench_solver(std::int64_t tiles, int resolves, std::uint64_t s
     BenchSolverResult r;
     r.tiles = tiles;
     r.resolves = resolves;
+    const double c0 = cpu_us(CLOCK_PROCESS_CPUTIME_ID);
     const auto t0 = Clock::now();
     const Ladder ladder = Ladder::build(t.view());
     r.precompute_ms = us_since(t0) / 1000.0;
+    r.precompute_cpu_ms = (cpu_us(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1000.0;
     r.ladder_steps = ladder.size();
     t.S = {};  // the tables are not needed for re-solving
 
     const std::int64_t lo = ladder.min_bits(), hi = ladder.max_bits();
     std::uniform_int_distribution<std::int64_t> budget(lo, hi);
     std::vector<std::uint8_t> widths(static_cast<std::size_t>(tiles));
-    std::vector<double> times;
+    std::vector<double> times, cpu;
     times.reserve(std::size_t(resolves));
+    cpu.reserve(std::size_t(resolves));
     std::uint64_t checksum = 0;  // keeps the writes observable
     for (int i = 0; i < resolves; ++i) {
         const std::int64_t b = budget(rng);
+        const double c = cpu_us(CLOCK_THREAD_CPUTIME_ID);
         const auto s = Clock::now();
         const std::size_t p = ladder.prefix_for(b);
         ladder.write_widths(p, widths.data());
         times.push_back(us_since(s));
+        cpu.push_back(cpu_us(CLOCK_THREAD_CPUTIME_ID) - c);
         checksum += widths[std::size_t(b) % widths.size()];
     }
     r.resolve_median_us = percentile(times, 0.5);
     r.resolve_p90_us = percentile(times, 0.9);
     r.resolve_max_us = *std::max_element(times.begin(), times.end());
+    r.resolve_cpu_median_us = percentile(cpu, 0.5);
 
     // Slider: a random walk in steps of up to 0.01 bit per weight.
     Resolver resolver(ladder);

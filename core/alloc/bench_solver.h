@@ -9,12 +9,15 @@ namespace scalebits {
 struct BenchSolverResult {
     std::int64_t tiles = 0;
     std::size_t ladder_steps = 0;
-    double precompute_ms = 0;       // Ladder::build (hulls, sort, prefix sums, width tables)
+    double precompute_ms = 0;       // Ladder::build (hulls, sort, prefix sums, width tables), wall clock
+    double precompute_cpu_ms = 0;   // the same, CPU time of the process (both threads): shows what a
+                                    // loaded machine adds to the wall clock
     int resolves = 0;
     // Re-solve from scratch for random budgets: binary search + all widths written out.
     double resolve_median_us = 0;
     double resolve_p90_us = 0;
     double resolve_max_us = 0;
+    double resolve_cpu_median_us = 0;  // median CPU time of the solving thread
     // Slider-like moves (budget changes by up to 0.01 bit per weight) through the incremental Resolver.
     double slider_median_us = 0;
     double slider_p90_us = 0;

@@ -32,4 +32,16 @@ std::int64_t budget_to_bits(const Budget& budget, std::int64_t quantized_weights
     return static_cast<std::int64_t>(left) * 8;
 }
 
+void require_feasible(const Budget& budget, std::int64_t allowed_bits, std::int64_t min_bits,
+                      std::int64_t quantized_weights, std::int64_t overhead_bytes, const std::string& what) {
+    if (allowed_bits >= min_bits) return;
+    char buf[160];
+    if (budget.unit == Budget::Unit::BitsPerWeight)
+        std::snprintf(buf, sizeof buf, "%.4f bits per weight", quantized_weights > 0 ? double(min_bits) / double(quantized_weights) : 0.0);
+    else
+        std::snprintf(buf, sizeof buf, "%lld bytes", static_cast<long long>((min_bits + 7) / 8 + overhead_bytes));
+    throw InputError("budget of " + budget.describe() + " is below the minimum of " + buf + " for " + what +
+                     " (every one at its lowest allowed width; pinned and minimum widths count)");
+}
+
 }  // namespace scalebits

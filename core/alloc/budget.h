@@ -23,4 +23,9 @@ struct Budget {
 // alone already exceeds.
 std::int64_t budget_to_bits(const Budget& budget, std::int64_t quantized_weights, std::int64_t overhead_bytes);
 
+// Throws InputError when min_bits (the cheapest allocation the constraints allow) exceeds what the
+// budget allows, stating both in the budget's unit, so the user sees how far to move the slider.
+void require_feasible(const Budget& budget, std::int64_t allowed_bits, std::int64_t min_bits,
+                      std::int64_t quantized_weights, std::int64_t overhead_bytes, const std::string& what);
+
 }  // namespace scalebits

@@ -1,6 +1,7 @@
 #include "core/alloc/cost_model.h"
 
 #include "core/util/error.h"
+#include "scalebits/kernels.h"
 
 #include <algorithm>
 
@@ -20,12 +21,12 @@ std::int64_t packed_tile_bytes(std::int64_t rows, std::int64_t cols, std::int64_
         throw InputError("tile of " + std::to_string(rows) + "x" + std::to_string(cols) + " with group " +
                          std::to_string(group) + " has a non-positive size");
     check_bits(bits);
-    const std::int64_t ng = rows * ((cols + group - 1) / group);
-    const std::int64_t payload = round_up16((rows * cols * bits + 7) / 8);
-    const std::int64_t scales = round_up16(2 * ng);
-    const std::int64_t zeros = round_up16((ng * bits + 7) / 8);
-    return payload + scales + zeros;
+    // The single definition of the format's sizes lives with the kernels that write and read it.
+    return static_cast<std::int64_t>(kernels::packed_tile_bytes(std::size_t(rows), std::size_t(cols), std::size_t(group), bits));
 }
+
+static_assert(kTileHeaderBytes == std::int64_t(kernels::kTileHeaderBytes), "tile header size differs from the kernels'");
+static_assert(kMinBits == kernels::kMinBits && kMaxBits == kernels::kMaxBits);
 
 std::int64_t tile_bytes_with_header(std::int64_t rows, std::int64_t cols, std::int64_t group, int bits) {
     return packed_tile_bytes(rows, cols, group, bits) + kTileHeaderBytes;
@@ -54,9 +55,9 @@ void validate_matrices(std::span<const MatrixSpec> matrices) {
             throw InputError(who + " has a non-positive shape " + std::to_string(m.rows) + "x" + std::to_string(m.cols));
         if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.group <= 0)
             throw InputError(who + " has a non-positive tile or group size");
-        if (m.group > m.tile_cols)
-            throw InputError(who + ": group " + std::to_string(m.group) + " is wider than the tile (" +
-                             std::to_string(m.tile_cols) + " columns)");
+        if (m.tile_cols % m.group != 0)
+            throw InputError(who + ": group " + std::to_string(m.group) + " does not divide the tile width (" +
+                             std::to_string(m.tile_cols) + " columns), as the packed format requires");
         for (int b : {m.min_bits, m.max_bits, m.pinned_bits})
             if (b != 0 && (b < kMinBits || b > kMaxBits))
                 throw InputError(who + ": width constraint of " + std::to_string(b) + " bits is outside 2..8");

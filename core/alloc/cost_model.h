@@ -5,8 +5,8 @@
 //   fp16 scales     ru16(2*ng)
 //   packed zeros    ru16(ceil(ng*b/8))          with ng = r * ceil(c/g) groups, ru16 = round up to 16
 // plus a per-tile header of kTileHeaderBytes (1 byte width map entry + 8 byte offset) that does not
-// depend on b. NOTE: the kernels library exposes the same formula for its packing code; the two must
-// stay identical (the lead will make one call the other so there is a single definition).
+// depend on b. The formula itself is kernels::packed_tile_bytes (scalebits/kernels.h), the one
+// definition the packing code uses too; this wrapper adds input checks and signed sizes.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -20,8 +20,6 @@ inline constexpr std::int64_t kTileHeaderBytes = 9;
 // Per-group cost of irregular (per row-group) mixed precision, in bits on top of len*b:
 // one fp16 scale; the zero point costs b more bits.
 inline constexpr std::int64_t kGroupScaleBits = 16;
-
-constexpr std::int64_t round_up16(std::int64_t n) { return (n + 15) / 16 * 16; }
 
 // Packed bytes of one tile (payload + scales + zeros), without the per-tile header.
 // Throws InputError for non-positive sizes or a width outside 2..8.
@@ -58,7 +56,7 @@ struct MatrixSpec {
     std::int64_t group_count() const { return rows * groups_per_row(); }
 };
 
-// Checks a matrix list (positive sizes, group <= tile_cols, constraints inside 2..8); throws InputError
+// Checks a matrix list (positive sizes, group divides tile_cols, constraints inside 2..8); throws InputError
 // naming the matrix.
 void validate_matrices(std::span<const MatrixSpec> matrices);
 

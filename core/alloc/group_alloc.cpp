@@ -61,6 +61,8 @@ GroupAllocation GroupAllocator::solve(const Budget& budget) const {
     GroupAllocation out;
     out.budget_bits = budget_to_bits(budget, quantized_weights_, overhead_bytes_);
     // budget_to_bits gives whole bytes * 8 for byte budgets, so ceil(bits / 8) stays within them.
+    require_feasible(budget, out.budget_bits, ladder_.min_bits(), quantized_weights_, overhead_bytes_,
+                     "the quantized row-groups");
     const std::size_t p = ladder_.prefix_for(out.budget_bits, "the quantized groups");
     out.widths.resize(ladder_.items());
     ladder_.write_widths(p, out.widths.data());

@@ -7,12 +7,24 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <exception>
+#include <thread>
+#include <cstring>
 
 namespace scalebits {
 
 namespace {
 
 constexpr int kMaxCandidates = 7;  // widths 2..8
+constexpr int kClassBits = 26;     // payload: item 32 bits | from 3 | to 3 | class 26
+// Below this many items a second thread costs more than it saves.
+constexpr std::size_t kParallelItems = 1 << 17;
+constexpr std::uint16_t kNever = 0xFFFF;  // need_ value of a candidate an item never reaches
+
+std::uint64_t pack_step(std::uint32_t item, std::uint32_t cls, int from, int to) {
+    return std::uint64_t(item) | std::uint64_t(from) << 32 | std::uint64_t(to) << 35 |
+           std::uint64_t(cls) << (64 - kClassBits);
+}
 
 void validate(const ItemView& v) {
     const std::size_t W = v.widths.size();
@@ -73,48 +85,60 @@ int lower_hull(const std::int64_t* cost, const double* S, int lo, int hi, Point*
     return m;
 }
 
-}  // namespace
+// Runs a and b, b on a second thread when `parallel`; rethrows the first exception either raised.
+// The machine this targets has two cores, so the precompute splits in two, no more.
+template <class A, class B>
+void run_pair(bool parallel, A&& a, B&& b) {
+    if (!parallel) {
+        a();
+        b();
+        return;
+    }
+    std::exception_ptr err_b;
+    std::thread t([&] {
+        try {
+            b();
+        } catch (...) {
+            err_b = std::current_exception();
+        }
+    });
+    std::exception_ptr err_a;
+    try {
+        a();
+    } catch (...) {
+        err_a = std::current_exception();
+    }
+    t.join();
+    if (err_a) std::rethrow_exception(err_a);
+    if (err_b) std::rethrow_exception(err_b);
+}
 
-Ladder Ladder::build(const ItemView& v) {
-    validate(v);
-    const std::size_t W = v.widths.size();
-    const std::size_t n = v.item_class.size();
-    Ladder L;
-    L.widths_.assign(v.widths.begin(), v.widths.end());
-    L.n_items_ = n;
-
-    // Upgrades in generation order (item by item, cheapest first).
-    std::vector<std::uint32_t> seg_item;
-    std::vector<std::uint8_t> seg_from, seg_to;
-    std::vector<std::int64_t> seg_bits;
-    std::vector<double> seg_gain, seg_benefit;
+// One half of the items: its upgrades as sort records, and the cost and loss of its base widths.
+struct Half {
     std::vector<KeyIndex> order;
-    const std::size_t reserve = n * std::min<std::size_t>(W - 1, 3);
-    seg_item.reserve(reserve);
-    seg_from.reserve(reserve);
-    seg_to.reserve(reserve);
-    seg_bits.reserve(reserve);
-    seg_gain.reserve(reserve);
-    seg_benefit.reserve(reserve);
-    order.reserve(reserve);
-
-    std::vector<std::uint8_t> base(n);
     std::int64_t base_bits = 0;
     long double base_loss = 0;
+};
+
+// Hulls of items [begin, end): writes each item's base candidate and collects its upgrades as sort
+// records in generation order (item by item, cheapest first), then sorts them by decreasing benefit.
+void build_half(const ItemView& v, std::size_t begin, std::size_t end, std::uint8_t* base, Half& out) {
+    const std::size_t W = v.widths.size();
+    out.order.reserve((end - begin) * std::min<std::size_t>(W - 1, 3));
     Point hull[kMaxCandidates];
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = begin; i < end; ++i) {
         const std::uint32_t c = v.item_class[i];
         if (c >= v.classes.size()) throw InputError("item " + std::to_string(i) + " names a missing class");
         const ItemClass& cl = v.classes[c];
         const double* S = v.S.data() + i * W;
         for (int k = cl.lo; k <= cl.hi; ++k)
-            if (!std::isfinite(S[k]) || S[k] < 0)
+            if (!(S[k] >= 0) || S[k] > std::numeric_limits<double>::max())
                 throw InputError("sensitivity of item " + std::to_string(i) + " at " + std::to_string(v.widths[k]) +
                                  " bits is negative or not finite");
         const int m = lower_hull(cl.cost_bits.data(), S, cl.lo, cl.hi, hull);
         base[i] = std::uint8_t(hull[0].k);
-        base_bits += cl.cost_bits[hull[0].k];
-        base_loss += hull[0].loss;
+        out.base_bits += cl.cost_bits[hull[0].k];
+        out.base_loss += hull[0].loss;
         double prev = std::numeric_limits<double>::infinity();
         for (int s = 1; s < m; ++s) {
             const std::int64_t dbits = cl.cost_bits[hull[s].k] - cl.cost_bits[hull[s - 1].k];
@@ -123,47 +147,95 @@ Ladder Ladder::build(const ItemView& v) {
             // (equal keys then keep generation order, which keeps the item's prefix consistent).
             const double benefit = std::min(prev, gain / double(dbits));
             prev = benefit;
-            order.push_back({~std::bit_cast<std::uint64_t>(benefit), std::uint32_t(seg_item.size())});
-            seg_item.push_back(std::uint32_t(i));
-            seg_from.push_back(std::uint8_t(hull[s - 1].k));
-            seg_to.push_back(std::uint8_t(hull[s].k));
-            seg_bits.push_back(dbits);
-            seg_gain.push_back(gain);
-            seg_benefit.push_back(benefit);
+            // Positive doubles order like their bit patterns; inverting sorts by decreasing benefit.
+            out.order.push_back({~std::bit_cast<std::uint64_t>(benefit),
+                                 pack_step(std::uint32_t(i), c, hull[s - 1].k, hull[s].k)});
         }
     }
+    radix_sort_stable(out.order);
+}
 
-    // Positive doubles order like their bit patterns; inverting gives decreasing benefit.
-    radix_sort_stable(order);
+}  // namespace
 
-    const std::size_t L_n = order.size();
-    L.steps_.resize(L_n);
-    L.benefit_.resize(L_n);
-    L.cum_bits_.assign(L_n + 1, 0);
-    L.cum_loss_.assign(L_n + 1, 0.0);
-    L.cum_bits_[0] = base_bits;
+Ladder Ladder::build(const ItemView& v) {
+    validate(v);
+    const std::size_t W = v.widths.size();
+    const std::size_t n = v.item_class.size();
+    if (v.classes.size() > (std::size_t{1} << kClassBits))
+        throw InputError("too many item classes (" + std::to_string(v.classes.size()) + ") for one ladder");
+    Ladder L;
+    L.widths_.assign(v.widths.begin(), v.widths.end());
+    L.n_items_ = n;
+    const bool parallel = n >= kParallelItems;
+
+    // 1. Hulls and sort, the items split in two halves. Each sort record carries its whole step
+    //    (item, class, from, to) as payload, so nothing is gathered by random access afterwards: on
+    //    millions of steps those cache misses cost more than the sort itself.
+    std::vector<std::uint8_t> base(n);
+    Half h[2];
+    const std::size_t mid = parallel ? n / 2 : n;
+    run_pair(parallel, [&] { build_half(v, 0, mid, base.data(), h[0]); },
+             [&] { build_half(v, mid, n, base.data(), h[1]); });
+
+    // 2. Merge the halves (ties: the first half, i.e. the lower item, first) into the ladder with
+    //    its prefix sums.
+    const std::size_t total = h[0].order.size() + h[1].order.size();
+    L.steps_.resize(total);
+    L.cum_bits_.resize(total + 1);
+    L.cum_loss_.resize(total + 1);
+    const long double base_loss = h[0].base_loss + h[1].base_loss;
+    L.cum_bits_[0] = h[0].base_bits + h[1].base_bits;
     L.cum_loss_[0] = double(base_loss);
-    long double gained = 0;
-    for (std::size_t q = 0; q < L_n; ++q) {
-        const std::uint32_t s = order[q].index;
-        L.steps_[q] = {seg_item[s], seg_from[s], seg_to[s]};
-        L.benefit_[q] = seg_benefit[s];
-        L.cum_bits_[q + 1] = L.cum_bits_[q] + seg_bits[s];
-        gained += seg_gain[s];
+    const KeyIndex* a = h[0].order.data();
+    const KeyIndex* a_end = a + h[0].order.size();
+    const KeyIndex* b = h[1].order.data();
+    const KeyIndex* b_end = b + h[1].order.size();
+    // Kahan-compensated sum of the loss reductions: millions of small terms against a large base.
+    double gained = 0, carry = 0;
+    for (std::size_t q = 0; q < total; ++q) {
+        const KeyIndex& r = (b == b_end || (a != a_end && a->key <= b->key)) ? *a++ : *b++;
+        const std::uint64_t pk = r.index;
+        const Step st{std::uint32_t(pk), std::uint8_t((pk >> 32) & 7), std::uint8_t((pk >> 35) & 7)};
+        const ItemClass& cl = v.classes[pk >> (64 - kClassBits)];
+        const std::int64_t dbits = cl.cost_bits[st.to] - cl.cost_bits[st.from];
+        L.steps_[q] = st;
+        L.cum_bits_[q + 1] = L.cum_bits_[q] + dbits;
+        // benefit * bits is the step's loss reduction up to rounding (it undoes the division).
+        const double y = std::bit_cast<double>(~r.key) * double(dbits) - carry;
+        const double t = gained + y;
+        carry = (t - gained) - y;
+        gained = t;
         // Clamp at 0: the loss cannot go below zero however rounding accumulates.
         L.cum_loss_[q + 1] = std::max(0.0, double(base_loss - gained));
     }
+    h[0] = {};
+    h[1] = {};
 
-    L.need_.assign(W > 1 ? W - 1 : 0, std::vector<std::uint32_t>(n));
+    // 3. Width tables, coarse: need_[k-1][item] = 1 + (q >> shift_) for the step q at which the item
+    //    reaches candidate k (0 when its base already is, 0xFFFF when never). 16 bits per entry halve
+    //    the bytes a re-solve streams; the < 2^shift_ steps that share the final block are then
+    //    applied one by one. Every (k, item) is written by exactly one step, so the two halves of the
+    //    ladder never collide.
+    L.shift_ = 0;
+    while ((total >> L.shift_) + 1 >= kNever) ++L.shift_;
+    L.need_.assign(W - 1, std::vector<std::uint16_t>(n));
     for (std::size_t k = 1; k < W; ++k) {
-        std::uint32_t* need = L.need_[k - 1].data();
-        for (std::size_t i = 0; i < n; ++i) need[i] = base[i] >= k ? 0u : std::numeric_limits<std::uint32_t>::max();
+        std::uint16_t* need = L.need_[k - 1].data();
+        for (std::size_t i = 0; i < n; ++i) need[i] = base[i] >= k ? 0 : kNever;
     }
-    for (std::size_t q = 0; q < L_n; ++q) {
-        const Step& st = L.steps_[q];
-        for (int k = st.from + 1; k <= st.to; ++k) L.need_[k - 1][st.item] = std::uint32_t(q + 1);
-    }
+    auto fill_need = [&L](std::size_t q0, std::size_t q1) {
+        for (std::size_t q = q0; q < q1; ++q) {
+            const Step& st = L.steps_[q];
+            const auto block = std::uint16_t((q >> L.shift_) + 1);
+            for (int k = st.from + 1; k <= st.to; ++k) L.need_[std::size_t(k) - 1][st.item] = block;
+        }
+    };
+    run_pair(parallel, [&] { fill_need(0, total / 2); }, [&] { fill_need(total / 2, total); });
     return L;
+}
+
+double Ladder::benefit_at(std::size_t step) const {
+    return (cum_loss_[step] - cum_loss_[step + 1]) / double(cum_bits_[step + 1] - cum_bits_[step]);
 }
 
 std::size_t Ladder::prefix_for(std::int64_t budget_bits, const char* what) const {
@@ -182,23 +254,42 @@ std::uint8_t Ladder::base_index(std::size_t item) const {
 }
 
 void Ladder::write_widths(std::size_t prefix, std::uint8_t* out) const {
-    const std::uint32_t p = std::uint32_t(std::min(prefix, steps_.size()));
+    prefix = std::min(prefix, steps_.size());
     const std::size_t K = need_.size();
     std::uint8_t delta[kMaxCandidates] = {};
     for (std::size_t k = 0; k < K; ++k) delta[k] = std::uint8_t(widths_[k + 1] - widths_[k]);
     const std::uint8_t w0 = std::uint8_t(widths_[0]);
-    // Blocks small enough that `out` stays in L1 while the W-1 need streams pass over it.
-    constexpr std::size_t kBlock = 4096;
-    for (std::size_t start = 0; start < n_items_; start += kBlock) {
-        const std::size_t len = std::min(kBlock, n_items_ - start);
-        std::uint8_t* o = out + start;
-        for (std::size_t i = 0; i < len; ++i) o[i] = w0;
+    // Coarse pass: every step before the start of prefix's block, one streaming pass over the W-1
+    // need arrays.
+    const std::size_t block_start = (prefix >> shift_) << shift_;
+    const auto P = std::uint16_t(prefix >> shift_);
+    std::size_t i = 0;
+#if defined(__GNUC__)
+    // Eight items at a time with GCC/Clang vector extensions (SSE2 on x86-64, NEON on ARM), written
+    // out explicitly because the default RelWithDebInfo build (-O2) does not auto-vectorize the loop.
+    using u16x8 = std::uint16_t __attribute__((vector_size(16)));
+    using u8x8 = std::uint8_t __attribute__((vector_size(8)));
+    const u16x8 Pv = u16x8{} + P;
+    u16x8 dv[kMaxCandidates];
+    for (std::size_t k = 0; k < K; ++k) dv[k] = u16x8{} + std::uint16_t(delta[k]);
+    for (; i + 8 <= n_items_; i += 8) {
+        u16x8 acc = u16x8{} + std::uint16_t(w0);
         for (std::size_t k = 0; k < K; ++k) {
-            const std::uint32_t* need = need_[k].data() + start;
-            const std::uint8_t d = delta[k];
-            for (std::size_t i = 0; i < len; ++i) o[i] += std::uint8_t(need[i] <= p ? d : 0);
+            u16x8 nv;
+            std::memcpy(&nv, need_[k].data() + i, sizeof nv);
+            acc += reinterpret_cast<u16x8>(nv <= Pv) & dv[k];
         }
+        const u8x8 w = __builtin_convertvector(acc, u8x8);
+        std::memcpy(out + i, &w, sizeof w);
     }
+#endif
+    for (; i < n_items_; ++i) {
+        unsigned w = w0;
+        for (std::size_t k = 0; k < K; ++k) w += need_[k][i] <= P ? delta[k] : 0u;
+        out[i] = std::uint8_t(w);
+    }
+    // Fine pass: the few steps inside the block.
+    for (std::size_t q = block_start; q < prefix; ++q) out[steps_[q].item] = std::uint8_t(widths_[steps_[q].to]);
 }
 
 Resolver::Resolver(const Ladder& ladder)

@@ -38,7 +38,8 @@ public:
     std::int64_t max_bits() const { return cum_bits_.back(); }   // every upgrade taken
     std::int64_t bits_at(std::size_t prefix) const { return cum_bits_[prefix]; }
     double loss_at(std::size_t prefix) const { return cum_loss_[prefix]; }
-    double benefit_at(std::size_t step) const { return benefit_[step]; }
+    // Loss reduction per bit of step `step` (from the prefix sums, so up to rounding).
+    double benefit_at(std::size_t step) const;
 
     // Longest prefix whose total cost is at most budget_bits. Throws InputError when even the base
     // allocation does not fit (what names the problem for the message, e.g. "the tiles").
@@ -53,13 +54,14 @@ private:
     std::vector<int> widths_;
     std::size_t n_items_ = 0;
     std::vector<Step> steps_;
-    std::vector<double> benefit_;
     std::vector<std::int64_t> cum_bits_{0};
     std::vector<double> cum_loss_{0.0};
-    // need_[k-1][item]: smallest prefix at which the item's width is at least widths_[k] (0 when its
-    // base already is, UINT32_MAX when never). The width at prefix p is then widths_[0] plus the width
-    // steps k with need <= p: a branch-free, vectorizable pass over W-1 streams.
-    std::vector<std::vector<std::uint32_t>> need_;
+    // need_[k-1][item]: the ladder block (of 2^shift_ steps, numbered from 1) whose step lifts the
+    // item to at least widths_[k]; 0 when its base already is, 0xFFFF when never. The width at prefix
+    // p is widths_[0] plus the width steps k with need <= p >> shift_ (a branch-free, vectorizable
+    // pass over W-1 streams of 16-bit values), then the steps of p's own block are applied one by one.
+    std::vector<std::vector<std::uint16_t>> need_;
+    int shift_ = 0;
 };
 
 // Keeps the last allocation so that a slider that moves a little is answered by applying the few

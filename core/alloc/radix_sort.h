@@ -10,7 +10,7 @@ namespace scalebits {
 
 struct KeyIndex {
     std::uint64_t key;
-    std::uint32_t index;
+    std::uint64_t index;  // payload carried along (an index or packed data)
 };
 
 // Sorts `data` in place by key (stable). Uses a scratch buffer of the same size.

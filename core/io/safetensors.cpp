@@ -94,6 +94,8 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, std::shar
         throw FormatError(source, "header length " + std::to_string(n) + " runs past the end of the file (" +
                                       std::to_string(bytes.size()) + " bytes)");
     const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), static_cast<std::size_t>(n));
+    // Like the reference reader: the header must open with '{' (no leading whitespace or BOM).
+    if (text.empty() || text.front() != '{') throw FormatError(source, "header does not start with '{'");
     const json header = parse_json_strict(text, source);
     if (!header.is_object()) throw FormatError(source, "header is not a JSON object");
 

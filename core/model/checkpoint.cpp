@@ -112,7 +112,13 @@ bool is_pickle(const std::vector<std::uint8_t>& b) {
                         "Convert it to safetensors (e.g. save_pretrained(..., safe_serialization=True)) and open the folder");
 }
 
-Checkpoint load_gguf(const fs::path& p) {
+// An explicitly given tokenizer: tokenizer.json, or a llama2.c tokenizer.bin.
+std::shared_ptr<const tokenizer::Tokenizer> load_tokenizer_file(const fs::path& t, std::int64_t vocab_size) {
+    if (t.extension() == ".json") return tokenizer::load_tokenizer_json(t);
+    return tokenizer::load_llama2c_tokenizer(t, static_cast<std::int32_t>(vocab_size));
+}
+
+Checkpoint load_gguf(const fs::path& p, const std::optional<fs::path>& tok) {
     Checkpoint ck;
     ck.path = p;
     ck.format = "gguf";
@@ -120,7 +126,10 @@ Checkpoint load_gguf(const fs::path& p) {
     io::GgufLlama g = io::gguf_to_llama(f);
     ck.config = g.config;
     ck.tensors = std::move(g.tensors);
-    if (g.vocab) ck.tokenizer = tokenizer::make_gguf_tokenizer(*g.vocab, p.string());
+    if (tok)
+        ck.tokenizer = load_tokenizer_file(*tok, ck.config.vocab_size);
+    else if (g.vocab)
+        ck.tokenizer = tokenizer::make_gguf_tokenizer(*g.vocab, p.string());
     return ck;
 }
 
@@ -132,7 +141,7 @@ Checkpoint load_llama2c(const fs::path& p, const std::optional<fs::path>& tok) {
     ck.config = m.config;
     ck.tensors = std::move(m.tensors);
     if (auto t = io::find_llama2c_tokenizer(p, ck.config.vocab_size, tok))
-        ck.tokenizer = tokenizer::load_llama2c_tokenizer(*t, static_cast<std::int32_t>(ck.config.vocab_size));
+        ck.tokenizer = load_tokenizer_file(*t, ck.config.vocab_size);
     return ck;
 }
 
@@ -149,8 +158,10 @@ Checkpoint load_safetensors(const fs::path& p, const std::optional<fs::path>& to
         std::string name = t.name;
         ck.tensors.emplace(std::move(name), std::move(t));
     }
-    const fs::path tok_json = tok ? *tok : folder / "tokenizer.json";
-    if (tok || fs::is_regular_file(tok_json)) ck.tokenizer = tokenizer::load_tokenizer_json(tok_json);
+    if (tok)
+        ck.tokenizer = load_tokenizer_file(*tok, ck.config.vocab_size);
+    else if (fs::is_regular_file(folder / "tokenizer.json"))
+        ck.tokenizer = tokenizer::load_tokenizer_json(folder / "tokenizer.json");
     return ck;
 }
 
@@ -171,7 +182,7 @@ Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::p
         const auto head = head_bytes(model_path, io::kLlama2cHeaderBytes);
         const std::string ext = model_path.extension().string();
         if (std::memcmp(head.data(), "GGUF", 4) == 0) {
-            ck = load_gguf(model_path);
+            ck = load_gguf(model_path, tokenizer_path);
         } else if (is_pickle(head)) {
             refuse_pickle(model_path);
         } else if (ext == ".safetensors") {
@@ -190,6 +201,11 @@ Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::p
         }
     }
     validate_tensors(ck);
+    // Token ids index the embedding: a tokenizer larger than the embedding would read past it.
+    // (Smaller is fine: embeddings are often padded to a multiple of 64 or 128.)
+    if (ck.tokenizer && ck.tokenizer->vocab_size() > ck.config.vocab_size)
+        throw InputError(model_path, "tokenizer has " + std::to_string(ck.tokenizer->vocab_size()) +
+                                         " tokens but the model's vocabulary is " + std::to_string(ck.config.vocab_size));
     return ck;
 }
 

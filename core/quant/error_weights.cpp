@@ -7,10 +7,9 @@
 namespace scalebits::quant {
 
 namespace {
-void check_values(const at::Tensor& t, const char* what) {
-    if (!torch::isfinite(t).all().item<bool>())
-        throw InputError(std::string(what) + " contains NaN or infinite values");
-    if ((t < 0).any().item<bool>()) throw InputError(std::string(what) + " has negative values");
+void check_values(const at::Tensor& t, const std::string& what) {
+    if (!torch::isfinite(t).all().item<bool>()) throw InputError(what + " contains NaN or infinite values");
+    if ((t < 0).any().item<bool>()) throw InputError(what + " has negative values");
 }
 }  // namespace
 

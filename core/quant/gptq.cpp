@@ -53,7 +53,9 @@ at::Tensor inverse_hessian_factor(const at::Tensor& hessian, std::int64_t cols, 
 QuantizedMatrix quantize_gptq(const at::Tensor& w, const at::Tensor& hessian, const TileSpec& spec,
                               const at::Tensor& tile_widths, const ErrorWeights& weights,
                               const GptqOptions& options, const Progress* progress) {
-    auto wt = detail::checked_weight(w, "GPTQ").t().contiguous();  // K x N: column j is row j
+    // K x N working copy (column j of W is row j here). clone, not contiguous(): for N == 1 the
+    // transpose is already contiguous and would alias the caller's matrix, which GPTQ updates.
+    auto wt = detail::checked_weight(w, "GPTQ").t().clone(at::MemoryFormat::Contiguous);
     const std::int64_t cols = wt.size(0), rows = wt.size(1);
     spec.validate_shape(rows, cols);
     weights.validate(rows, cols);

@@ -73,15 +73,21 @@ GroupParams search_group_params(const at::Tensor& x, const at::Tensor& maxq,
         return GroupParams{torch::where(constant, const_scale, s),
                            torch::where(constant, const_zero, z)};
     };
+    // sum_j w (x - s t)^2 computed as s^2 * sum_j w (x/s - t)^2 with t = q - zero: the same codes as
+    // quantize_codes (t = clamp(round(x/s), -zero, maxq - zero)) in 7 passes over the data instead
+    // of 12, which is most of the RTN time. |x/s| is bounded first so that the square stays finite
+    // for values near the float limit (only saturated groups reach the bound); with w >= 0 the
+    // products are then finite or +inf, never NaN.
+    // Two scratch buffers reused by every candidate (large fresh allocations page-fault each time).
+    at::Tensor y = torch::empty(x.sizes(), x.options()), t = torch::empty(x.sizes(), x.options());
     auto weighted_error = [&](const GroupParams& gp) {
         auto s3 = gp.scale.unsqueeze(-1), z3 = gp.zero.unsqueeze(-1);
-        auto d = x - dequantize_codes(quantize_codes(x, s3, z3, maxq3), s3, z3);
-        // Bounding d keeps d^2 finite for values near the float limit; with w >= 0 the product is
-        // then finite or +inf, never NaN (0 * inf cannot happen).
-        d.clamp_(-1e18, 1e18);
-        d.mul_(d);
-        if (weight.defined()) d.mul_(weight);
-        return d.sum(-1);
+        torch::div_out(y, x, s3).clamp_(-1e12, 1e12);
+        torch::round_out(t, y).clamp_(-z3, maxq3 - z3);
+        t.sub_(y);
+        t.mul_(t);
+        if (weight.defined()) t.mul_(weight);
+        return t.sum(-1).mul_(gp.scale.square());
     };
 
     const auto factors = checked_grid(grid);

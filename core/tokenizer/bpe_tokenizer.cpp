@@ -12,6 +12,7 @@ namespace scalebits::tokenizer {
 namespace {
 
 constexpr std::size_t kMaxCachedWords = 1 << 18;
+constexpr std::size_t kMaxCachedWordBytes = 256;  // long runs are rare and would bloat the cache
 
 std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
@@ -45,6 +46,7 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
         special[id] = true;
         specials_.add(tokens_[id], id);
     }
+    specials_.finalize();
     const ByteUnicodeMap& bytes = ByteUnicodeMap::instance();
     decoded_.resize(n);
     for (std::size_t i = 0; i < n; ++i) decoded_[i] = special[i] ? tokens_[i] : bytes.decode(tokens_[i]);
@@ -96,7 +98,7 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_b
 void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
     if (word.empty()) return;
     std::string key(word);
-    {
+    if (key.size() <= kMaxCachedWordBytes) {
         std::lock_guard lock(cache_mutex_);
         const auto it = cache_.find(key);
         if (it != cache_.end()) {
@@ -112,6 +114,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>&
     else
         merge_word(printable, ids);
     out.insert(out.end(), ids.begin(), ids.end());
+    if (key.size() > kMaxCachedWordBytes) return;
     std::lock_guard lock(cache_mutex_);
     if (cache_.size() >= kMaxCachedWords) cache_.clear();
     cache_.emplace(std::move(key), std::move(ids));

@@ -15,7 +15,7 @@ struct RegexSplitter::Compiled {
 };
 
 RegexSplitter::RegexSplitter(const std::string& pattern, const std::string& source)
-    : compiled_(std::make_unique<Compiled>()), pattern_(pattern) {
+    : compiled_(std::make_unique<Compiled>()), pattern_(pattern), source_(source) {
     int error = 0;
     PCRE2_SIZE offset = 0;
     // UCP makes \s, \d and friends Unicode-aware like the Rust/Oniguruma engines the vocabularies
@@ -38,14 +38,27 @@ RegexSplitter::RegexSplitter(RegexSplitter&&) noexcept = default;
 RegexSplitter& RegexSplitter::operator=(RegexSplitter&&) noexcept = default;
 
 void RegexSplitter::split(std::string_view text, std::vector<std::string_view>& out) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(compiled_->code, nullptr);
-    if (!md) throw std::bad_alloc();
+    const std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> holder(
+        pcre2_match_data_create_from_pattern(compiled_->code, nullptr), pcre2_match_data_free);
+    if (!holder) throw std::bad_alloc();
+    pcre2_match_data* md = holder.get();
     std::size_t start = 0;  // where the next gap begins
     std::size_t pos = 0;    // where matching resumes
     while (pos < text.size()) {
-        const int rc = pcre2_match(compiled_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos,
-                                   0, md, nullptr);
-        if (rc < 0) break;  // PCRE2_ERROR_NOMATCH (or a resource limit): the rest is one gap
+        int rc = pcre2_match(compiled_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos, 0, md,
+                             nullptr);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            // The JIT's small stack can run out on very long runs; the interpreter uses the heap.
+            rc = pcre2_match(compiled_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos,
+                             PCRE2_NO_JIT, md, nullptr);
+        }
+        if (rc == PCRE2_ERROR_NOMATCH) break;  // the rest is one gap
+        if (rc < 0) {
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(rc, message, sizeof message);
+            throw InputError(source_, "pre-tokenizer pattern failed on the text: " +
+                                          std::string(reinterpret_cast<const char*>(message)));
+        }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         const std::size_t b = ov[0], e = ov[1];
         if (e == b) {
@@ -61,7 +74,6 @@ void RegexSplitter::split(std::string_view text, std::vector<std::string_view>& 
         start = e;
     }
     if (start < text.size()) out.push_back(text.substr(start));
-    pcre2_match_data_free(md);
 }
 
 std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {

@@ -41,6 +41,7 @@ private:
     struct Compiled;
     std::unique_ptr<Compiled> compiled_;
     std::string pattern_;
+    std::string source_;  // for error messages
 };
 
 // A sequence of splitters, each refining the pieces of the one before.

@@ -4,13 +4,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace scalebits::tokenizer {
 
 class SpecialTokenMatcher {
 public:
+    // Adds a token (the first id given for a text wins); call finalize() once all are added.
     void add(std::string text, std::int32_t id);
+    void finalize();
     bool empty() const { return tokens_.empty(); }
 
     // One piece of the input: either plain text (id == -1) or a matched special token.
@@ -25,7 +28,8 @@ private:
         std::string text;
         std::int32_t id;
     };
-    std::vector<Entry> tokens_;                    // longest first, so the first hit is the longest
+    std::vector<Entry> tokens_;  // after finalize(): longest first, so the first hit is the longest
+    std::unordered_set<std::string> seen_;
     std::vector<std::vector<std::size_t>> by_first_byte_ = std::vector<std::vector<std::size_t>>(256);
 };
 

@@ -61,6 +61,7 @@ SpmTokenizer::SpmTokenizer(SpmSpec spec)
             (type == TokenType::Control || type == TokenType::UserDefined))
             specials_.add(tokens_[i], id);
     }
+    specials_.finalize();
     char piece[8];
     for (int b = 0; b < 256; ++b) {
         std::snprintf(piece, sizeof piece, "<0x%02X>", b);
@@ -118,8 +119,10 @@ void SpmTokenizer::merge_by_score(std::vector<std::int32_t>& ids, std::vector<st
     std::size_t w = 0;
     for (int i = 0; i < count; ++i)
         if (alive[i]) {
-            ids[w] = ids[i];
-            texts[w] = std::move(texts[i]);
+            if (w != static_cast<std::size_t>(i)) {  // a self-move would empty the string
+                ids[w] = ids[i];
+                texts[w] = std::move(texts[i]);
+            }
             ++w;
         }
     ids.resize(w);

@@ -1,7 +1,8 @@
 // Hugging Face tokenizer.json for byte-level BPE models (SmolLM2, Llama-3, GPT-2). Only the parts
 // those models use are accepted; anything else (normalizers, other models, byte_fallback) is refused
 // with a message rather than tokenized differently from the reference.
-#include <fstream>
+#include <algorithm>
+#include <cctype>
 
 #include "core/io/json_strict.h"
 #include "core/tokenizer/bpe_tokenizer.h"
@@ -28,8 +29,9 @@ std::string escape_regex(const std::string& s) {
 bool is_null_or_absent(const json& j, const char* key) { return !j.contains(key) || j[key].is_null(); }
 
 struct JsonLoader {
+    explicit JsonLoader(std::filesystem::path p) : path(std::move(p)), source(path.string()) { spec.source = source; }
     std::filesystem::path path;
-    std::string source = path.string();
+    std::string source;
     BpeSpec spec;
 
     [[noreturn]] void fail(const std::string& problem) const { throw FormatError(path, problem); }
@@ -162,8 +164,7 @@ struct JsonLoader {
 
 std::shared_ptr<const Tokenizer> load_tokenizer_json(const std::filesystem::path& path) {
     const json root = io::read_json_file(path);
-    JsonLoader loader{path};
-    loader.spec.source = path.string();
+    JsonLoader loader(path);
     try {
         if (!root.is_object()) loader.fail("is not a JSON object");
         if (!is_null_or_absent(root, "normalizer")) loader.fail("normalizers are not supported");

@@ -100,16 +100,20 @@ SB_HD PartLoc part_location(const Part& p, int cc) {
 }
 
 // Read/write `bits` bits at bit position `pos` of an LSB-first bitstream.
+// Fields are <= 8 bits, so they span at most two bytes; the second byte is read only when the
+// field reaches into it (it may be past the end of the section otherwise).
 SB_HD unsigned read_bits(const std::uint8_t* s, std::size_t pos, int bits) {
-    unsigned v = 0;
-    for (int i = 0; i < bits; ++i) v |= ((s[(pos + i) >> 3] >> ((pos + i) & 7)) & 1u) << i;
-    return v;
+    const std::size_t byte = pos >> 3;
+    const unsigned sh = static_cast<unsigned>(pos & 7);
+    unsigned v = static_cast<unsigned>(s[byte]) >> sh;
+    if (sh + static_cast<unsigned>(bits) > 8) v |= static_cast<unsigned>(s[byte + 1]) << (8 - sh);
+    return v & ((1u << bits) - 1u);
 }
+// Callers write each field once into zeroed memory. Fields of <= 8 bits span at most two bytes.
 inline void write_bits(std::uint8_t* s, std::size_t pos, int bits, unsigned value) {
-    for (int i = 0; i < bits; ++i) {
-        const std::size_t p = pos + static_cast<std::size_t>(i);
-        if ((value >> i) & 1u) s[p >> 3] = static_cast<std::uint8_t>(s[p >> 3] | (1u << (p & 7)));
-    }
+    const unsigned shifted = (value & ((1u << bits) - 1u)) << (pos & 7);
+    s[pos >> 3] = static_cast<std::uint8_t>(s[pos >> 3] | (shifted & 0xffu));
+    if ((pos & 7) + static_cast<std::size_t>(bits) > 8) s[(pos >> 3) + 1] = static_cast<std::uint8_t>(s[(pos >> 3) + 1] | (shifted >> 8));
 }
 
 // The code at (row, col) of one tile (reference unpack).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/ggml_dequant.h"
 #include "test_bytes.h"
 
 namespace scalebits::testing {
@@ -102,7 +103,7 @@ public:
         for (std::size_t i = 0; i < tensors.size(); ++i) {
             const std::size_t at = data_start + offsets[i];
             if (b.size() < at + tensors[i].data.size()) b.resize(at + tensors[i].data.size(), 0);
-            std::memcpy(b.data() + at, tensors[i].data.data(), tensors[i].data.size());
+            if (!tensors[i].data.empty()) std::memcpy(b.data() + at, tensors[i].data.data(), tensors[i].data.size());
         }
         return b;
     }
@@ -112,5 +113,59 @@ private:
     Bytes kv_;
     std::uint64_t n_kv_ = 0;
 };
+
+inline std::vector<float> ramp(std::size_t n, float scale = 0.01f) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i) * scale - 1.0f;
+    return v;
+}
+
+// Q8_0 rows of one block each (d = 1) whose values differ from row to row, so a row permutation shows.
+inline Bytes q8_rows(int rows) {
+    Bytes b;
+    for (int r = 0; r < rows; ++r) {
+        put<std::uint16_t>(b, io::ggml::fp32_to_fp16(1.0f));
+        for (int j = 0; j < 32; ++j) put<std::int8_t>(b, static_cast<std::int8_t>(r * 3 + (j % 3) - 64));
+    }
+    return b;
+}
+
+// A 1-layer llama: dim 32, 4 heads of 8, 2 KV heads, ffn 64, vocab 16 (the embedding rows), tied
+// output, a gpt2-style vocabulary of n_tokens tokens ("a", "b", "ab", "t3", "t4", ...)
+inline GgufWriter tiny_llama(int n_tokens = 16) {
+    GgufWriter w;
+    w.kv_string("general.architecture", "llama");
+    w.kv_u32("llama.embedding_length", 32);
+    w.kv_u32("llama.feed_forward_length", 64);
+    w.kv_u32("llama.block_count", 1);
+    w.kv_u32("llama.attention.head_count", 4);
+    w.kv_u32("llama.attention.head_count_kv", 2);
+    w.kv_u32("llama.rope.dimension_count", 8);
+    w.kv_u32("llama.context_length", 128);
+    w.kv_u32("llama.vocab_size", 16);
+    w.kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    w.kv_f32("llama.rope.freq_base", 100000.0f);
+    std::vector<std::string> tokens = {"a", "b", "ab"};  // one merge: "a b" -> "ab"
+    for (int i = 3; i < n_tokens; ++i) tokens.push_back("t" + std::to_string(i));
+    w.kv_string("tokenizer.ggml.model", "gpt2");
+    w.kv_string("tokenizer.ggml.pre", "smollm");
+    w.kv_strings("tokenizer.ggml.tokens", tokens);
+    w.kv_i32s("tokenizer.ggml.token_type", std::vector<std::int32_t>(static_cast<std::size_t>(n_tokens), 1));
+    w.kv_strings("tokenizer.ggml.merges", {"a b"});
+    w.kv_u32("tokenizer.ggml.bos_token_id", 1);
+    w.kv_u32("tokenizer.ggml.eos_token_id", 2);
+    w.add_f32("token_embd.weight", {32, 16}, ramp(32 * 16));
+    w.add_f32("blk.0.attn_norm.weight", {32}, ramp(32));
+    w.tensors.push_back({"blk.0.attn_q.weight", {32, 32}, 8, q8_rows(32), std::nullopt});
+    w.add_f32("blk.0.attn_k.weight", {32, 16}, ramp(32 * 16, 0.5f));
+    w.add_f32("blk.0.attn_v.weight", {32, 16}, ramp(32 * 16));
+    w.add_f32("blk.0.attn_output.weight", {32, 32}, ramp(32 * 32));
+    w.add_f32("blk.0.ffn_gate.weight", {32, 64}, ramp(32 * 64));
+    w.add_f32("blk.0.ffn_up.weight", {32, 64}, ramp(32 * 64));
+    w.add_f32("blk.0.ffn_down.weight", {64, 32}, ramp(64 * 32));
+    w.add_f32("blk.0.ffn_norm.weight", {32}, ramp(32));
+    w.add_f32("output_norm.weight", {32}, ramp(32));
+    return w;
+}
 
 }  // namespace scalebits::testing

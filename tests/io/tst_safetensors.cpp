@@ -2,10 +2,12 @@
 // broken. Every broken case must throw FormatError naming the file and the problem, never crash.
 #include <QtTest>
 
+#include <random>
+
 #include "core/io/ggml_dequant.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
-#include "safetensors_writer.h"
+#include "safetensors_fixture.h"
 
 using namespace scalebits;
 using namespace scalebits::testing;
@@ -90,7 +92,9 @@ private slots:
         QTest::addColumn<QString>("header");
         QTest::addColumn<int>("data_bytes");
         QTest::addColumn<QString>("needle");
-        QTest::newRow("non-object") << R"([1, 2])" << 0 << "not a JSON object";
+        QTest::newRow("non-object") << R"([1, 2])" << 0 << "does not start with '{'";
+        QTest::newRow("leading space") << R"( {})" << 0 << "does not start with '{'";
+        QTest::newRow("empty header") << "" << 0 << "does not start with '{'";
         QTest::newRow("not json") << R"({"a": )" << 0 << "invalid JSON";
         QTest::newRow("bad utf8") << QString::fromLatin1("{\"a\xff\": 1}") << 0 << "invalid JSON";
         QTest::newRow("entry not object") << R"({"a": 3})" << 0 << "not a JSON object";
@@ -179,6 +183,24 @@ private slots:
             QFAIL("accepted a broken index");
         } catch (const InputError& e) {
             QVERIFY2(std::string(e.what()).find(needle.toStdString()) != std::string::npos, e.what());
+        }
+    }
+
+    void mutatedFilesNeverCrash() {
+        // Random byte edits of a valid file: parse either succeeds or throws FormatError.
+        StTensor half{"h", "F16", {4}, Bytes(8, 0x3C)};
+        const Bytes good = safetensors_bytes({f32_tensor("w", {2, 3}, {1, 2, 3, 4, 5, 6}), half}, {{"k", "v"}});
+        std::mt19937 rng(99);
+        for (int round = 0; round < 3000; ++round) {
+            Bytes b = good;
+            const int edits = 1 + static_cast<int>(rng() % 3);
+            for (int e = 0; e < edits; ++e) b[rng() % b.size()] = static_cast<std::uint8_t>(rng());
+            if (round % 5 == 0) b.resize(rng() % b.size());
+            try {
+                const auto f = io::parse_safetensors(b, nullptr, "fuzz.safetensors");
+                for (const auto& t : f.tensors) (void)t.to_float();
+            } catch (const FormatError&) {
+            }
         }
     }
 

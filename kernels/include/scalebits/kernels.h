@@ -116,6 +116,10 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // ---- CPU optimized: AVX2+FMA (runtime dispatch) and threads, reading the tiles directly ----
 // Same contract as gemm_reference for batch >= 1. threads <= 0: all hardware threads.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
+// Dense FP32 baseline for benchmarks: y[b][n] = sum_k W[n][k] x[b][k], W row-major N x K.
+void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, int batch, float* y, int threads = 0);
+// Read bandwidth of this machine in GB/s: `threads` threads summing a buffer of `bytes`.
+double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
 // "avx2+fma" or "generic": the path gemm_cpu takes on this machine.
 std::string cpu_path();
 
@@ -124,8 +128,9 @@ std::uint16_t float_to_half(float f);
 float half_to_float(std::uint16_t h);
 
 // ---- CUDA (optional; cuda_available() is false when built without CUDA or without a device) ----
-// Activations are fp16 (x: batch*K halves), outputs fp32 (y: batch*N), accumulation: fp16 products
-// summed 16 at a time in half2, then fp32. Batch 1..8: GEMV kernels read the packed tiles directly.
+// Activations are fp16 (x: batch*K halves), outputs fp32 (y: batch*N). Each weight is formed in
+// fp16 (w = (q - z) * s, exact subtraction, one rounding), products w * x are summed in half2 over
+// 16 columns, then in fp32. Requires group % 8 == 0 and tile_rows <= 1024 (see cuda_supports). Batch 1..8: GEMV kernels read the packed tiles directly.
 // Batch > 8: tiles are dequantized into an fp16 scratch matrix and multiplied with cublasGemmEx.
 // Errors never abort: every call throws std::runtime_error with the CUDA error string.
 bool cuda_available();
@@ -174,7 +179,8 @@ private:
 struct CudaTiming {
     double median_us = 0;
 };
-// Device-to-device cudaMemcpy bandwidth in GB/s (bytes read + bytes written counted once: bytes/s).
+// Device-to-device cudaMemcpy bandwidth in GB/s, counting bytes read plus bytes written (2 * bytes
+// per copy), i.e. the DRAM traffic the device sustains.
 double cuda_copy_bandwidth_gbps(std::size_t bytes, int iters);
 // Median time of gemm() over iters runs, rotating through the given matrices (to defeat L2).
 CudaTiming cuda_time_gemm(std::vector<CudaPackedMatrix*> mats, const void* x_dev, int batch, float* y_dev,

@@ -1,0 +1,125 @@
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "core/alloc/allocator.h"
+#include "core/alloc/bench_solver.h"
+#include "core/alloc/methods.h"
+#include "core/analysis/analysis_file.h"
+#include "core/analysis/fake_quant.h"
+#include "core/analysis/problem.h"
+#include "core/eval/perplexity.h"
+#include "core/eval/text.h"
+#include "core/util/error.h"
+
+namespace scalebits::cli {
+
+namespace {
+const char* kKindNames[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+
+Budget parse_budget(const Args& args) {
+    if (auto b = args.get("bytes")) return Budget::bytes(args.get_double("bytes", 0));
+    if (!args.get("budget")) throw InputError("give a budget: --budget BITS_PER_WEIGHT or --bytes N");
+    return Budget::bits_per_weight(args.get_double("budget", 0));
+}
+}  // namespace
+
+int cmd_quantize_eval(const Argv& argv) {
+    auto opts = model_options();
+    opts.insert({"analysis", "uniform", "quantizer", "text", "ctx", "max-windows", "max-bytes"});
+    Args args(argv, opts, {"json", "no-reorder"});
+    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
+    const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
+    const int bits = static_cast<int>(args.get_int("uniform", 0));
+    if (bits == 0) throw InputError("missing required option --uniform BITS");
+    analysis::check_model_matches(a, args.require("model"));
+    LoadedModel m = load_model(args);
+    const bool reordered = !args.flag("no-reorder");
+    const auto t0 = std::chrono::steady_clock::now();
+    analysis::apply_layout(*m.model, a, reordered);
+    Progress progress;
+    progress.report = print_progress;
+    analysis::fake_quantize(*m.model, a, analysis::uniform_tile_widths(a, bits), quantizer, reordered, progress);
+    const double quant_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto& tok = require_tokenizer(m.checkpoint);
+    const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
+    eval::PerplexityOptions po;
+    po.ctx = args.get_int("ctx", 512);
+    po.max_windows = args.get_int("max-windows", 0);
+    const auto r = eval::perplexity(*m.model, tokens, po, progress);
+    nlohmann::json j = {{"bits", bits},         {"quantizer", analysis::quantizer_name(quantizer)},
+                        {"reordered", reordered}, {"ppl", r.ppl},
+                        {"windows", r.windows}, {"predicted", r.predicted},
+                        {"ctx", po.ctx},        {"quantize_s", quant_s},
+                        {"eval_s", r.seconds}};
+    if (args.flag("json"))
+        print_json(j);
+    else
+        std::printf("%d-bit %s: ppl %.4f over %lld windows of %lld\n", bits, analysis::quantizer_name(quantizer), r.ppl,
+                    static_cast<long long>(r.windows), static_cast<long long>(po.ctx));
+    return 0;
+}
+
+int cmd_allocate(const Argv& argv) {
+    Args args(argv, {"analysis", "budget", "bytes", "method"}, {"json"});
+    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
+    const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
+    if (method == AllocMethod::Group) throw InputError("--method group is not available in allocate yet");
+    const Budget budget = parse_budget(args);
+    analysis::ProblemOptions po;
+    po.reordered = method != AllocMethod::TileNoReorder;
+    const TileProblem problem = analysis::make_tile_problem(a, po);
+    const auto t0 = std::chrono::steady_clock::now();
+    const TileAllocation alloc = allocate_tiles(problem, budget, method);
+    const double solve_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    // Weights per width for each matrix type (q_proj, ..., down_proj).
+    const auto per_matrix = weights_per_width(problem.matrices, alloc.widths);
+    nlohmann::json hist = nlohmann::json::object();
+    for (std::size_t i = 0; i < a.matrices.size(); ++i) {
+        auto& h = hist[kKindNames[a.matrices[i].kind]];
+        for (int b : a.widths) h[std::to_string(b)] = h.value(std::to_string(b), 0LL) + per_matrix[i][static_cast<std::size_t>(b)];
+    }
+    nlohmann::json j = {{"method", alloc_method_name(method)},
+                        {"avg_bits", alloc.avg_bits},
+                        {"bytes", alloc.total_bytes},
+                        {"quantized_bytes", alloc.quantized_bytes},
+                        {"predicted_loss", alloc.predicted_loss},
+                        {"histogram", hist},
+                        {"solve_us", solve_us}};
+    if (args.flag("json"))
+        print_json(j);
+    else
+        std::printf("%s: %.4f bits per weight, %lld bytes, predicted loss %.6g (solved in %.0f us)\n",
+                    alloc_method_name(method), alloc.avg_bits, static_cast<long long>(alloc.total_bytes),
+                    alloc.predicted_loss, solve_us);
+    return 0;
+}
+
+int cmd_bench_solver(const Argv& argv) {
+    Args args(argv, {"tiles", "resolves", "seed"}, {"json"});
+    const auto r = bench_solver(args.get_int("tiles", 500000), static_cast<int>(args.get_int("resolves", 1000)),
+                                static_cast<std::uint64_t>(args.get_int("seed", 1)));
+    nlohmann::json j = {{"tiles", r.tiles},
+                        {"ladder_steps", r.ladder_steps},
+                        {"precompute_ms", r.precompute_ms},
+                        {"precompute_cpu_ms", r.precompute_cpu_ms},
+                        {"resolves", r.resolves},
+                        {"resolve_median_us", r.resolve_median_us},
+                        {"resolve_p90_us", r.resolve_p90_us},
+                        {"resolve_max_us", r.resolve_max_us},
+                        {"resolve_cpu_median_us", r.resolve_cpu_median_us},
+                        {"slider_median_us", r.slider_median_us},
+                        {"slider_p90_us", r.slider_p90_us},
+                        {"slider_max_us", r.slider_max_us}};
+    if (args.flag("json"))
+        print_json(j);
+    else
+        std::printf("%lld tiles: precompute %.1f ms, re-solve median %.1f us (p90 %.1f us), slider median %.1f us\n",
+                    static_cast<long long>(r.tiles), r.precompute_ms, r.resolve_median_us, r.resolve_p90_us,
+                    r.slider_median_us);
+    return 0;
+}
+
+}  // namespace scalebits::cli

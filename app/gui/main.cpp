@@ -1,0 +1,103 @@
+// The scalebits explorer. Arguments only choose what to open; everything else is ui/ and core/.
+//   scalebits [ANALYSIS]
+//   scalebits --screenshot FILE.png [--analysis A | --synthetic N] [--budget B] [--method M]
+// --screenshot renders the main window once the allocation and the rate-quality curves are in, saves
+// it and exits (run with QT_QPA_PLATFORM=offscreen on machines without a display).
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QTableView>
+#include <QTimer>
+
+#include <cstdio>
+#include <memory>
+
+#include "core/analysis/synthetic.h"
+#include "ui/main_window.h"
+#include "ui/views/budget_panel.h"
+
+using namespace scalebits;
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("scalebits"));
+    QApplication::setApplicationName(QStringLiteral("scalebits"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1"));
+    Q_INIT_RESOURCE(scalebits);  // the icons live in the static ui library
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("ScaleBITS explorer: per-tile sensitivity and bit allocation"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save the window to FILE.png and exit."), QStringLiteral("file"));
+    const QCommandLineOption analysisOpt(QStringLiteral("analysis"), QStringLiteral("Analysis file to open."), QStringLiteral("file"));
+    const QCommandLineOption synthetic(QStringLiteral("synthetic"), QStringLiteral("Open a synthetic analysis of at least N tiles (0: SmolLM2-shaped)."), QStringLiteral("N"));
+    const QCommandLineOption budget(QStringLiteral("budget"), QStringLiteral("Bits per weight."), QStringLiteral("bits"));
+    const QCommandLineOption method(QStringLiteral("method"), QStringLiteral("Allocation method."), QStringLiteral("name"));
+    const QCommandLineOption matrix(QStringLiteral("matrix"), QStringLiteral("Row of the layer table to show."), QStringLiteral("row"));
+    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix});
+    parser.addPositionalArgument(QStringLiteral("analysis"), QStringLiteral("Analysis file to open."), QStringLiteral("[analysis]"));
+    parser.process(app);
+
+    auto fail = [](const QString& message) {
+        std::fprintf(stderr, "scalebits: %s\n", qPrintable(message));
+        return 2;
+    };
+
+    ui::MainWindow window;
+    if (parser.isSet(method)) {
+        window.budgetPanel()->setMethod(parser.value(method));
+        window.controller()->setMethod(parser.value(method));
+    }
+    if (parser.isSet(budget)) {
+        bool ok = false;
+        const double bits = parser.value(budget).toDouble(&ok);
+        if (!ok || bits <= 0) return fail(QStringLiteral("--budget needs a positive number of bits per weight"));
+        window.controller()->setBudget(bits);
+    }
+    if (parser.isSet(synthetic)) {
+        bool ok = false;
+        const qlonglong tiles = parser.value(synthetic).toLongLong(&ok);
+        if (!ok || tiles < 0) return fail(QStringLiteral("--synthetic needs a tile count (0 for SmolLM2-shaped)"));
+        try {
+            auto options = tiles == 0 ? analysis::smollm2_like() : analysis::llama_like_for_tiles(tiles);
+            window.setAnalysis(std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(options)),
+                               tiles == 0 ? QStringLiteral("synthetic SmolLM2-135M")
+                                          : QStringLiteral("synthetic, %1 tiles").arg(tiles));
+        } catch (const std::exception& e) {
+            return fail(QString::fromStdString(e.what()));
+        }
+    } else {
+        QString file = parser.value(analysisOpt);
+        if (file.isEmpty() && !parser.positionalArguments().isEmpty()) file = parser.positionalArguments().front();
+        if (!file.isEmpty()) window.openFile(file);
+    }
+    int exitCode = 0;
+    if (parser.isSet(matrix)) {
+        const int row = parser.value(matrix).toInt();
+        QObject::connect(window.controller(), &ui::AllocationController::analysisReady, &window,
+                         [&window, row] { window.layerView()->selectRow(row); });
+    }
+
+    if (!parser.isSet(screenshot)) {
+        window.show();
+        return app.exec();
+    }
+    // Screenshot: wait for the first solution and the curves, let queued replots run, grab, exit.
+    const QString out = parser.value(screenshot);
+    window.show();
+    QObject::connect(&window, &ui::MainWindow::fileFailed, &app, [&](const QString& message) {
+        exitCode = fail(message);
+        app.exit(exitCode);
+    });
+    QObject::connect(window.controller(), &ui::AllocationController::rateQualityChanged, &app, [&] {
+        QTimer::singleShot(300, &app, [&] {
+            if (!window.grab().save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
+            app.exit(exitCode);
+        });
+    });
+    QTimer::singleShot(120000, &app, [&] {
+        exitCode = fail(QStringLiteral("timed out waiting for the analysis"));
+        app.exit(exitCode);
+    });
+    return app.exec() == 0 ? exitCode : 1;
+}

@@ -1,0 +1,38 @@
+#pragma once
+// The analysis file: a safetensors container (documented, readable by any safetensors tool) with
+//  - metadata key "scalebits.analysis": JSON with the format version, model path and fingerprint,
+//    model config, options, candidate widths and one record per matrix (shape, tile grid, totals);
+//  - tensors "cost.original.<matrix>" / "cost.reordered.<matrix>" (F64 [tiles, widths]: S(t, b)),
+//    "fisher.original.<matrix>" / "fisher.reordered.<matrix>" (F64 [tiles]: Fisher mass per tile),
+//    "r.<matrix>" (F32 [rows]) and "c.<matrix>" (F32 [cols]) in the reordered layout,
+//    "perm.hidden", "perm.ffn.<l>", "perm.heads.<l>", "perm.v_dims.<l>" (I64, perm[new] = old),
+//    "hessian.<l>.<site>" (F32 [K, K], reordered layout; site = attn_in, o_in, mlp_in, down_in).
+// Loading maps the file and copies only the small tables, so reopening is instant; r, c and the
+// Hessians are read on demand.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/analysis/analysis.h"
+#include "core/io/host_tensor.h"
+#include "core/io/safetensors_writer.h"
+
+namespace scalebits::analysis {
+
+// Tensors beyond the tables (r, c, Hessians) are added by the caller through `extra`.
+void save_analysis(const Analysis& analysis, const std::filesystem::path& path,
+                   const std::function<void(io::SafetensorsWriter&)>& extra = {});
+
+// Throws InputError/FormatError naming the file when it is not an analysis file of a known version
+// or its tables do not match its own description.
+Analysis load_analysis(const std::filesystem::path& path);
+
+// An extra tensor of the file ("r.<matrix>", "hessian.3.mlp_in", ...); throws InputError if absent.
+io::HostTensor read_analysis_tensor(const std::filesystem::path& path, const std::string& name);
+bool analysis_has_tensor(const std::filesystem::path& path, const std::string& name);
+
+// Throws InputError when `model_path` is not the file the analysis was made from.
+void check_model_matches(const Analysis& analysis, const std::filesystem::path& model_path);
+
+}  // namespace scalebits::analysis

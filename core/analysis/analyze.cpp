@@ -1,0 +1,157 @@
+#include "core/analysis/analyze.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "core/analysis/analysis_file.h"
+#include "core/calib/calib_set.h"
+#include "core/calib/sensitivity.h"
+#include "core/quant/tile_costs.h"
+#include "core/reorder/reorder.h"
+#include "core/util/error.h"
+
+namespace scalebits::analysis {
+
+namespace {
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+    auto c = t.to(torch::kCPU, torch::kDouble).contiguous();
+    return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+std::vector<float> to_floats(const torch::Tensor& t) {
+    auto c = t.to(torch::kCPU, torch::kFloat).contiguous();
+    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+struct Tables {
+    std::vector<double> cost, fisher;
+};
+
+Tables tables_for(const torch::Tensor& w, const torch::Tensor& fisher, const quant::TileSpec& spec,
+                  const std::vector<int>& widths) {
+    const quant::TileCostTable t = quant::tile_costs(w, spec, widths, quant::ErrorWeights::fisher(fisher));
+    return {to_vector(t.costs), to_vector(quant::tile_sums(fisher, spec))};
+}
+
+}  // namespace
+
+TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o) {
+    if (o.tile_rows <= 0 || o.tile_cols <= 0) throw InputError("--tile must be two positive sizes, e.g. 128x128");
+    std::int64_t g = o.group;
+    if (g == 0)
+        g = quant::TileSpec::automatic_group({c.dim, c.hidden_dim, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim},
+                                             o.tile_cols);
+    quant::TileSpec spec{o.tile_rows, o.tile_cols, g};
+    spec.validate();
+    return {spec.tile_rows, spec.tile_cols, spec.group};
+}
+
+std::int64_t unquantized_bytes(const model::ModelConfig& c) {
+    std::int64_t bytes = c.vocab_size * c.dim * 2;                 // embedding, fp16
+    if (!c.tie_word_embeddings) bytes += c.vocab_size * c.dim * 2;  // lm_head, fp16
+    bytes += (2 * c.n_layers + 1) * c.dim * 4;                      // RMSNorm weights, fp32
+    bytes += 64 * 1024;                                             // safetensors header allowance
+    return bytes;
+}
+
+Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const AnalysisOptions& o,
+                 const std::filesystem::path& out, const Progress& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!ckpt.tokenizer) throw InputError(ckpt.path, "no tokenizer: the calibration text cannot be tokenized");
+    if (o.widths.empty()) throw InputError("--bits needs at least one width");
+    for (int b : o.widths)
+        if (b < 2 || b > 8) throw InputError("--bits: width " + std::to_string(b) + " is outside 2..8");
+    const auto& cfg = model.config();
+    const TileGeometry geo = tile_geometry(cfg, o);
+    const quant::TileSpec spec{geo.tile_rows, geo.tile_cols, geo.group};
+
+    Analysis a;
+    a.model_path = std::filesystem::absolute(ckpt.path);
+    a.fingerprint = fingerprint_model(ckpt.path);
+    a.config = cfg;
+    a.options = o;
+    a.options.group = geo.group;
+    a.widths = o.widths;
+    std::sort(a.widths.begin(), a.widths.end());
+    a.widths.erase(std::unique(a.widths.begin(), a.widths.end()), a.widths.end());
+    a.unquantized_bytes = unquantized_bytes(cfg);
+
+    const calib::CalibrationSet set = calib::load_calibration_set(*ckpt.tokenizer, o.calib_text, o.samples, o.seq_len, o.seed);
+    a.options.seed = set.seed;
+    Progress fisher_progress = progress;
+    calib::Sensitivity sens = calib::compute_sensitivity(model, set.tokens, {}, fisher_progress);
+    a.calib_loss = sens.mean_loss;
+
+    const int layers = static_cast<int>(cfg.n_layers);
+    const double units = 2.0 * layers * model::kLinearKinds;
+    double done = 0;
+    for (int l = 0; l < layers; ++l) {
+        for (int k = 0; k < model::kLinearKinds; ++k) {
+            progress.checkpoint(done++, units, "cost tables (original layout)");
+            const auto kind = static_cast<model::LinearKind>(k);
+            const torch::Tensor& w = model.layers()[static_cast<std::size_t>(l)].linear(kind).weight;
+            MatrixAnalysis m;
+            m.name = model::linear_weight_name(l, kind);
+            m.layer = l;
+            m.kind = k;
+            m.rows = w.size(0);
+            m.cols = w.size(1);
+            m.tile_rows = spec.tile_rows;
+            m.tile_cols = spec.tile_cols;
+            m.group = spec.group;
+            m.grid_rows = spec.grid_rows(m.rows);
+            m.grid_cols = spec.grid_cols(m.cols);
+            Tables t = tables_for(w, sens.layers[static_cast<std::size_t>(l)][kind].fisher, spec, a.widths);
+            m.cost_original = std::move(t.cost);
+            m.fisher_original = std::move(t.fisher);
+            a.matrices.push_back(std::move(m));
+        }
+    }
+
+    reorder::ReorderOptions ro;
+    ro.heads = o.reorder_heads;
+    a.permutations = reorder::compute_permutations(sens, cfg, ro);
+    reorder::apply_to_model(model, a.permutations);
+    calib::Sensitivity sr = reorder::permute_sensitivity(sens, a.permutations, cfg);
+    sens = {};  // the original-layout statistics are no longer needed
+
+    for (auto& m : a.matrices) {
+        progress.checkpoint(done++, units, "cost tables (reordered layout)");
+        const auto kind = static_cast<model::LinearKind>(m.kind);
+        const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];
+        const torch::Tensor& w = model.layers()[static_cast<std::size_t>(m.layer)].linear(kind).weight;
+        Tables t = tables_for(w, ls.fisher, spec, a.widths);
+        m.cost_reordered = std::move(t.cost);
+        m.fisher_reordered = std::move(t.fisher);
+        m.fisher_total = ls.fisher.sum().item<double>();
+        m.top10_share_before = top_share(m.fisher_original);
+        m.top10_share_after = top_share(m.fisher_reordered);
+        const auto corr = calib::factored_correlation(ls.fisher, ls.r, ls.c);
+        m.factored_corr = corr.pearson;
+        m.factored_log_corr = corr.log_pearson;
+    }
+    progress.checkpoint(units, units, "writing");
+    a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    a.file = out;
+    save_analysis(a, out, [&](io::SafetensorsWriter& wr) {
+        for (const auto& m : a.matrices) {
+            const auto kind = static_cast<model::LinearKind>(m.kind);
+            const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];
+            wr.add_f32("r." + m.name, {m.rows}, to_floats(ls.r));
+            wr.add_f32("c." + m.name, {m.cols}, to_floats(ls.c));
+        }
+        for (int l = 0; l < layers; ++l)
+            for (int s = 0; s < calib::kInputSites; ++s) {
+                const auto& h = sr.layers[static_cast<std::size_t>(l)].hessian[static_cast<std::size_t>(s)];
+                if (!h.defined()) continue;
+                wr.add_f32("hessian." + std::to_string(l) + "." +
+                               calib::input_site_name(static_cast<calib::InputSite>(s)),
+                           {h.size(0), h.size(1)}, to_floats(h));
+            }
+    });
+    return a;
+}
+
+}  // namespace scalebits::analysis

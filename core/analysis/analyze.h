@@ -1,0 +1,30 @@
+#pragma once
+// The analysis pipeline (DESIGN.md 2.1-2.3): calibration set -> per-weight Fisher, r/c and Hessians
+// -> per-tile cost tables in the original layout -> sensitivity-driven channel permutations folded
+// into the weights -> cost tables in the reordered layout -> the analysis file.
+#include <filesystem>
+
+#include "core/analysis/analysis.h"
+#include "core/model/checkpoint.h"
+#include "core/model/llama.h"
+#include "core/util/cancel.h"
+
+namespace scalebits::analysis {
+
+// Analyzes `model` (loaded from `checkpoint`), which is left reordered. Writes the file to `out`
+// only when the whole analysis succeeded (atomically); CancelledError through `progress` publishes
+// nothing. Throws InputError on bad options.
+Analysis analyze(const model::Checkpoint& checkpoint, model::LlamaModel& model, const AnalysisOptions& options,
+                 const std::filesystem::path& out, const Progress& progress = {});
+
+// The tile geometry the options give for this model (automatic group when options.group is 0).
+struct TileGeometry {
+    std::int64_t tile_rows, tile_cols, group;
+};
+TileGeometry tile_geometry(const model::ModelConfig& config, const AnalysisOptions& options);
+
+// Bytes the export writes outside the quantized matrices: the fp16 embedding (and untied lm_head),
+// fp32 norm weights, the file header. Export uses the same function, so byte budgets are exact.
+std::int64_t unquantized_bytes(const model::ModelConfig& config);
+
+}  // namespace scalebits::analysis

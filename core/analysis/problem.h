@@ -1,0 +1,25 @@
+#pragma once
+// From an analysis to the allocator's problem: one MatrixSpec per quantized matrix (with the user's
+// pins and width limits) and the S table of the chosen layout. Shared by the CLI, the GUI's slider
+// and export, so all three solve exactly the same problem.
+#include <map>
+#include <string>
+
+#include "core/alloc/tile_problem.h"
+#include "core/analysis/analysis.h"
+
+namespace scalebits::analysis {
+
+struct WidthConstraint {
+    int min_bits = 0, max_bits = 0, pinned_bits = 0;  // 0 = none
+};
+
+struct ProblemOptions {
+    bool reordered = true;  // S table of the reordered layout (scalebits) or the original (tile-noreorder)
+    // By matrix name, or by matrix kind suffix ("down_proj"), or by layer prefix ("model.layers.0.").
+    std::map<std::string, WidthConstraint> constraints;
+};
+
+TileProblem make_tile_problem(const Analysis& analysis, const ProblemOptions& options = {});
+
+}  // namespace scalebits::analysis

@@ -1,0 +1,94 @@
+#include "core/io/safetensors_writer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "core/io/atomic_file.h"
+#include "core/util/error.h"
+
+namespace scalebits::io {
+
+namespace {
+std::int64_t element_size(const std::string& dtype) {
+    if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+    if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+    if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
+    if (dtype == "I8" || dtype == "U8" || dtype == "BOOL") return 1;
+    throw InputError("safetensors writer: unknown dtype " + dtype);
+}
+
+template <typename T>
+std::span<const std::uint8_t> own(std::shared_ptr<const void>& keep, const std::vector<T>& v) {
+    auto copy = std::make_shared<std::vector<T>>(v);
+    keep = copy;
+    return {reinterpret_cast<const std::uint8_t*>(copy->data()), copy->size() * sizeof(T)};
+}
+}  // namespace
+
+void SafetensorsWriter::add(const std::string& name, const std::string& dtype, std::vector<std::int64_t> shape,
+                            std::span<const std::uint8_t> bytes, std::shared_ptr<const void> keep) {
+    std::int64_t n = element_size(dtype);
+    for (auto d : shape) {
+        if (d < 0 || (d > 0 && n > INT64_MAX / d)) throw InputError("safetensors writer: bad shape for " + name);
+        n *= d;
+    }
+    if (static_cast<std::uint64_t>(n) != bytes.size())
+        throw InputError("safetensors writer: " + name + " has " + std::to_string(bytes.size()) +
+                         " bytes, its shape needs " + std::to_string(n));
+    entries_.push_back({name, dtype, std::move(shape), bytes, std::move(keep)});
+}
+
+void SafetensorsWriter::add_f32(const std::string& name, std::vector<std::int64_t> shape, const std::vector<float>& v) {
+    std::shared_ptr<const void> keep;
+    auto bytes = own(keep, v);
+    add(name, "F32", std::move(shape), bytes, keep);
+}
+
+void SafetensorsWriter::add_f64(const std::string& name, std::vector<std::int64_t> shape, const std::vector<double>& v) {
+    std::shared_ptr<const void> keep;
+    auto bytes = own(keep, v);
+    add(name, "F64", std::move(shape), bytes, keep);
+}
+
+void SafetensorsWriter::add_i64(const std::string& name, std::vector<std::int64_t> shape,
+                                const std::vector<std::int64_t>& v) {
+    std::shared_ptr<const void> keep;
+    auto bytes = own(keep, v);
+    add(name, "I64", std::move(shape), bytes, keep);
+}
+
+std::string SafetensorsWriter::header() const {
+    nlohmann::ordered_json h = nlohmann::ordered_json::object();
+    if (!metadata_.empty()) h["__metadata__"] = metadata_;
+    std::uint64_t offset = 0;
+    std::set<std::string> names;
+    for (const auto& e : entries_) {
+        if (!names.insert(e.name).second) throw InputError("safetensors writer: tensor " + e.name + " added twice");
+        h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes.size()}}};
+        offset += e.bytes.size();
+    }
+    std::string s = h.dump();
+    s.append((8 - s.size() % 8) % 8, ' ');
+    return s;
+}
+
+std::uint64_t SafetensorsWriter::file_size() const {
+    std::uint64_t n = 8 + header().size();
+    for (const auto& e : entries_) n += e.bytes.size();
+    return n;
+}
+
+void SafetensorsWriter::write(const std::filesystem::path& path) const {
+    const std::string h = header();
+    AtomicFile f(path);
+    std::uint8_t len[8];
+    std::uint64_t n = h.size();
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
+    f.write({len, 8});
+    f.write(h);
+    for (const auto& e : entries_) f.write(e.bytes);
+    f.commit();
+}
+
+}  // namespace scalebits::io

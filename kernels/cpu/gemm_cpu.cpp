@@ -1,0 +1,218 @@
+// The optimized CPU GEMM driver: prepares activations once per call (permuted chunks and group
+// sums), splits tile rows over threads, and per tile runs the widest chunk kernel the CPU has.
+// Tail columns (tiles not a multiple of 128 wide) and the zero-point term are done here in scalar
+// code: sum_k s (q - z) x = s * sum_k q x - s * z * sum_k x, with sum_k x precomputed per group.
+#include "cpu_gemm.h"
+#include "thread_pool.h"
+
+#include "scalebits/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace scalebits::kernels {
+
+namespace {
+
+bool have_avx2() {
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+    static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ok;
+#else
+    return false;
+#endif
+}
+
+struct Prepared {
+    std::vector<float> xp;    // batch * K, permuted inside full chunks
+    std::vector<std::int16_t> xq;  // xp rounded per chunk to int16
+    std::vector<float> xscale;     // batch * xscale_stride
+    std::size_t xscale_stride = 0;
+    std::vector<float> xsum;  // batch * groups_per_row
+};
+
+Prepared prepare(const TileGrid& grid, const float* x, int batch) {
+    const std::size_t K = grid.cols, gpr = grid.groups_per_row();
+    Prepared p;
+    p.xp.resize(static_cast<std::size_t>(batch) * K);
+    p.xsum.assign(static_cast<std::size_t>(batch) * gpr, 0.0f);
+    p.xq.assign(static_cast<std::size_t>(batch) * K, 0);
+    p.xscale_stride = K / 128 + 1;
+    p.xscale.assign(static_cast<std::size_t>(batch) * p.xscale_stride, 0.0f);
+    for (int b = 0; b < batch; ++b) {
+        const float* xb = x + static_cast<std::size_t>(b) * K;
+        float* out = p.xp.data() + static_cast<std::size_t>(b) * K;
+        for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+            const std::size_t k0 = tj * grid.tile_cols, w = grid.tile_width(tj), nc = w / 128;
+            for (std::size_t j = 0; j < nc; ++j) {
+                const std::size_t c0 = k0 + 128 * j;
+                float amax = 0.0f;
+                for (int cc = 0; cc < 128; ++cc) {
+                    out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
+                    amax = std::max(amax, std::fabs(xb[c0 + cc]));
+                }
+                const float scale = amax / 32767.0f, inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+                p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = scale;
+                std::int16_t* q = p.xq.data() + static_cast<std::size_t>(b) * K + c0;
+                for (int i = 0; i < 128; ++i)
+                    q[i] = static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * inv), -32767.0f, 32767.0f));
+            }
+            std::memcpy(out + k0 + 128 * nc, xb + k0 + 128 * nc, (w - 128 * nc) * sizeof(float));
+        }
+        for (std::size_t k = 0; k < K; ++k) p.xsum[static_cast<std::size_t>(b) * gpr + k / grid.group] += xb[k];
+    }
+    return p;
+}
+
+// Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order.
+void tail_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
+    const fmt::TileGeom& g = a.geom;
+    const std::size_t nc = g.nc(), tail = g.tail();
+    if (tail == 0) return;
+    const std::uint8_t* scales = a.tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
+    for (std::size_t row = 0; row < g.r; ++row) {
+        float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * cpu::kAccLanes;
+        for (std::size_t col = nc * 128; col < g.c; ++col) {
+            std::uint16_t h;
+            std::memcpy(&h, scales + 2 * ((col / g.g) * g.r + row), 2);
+            const std::size_t idx = row * tail + (col - nc * 128);
+            const float sq = half_to_float(h) *
+                             static_cast<float>(fmt::read_bits(a.tile + g.tail_start(), idx * static_cast<std::size_t>(g.b), g.b));
+            for (int b = 0; b < a.batch; ++b) acc[b * cpu::kAccLanes] += sq * x_nat[static_cast<std::size_t>(b) * K + col];
+        }
+    }
+}
+
+}  // namespace
+
+namespace cpu {
+
+void zero_terms_generic(const TileArgs& a) {
+    const fmt::TileGeom& g = a.geom;
+    const TileSections sec = packed_tile_sections(g.r, g.c, g.g, g.b);
+    const std::uint8_t* scales = a.tile + sec.payload;
+    const std::uint8_t* zeros = scales + sec.scales;
+    for (std::size_t gi = 0; gi < g.groups_per_row(); ++gi)
+        for (std::size_t row = 0; row < g.r; ++row) {
+            std::uint16_t h;
+            std::memcpy(&h, scales + 2 * (gi * g.r + row), 2);
+            const float sz = half_to_float(h) *
+                             static_cast<float>(fmt::read_bits(zeros, (gi * g.r + row) * static_cast<std::size_t>(g.b), g.b));
+            for (int b = 0; b < a.batch; ++b)
+                a.zacc[static_cast<std::size_t>(b) * g.r + row] += sz * a.xsum[static_cast<std::size_t>(b) * a.xsum_stride + gi];
+        }
+}
+
+void chunks_generic(const TileArgs& a) {
+    const fmt::TileGeom& g = a.geom;
+    const TileSections sec = packed_tile_sections(g.r, g.c, g.g, g.b);
+    const std::uint8_t* scales = a.tile + sec.payload;
+    for (std::size_t row = 0; row < g.r; ++row) {
+        float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * kAccLanes;
+        for (std::size_t col0 = 0; col0 < g.nc() * 128; col0 += g.g) {
+            const std::size_t gi = col0 / g.g, col1 = std::min(col0 + g.g, g.nc() * 128);
+            std::uint16_t h;
+            std::memcpy(&h, scales + 2 * (gi * g.r + row), 2);
+            const float s = half_to_float(h);
+            for (int b = 0; b < a.batch; ++b) {
+                const float* xb = a.x + static_cast<std::size_t>(b) * a.x_stride;
+                float dot = 0.0f;
+                for (std::size_t col = col0; col < col1; ++col) {
+                    const std::size_t j = col / 128;
+                    const float q = static_cast<float>(fmt::tile_code(g, a.tile, row, col));
+                    dot += q * xb[128 * j + static_cast<std::size_t>(permuted_position(static_cast<int>(col % 128)))];
+                }
+                acc[b * kAccLanes] += s * dot;
+            }
+        }
+    }
+}
+
+}  // namespace cpu
+
+static bool have_avx512vl() {
+#if defined(SCALEBITS_HAVE_AVX512_KERNEL)
+    static const bool ok = have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    return ok;
+#else
+    return false;
+#endif
+}
+
+std::string cpu_path() { return have_avx512vl() ? "avx512vl+vnni" : have_avx2() ? "avx2+fma" : "generic"; }
+
+void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, int threads) {
+    if (batch < 1) throw std::invalid_argument("gemm_cpu: batch must be >= 1");
+    validate(v);
+    const TileGrid& grid = v.grid;
+    const Prepared prep = prepare(grid, x, batch);
+    cpu::ThreadPool& pool = cpu::ThreadPool::shared();
+    const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
+    const std::size_t tr = grid.tiles_r();
+    // Contiguous blocks of tile rows per part: each part owns whole output rows, so no reduction.
+    const int parts = static_cast<int>(std::min<std::size_t>(tr, static_cast<std::size_t>(nthreads)));
+    // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
+    // boundaries to fall on multiples of 64 columns or groups to span whole chunks.
+    const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
+    const std::size_t gpr = grid.groups_per_row(), K = grid.cols, N = grid.rows;
+    pool.run(parts, [&](int part) {
+        const std::size_t ti0 = tr * static_cast<std::size_t>(part) / static_cast<std::size_t>(parts);
+        const std::size_t ti1 = tr * static_cast<std::size_t>(part + 1) / static_cast<std::size_t>(parts);
+        std::vector<float> acc, zacc;
+        for (std::size_t ti = ti0; ti < ti1; ++ti) {
+            const std::size_t r = grid.tile_height(ti);
+            acc.assign(r * static_cast<std::size_t>(batch) * cpu::kAccLanes, 0.0f);
+            zacc.assign(r * static_cast<std::size_t>(batch), 0.0f);
+            for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+                const std::size_t t = ti * grid.tiles_c() + tj, k0 = tj * grid.tile_cols;
+                cpu::TileArgs a;
+                a.tile = v.data + v.tile_offsets[t];
+                a.geom = fmt::TileGeom{r, grid.tile_width(tj), grid.group, v.widths[t]};
+                a.x = prep.xp.data() + k0;
+                a.x_stride = K;
+                a.xq = prep.xq.data() + k0;
+                a.xscale = prep.xscale.data();
+                a.xscale_stride = prep.xscale_stride;
+                a.col0 = k0;
+                a.batch = batch;
+                a.acc = acc.data();
+                a.zacc = zacc.data();
+                a.xsum = prep.xsum.data() + k0 / grid.group;
+                a.xsum_stride = gpr;
+                if (a.geom.nc() > 0) {
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                    if (avx2 && have_avx512vl())
+                        cpu::chunks_avx512vl(a);
+                    else if (avx2)
+                        cpu::chunks_avx2(a);
+                    else
+#endif
+                        cpu::chunks_generic(a);
+                }
+                // After the chunks, whose flushes already brought the scales into cache.
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                if (have_avx2())
+                    cpu::zero_terms_avx2(a);
+                else
+#endif
+                    cpu::zero_terms_generic(a);
+                tail_terms(a, x + k0, K);
+            }
+            for (std::size_t row = 0; row < r; ++row)
+                for (int b = 0; b < batch; ++b)
+                {
+                    const float* lanes = acc.data() + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * cpu::kAccLanes;
+                    float sum = 0.0f;
+                    for (int l = 0; l < cpu::kAccLanes; ++l) sum += lanes[l];
+                    sum -= zacc[static_cast<std::size_t>(b) * r + row];
+                    y[static_cast<std::size_t>(b) * N + ti * grid.tile_rows + row] = sum;
+                }
+        }
+    });
+}
+
+}  // namespace scalebits::kernels

@@ -1,0 +1,45 @@
+// Test matrices for the scalebits-kernels tool: random codes/scales/zeros packed with pack_matrix,
+// plus the per-output error bounds the checks use.
+#pragma once
+
+#include "scalebits/kernels.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scalebits::kernels::tool {
+
+// Width specs: 2..8 uniform; kMixedAll: random 2..8 per tile; kMixed3: random 2/3/4 per tile
+// averaging ~3 bits (the "mixed" of the benchmarks).
+inline constexpr int kMixedAll = -1;
+inline constexpr int kMixed3 = -2;
+std::string width_name(int spec);
+
+struct Case {
+    TileGrid grid;
+    std::vector<std::uint8_t> widths, codes, zeros;
+    std::vector<float> scales;
+    PackedMatrix packed;
+};
+
+Case make_case(const TileGrid& grid, int width_spec, std::uint64_t seed);
+std::vector<float> random_activations(std::size_t n, std::uint64_t seed);
+
+// Per output n and batch item b: bound = sum_k |s| * (q + z) * |x| (the magnitude the
+// accumulations run through; the CPU kernel sums s*q*x and s*z*x separately) and
+// absw = sum_k |s (q - z) x| (the magnitude of the exact terms).
+struct Bounds {
+    std::vector<double> qz, absw;
+};
+Bounds error_bounds(const Case& c, const float* x, int batch);
+
+// Tolerances derived from the arithmetic: fp32 (u = 2^-24) for the CPU, fp16 products and
+// half2 partial sums (u = 2^-11) for CUDA.
+double cpu_tolerance(double qz_bound, std::size_t K);
+double cuda_tolerance(double absw_bound, double qz_bound, std::size_t K);
+
+std::uint8_t mixed_width(std::uint64_t& state, int spec);
+std::uint64_t next_random(std::uint64_t& state);
+
+}  // namespace scalebits::kernels::tool

@@ -1,0 +1,140 @@
+// verify mode: every width 2..8 and mixed widths, awkward shapes and edge tiles, batch 1..16;
+// optimized CPU (and CUDA when a device is present) against the CPU reference. Returns the
+// number of failed cases.
+#include "cases.h"
+#include "tool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+namespace scalebits::kernels::tool {
+
+namespace {
+
+struct Shape {
+    std::size_t N, K, tr, tc, g;
+};
+
+// Awkward shapes: a single row, widths not a multiple of 128 (tail columns), edge tiles in both
+// directions, groups 8..256, tiles narrower than a chunk (all tail), tiles of two chunks.
+const Shape kShapes[] = {
+    {1, 1000, 128, 128, 64},   {172, 64, 128, 128, 64},  {576, 1536, 128, 128, 128}, {300, 260, 128, 128, 32},
+    {300, 260, 128, 128, 128}, {130, 384, 128, 128, 64}, {200, 392, 64, 64, 32},      {96, 512, 128, 256, 256},
+    {64, 384, 64, 384, 96},    {33, 256, 128, 128, 8},   {129, 200, 128, 128, 16},
+};
+
+struct Stats {
+    int cases = 0, failed = 0;
+    double worst_ratio = 0;  // max |err| / tol over everything
+};
+
+bool check(const char* what, const Case& c, const std::vector<float>& got, const std::vector<float>& ref,
+           const Bounds& bounds, int batch, bool cuda, Stats& st) {
+    const std::size_t N = c.grid.rows, K = c.grid.cols;
+    double worst = 0;
+    std::size_t worst_i = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * N; ++i) {
+        const double tol = cuda ? cuda_tolerance(bounds.absw[i], bounds.qz[i], K) : cpu_tolerance(bounds.qz[i], K);
+        const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
+        const double ratio = std::isfinite(err) ? err / tol : 1e30;
+        if (ratio > worst) { worst = ratio; worst_i = i; }
+    }
+    st.worst_ratio = std::max(st.worst_ratio, worst);
+    ++st.cases;
+    if (worst <= 1.0) return true;
+    ++st.failed;
+    std::fprintf(stderr, "MISMATCH %s %zux%zu tiles %zux%zu group %zu batch %d: y[%zu][%zu] = %.9g, reference %.9g (err/tol %.3g)\n",
+                 what, N, K, c.grid.tile_rows, c.grid.tile_cols, c.grid.group, batch, worst_i / N, worst_i % N,
+                 static_cast<double>(got[worst_i]), static_cast<double>(ref[worst_i]), worst);
+    return false;
+}
+
+// Codes and dequantized values read back from the packed bytes must be what was packed.
+bool round_trip(const Case& c) {
+    const std::size_t N = c.grid.rows, K = c.grid.cols, gpr = c.grid.groups_per_row();
+    std::vector<float> W(N * K);
+    dequantize_reference(c.packed.view(), W.data());
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k) {
+            const std::size_t gi = n * gpr + k / c.grid.group;
+            const float expect = half_to_float(float_to_half(c.scales[gi])) *
+                                 (static_cast<float>(c.codes[n * K + k]) - static_cast<float>(c.zeros[gi]));
+            if (packed_code(c.packed.view(), n, k) != c.codes[n * K + k] || W[n * K + k] != expect) {
+                std::fprintf(stderr, "ROUND TRIP %zux%zu: element (%zu, %zu) reads back wrong\n", N, K, n, k);
+                return false;
+            }
+        }
+    return c.packed.data.size() == packed_data_bytes(c.grid, c.widths.data());
+}
+
+}  // namespace
+
+int run_verify(const Options& opt) {
+    Stats cpu_st, cuda_st;
+    int rt_fail = 0;
+    const bool cuda = cuda_available() && !opt.cpu_only;
+    std::uint64_t seed = 1;
+    const int width_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixedAll, kMixed3};
+    for (const Shape& sh : kShapes) {
+        for (int spec : width_specs) {
+            TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
+            const Case c = make_case(grid, spec, ++seed);
+            if (!round_trip(c)) ++rt_fail;
+            const int maxb = 16;
+            const std::vector<float> x = random_activations(static_cast<std::size_t>(maxb) * sh.K, seed);
+            // The reference is per batch item, so one batch-16 call is the reference for every prefix.
+            std::vector<float> ref(static_cast<std::size_t>(maxb) * sh.N), got(ref.size());
+            gemm_reference(c.packed.view(), x.data(), maxb, ref.data());
+            const Bounds bounds = error_bounds(c, x.data(), maxb);
+            for (int batch = 1; batch <= maxb; ++batch) {
+                gemm_cpu(c.packed.view(), x.data(), batch, got.data(), opt.threads);
+                const std::string what = "cpu width " + width_name(spec);
+                check(what.c_str(), c, got, ref, bounds, batch, false, cpu_st);
+            }
+            if (cuda && cuda_supports(c.packed.view(), 1)) {
+                // CUDA takes fp16 activations: the reference gets the same rounded inputs.
+                std::vector<std::uint16_t> xh(x.size());
+                std::vector<float> xr(x.size());
+                for (std::size_t i = 0; i < x.size(); ++i) {
+                    xh[i] = float_to_half(x[i]);
+                    xr[i] = half_to_float(xh[i]);
+                }
+                std::vector<float> ref16(ref.size());
+                gemm_reference(c.packed.view(), xr.data(), maxb, ref16.data());
+                const Bounds b16 = error_bounds(c, xr.data(), maxb);
+                try {
+                    CudaPackedMatrix dm(c.packed.view());
+                    DeviceBuffer dx(xh.size() * 2), dy(ref.size() * 4);
+                    dx.upload(xh.data(), xh.size() * 2);
+                    for (int batch = 1; batch <= maxb; ++batch) {
+                        std::fill(got.begin(), got.end(), 0.0f);
+                        dm.gemm(dx.get(), batch, static_cast<float*>(dy.get()));
+                        dy.download(got.data(), static_cast<std::size_t>(batch) * sh.N * 4);
+                        const std::string what = "cuda width " + width_name(spec);
+                        check(what.c_str(), c, got, ref16, b16, batch, true, cuda_st);
+                    }
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "CUDA ERROR %zux%zu width %s: %s\n", sh.N, sh.K, width_name(spec).c_str(), e.what());
+                    ++cuda_st.cases;
+                    ++cuda_st.failed;
+                }
+            }
+        }
+    }
+    std::printf("verify: cpu path %s, %d cases, %d failed, worst err/tol %.3g\n", cpu_path().c_str(), cpu_st.cases,
+                cpu_st.failed, cpu_st.worst_ratio);
+    std::printf("verify: round trip %d matrices failed\n", rt_fail);
+    if (cuda)
+        std::printf("verify: cuda (%s) %d cases, %d failed, worst err/tol %.3g\n", cuda_device_name().c_str(),
+                    cuda_st.cases, cuda_st.failed, cuda_st.worst_ratio);
+    else
+        std::printf("verify: cuda not checked (%s)\n", opt.cpu_only ? "--device cpu" : "no CUDA device");
+    const int failed = cpu_st.failed + cuda_st.failed + rt_fail;
+    std::printf("verify: %s\n", failed == 0 ? "PASS" : "FAIL");
+    return failed;
+}
+
+}  // namespace scalebits::kernels::tool

@@ -1,0 +1,228 @@
+// Tile problems of real shapes (edge tiles, two group sizes, constraints): every method fits its
+// budget, the bytes it reports equal the dry-run size estimate, and pinned/min/max widths hold.
+#include "core/alloc/allocator.h"
+#include "core/alloc/bench_solver.h"
+#include "core/alloc/group_alloc.h"
+#include "core/alloc/methods.h"
+#include "core/alloc/uniform.h"
+#include "core/util/error.h"
+
+#include <QtTest>
+
+#include <random>
+
+using namespace scalebits;
+
+namespace {
+
+// A small llama-like model: widths {2,3,4,8}; "emb" pinned at 8, "q" at least 3 bits, "down" at most
+// 4 bits; shapes that leave edge tiles; group 64 where 128 does not divide the columns.
+TileProblem make_problem(std::uint64_t seed) {
+    TileProblem p;
+    p.matrices = {
+        {"emb", 300, 200, 128, 128, 64, 0, 0, 8},
+        {"q", 256, 200, 128, 128, 64, 3, 0, 0},
+        {"k", 128, 200, 128, 128, 64},
+        {"up", 520, 256, 128, 128, 128},
+        {"down", 256, 520, 128, 128, 128, 0, 4, 0},
+        {"o", 200, 200, 128, 128, 64},
+    };
+    p.overhead_bytes = 12345;
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> scale(0.0, 1.5);
+    std::uniform_real_distribution<double> noise(0.6, 1.4);
+    for (std::int64_t t = 0; t < p.tile_count(); ++t) {
+        const double a = scale(rng);
+        for (int b : p.widths) p.S.push_back(a * std::ldexp(1.0, -2 * b) * noise(rng));
+    }
+    return p;
+}
+
+void check_constraints(const TileProblem& p, const TileAllocation& a) {
+    QCOMPARE(std::int64_t(a.widths.size()), p.tile_count());
+    std::size_t t = 0;
+    for (const MatrixSpec& m : p.matrices) {
+        for (std::int64_t i = 0; i < m.tile_count(); ++i, ++t) {
+            const int b = a.widths[t];
+            if (m.pinned_bits) QCOMPARE(b, m.pinned_bits);
+            if (m.min_bits) QVERIFY(b >= m.min_bits);
+            if (m.max_bits) QVERIFY(b <= m.max_bits);
+        }
+    }
+}
+
+void check_fits(const TileProblem& p, const TileAllocation& a) {
+    QVERIFY2(a.bits <= a.budget_bits, qPrintable(QStringLiteral("%1: %2 bits over a budget of %3").arg(QString::fromStdString(a.method)).arg(a.bits).arg(a.budget_bits)));
+    // The bytes the allocator reports are the bytes of the dry run on its widths.
+    const SizeEstimate e = estimate_size(p.matrices, a.widths, p.overhead_bytes);
+    QCOMPARE(e.quantized_bytes, a.quantized_bytes);
+    QCOMPARE(e.total_bytes, a.total_bytes);
+    QCOMPARE(e.quantized_bytes * 8, a.bits);
+    const double loss = predicted_loss(p, a.widths);
+    QVERIFY(std::abs(loss - a.predicted_loss) <= 1e-9 * std::max(1.0, loss));
+    check_constraints(p, a);
+}
+
+}  // namespace
+
+class TestAllocator : public QObject {
+    Q_OBJECT
+private slots:
+    void everyMethodFits_data() {
+        QTest::addColumn<double>("bits");
+        // The minimum is 3.19 bits per weight (a pinned 8-bit matrix, headers of small tiles).
+        for (double b : {3.2, 3.5, 4.0, 5.0, 6.5, 9.0}) QTest::newRow(qPrintable(QString::number(b))) << b;
+    }
+    void everyMethodFits() {
+        QFETCH(double, bits);
+        const TileProblem p = make_problem(1);
+        for (AllocMethod m : {AllocMethod::ScaleBits, AllocMethod::Layer, AllocMethod::Uniform, AllocMethod::UniformMix}) {
+            const TileAllocation a = allocate_tiles(p, Budget::bits_per_weight(bits), m);
+            check_fits(p, a);
+            QVERIFY(a.avg_bits <= bits);
+        }
+        // Byte budgets of the whole file, overhead included.
+        const TileAllocator alloc(p);
+        const double bytes = 12345 + bits * double(p.quantized_weights()) / 8;
+        const TileAllocation a = alloc.solve(Budget::bytes(bytes));
+        check_fits(p, a);
+        QVERIFY(double(a.total_bytes) <= bytes);
+    }
+
+    void ladderBeatsBaselinesAtBreakpoints() {
+        // At a budget equal to a tile-ladder breakpoint the tile allocation is optimal over every
+        // allocation that fits, layer-wise and uniform ones included.
+        const TileProblem p = make_problem(2);
+        const TileAllocator tiles(p);
+        const LayerAllocator layers(p);
+        for (std::size_t q = 0; q <= tiles.ladder().size(); q += 7) {
+            const Budget b = Budget::bytes(double(tiles.ladder().bits_at(q) / 8 + p.overhead_bytes));
+            const TileAllocation t = tiles.solve(b);
+            QCOMPARE(t.prefix, q);
+            const TileAllocation l = layers.solve(b);
+            check_fits(p, l);
+            QVERIFY(t.predicted_loss <= l.predicted_loss * (1 + 1e-12));
+            try {
+                const TileAllocation m = uniform_mix(p, b);
+                QVERIFY(t.predicted_loss <= m.predicted_loss * (1 + 1e-12));
+                const TileAllocation u = best_uniform(p, b);
+                QVERIFY(m.predicted_loss <= u.predicted_loss * (1 + 1e-12));  // the mix starts from it
+            } catch (const InputError&) {
+                // Below the narrowest uniform allocation (tiles can go lower where S allows).
+            }
+        }
+    }
+
+    void layerMethodIsUniformPerMatrix() {
+        const TileProblem p = make_problem(3);
+        const TileAllocation a = LayerAllocator(p).solve(Budget::bits_per_weight(3.3));
+        check_fits(p, a);
+        std::size_t t = 0;
+        for (const MatrixSpec& m : p.matrices) {
+            const int first = a.widths[t];
+            for (std::int64_t i = 0; i < m.tile_count(); ++i, ++t) QCOMPARE(int(a.widths[t]), first);
+        }
+    }
+
+    void uniformRespectsConstraints() {
+        const TileProblem p = make_problem(4);
+        const TileAllocation a = uniform_allocation(p, 2);
+        check_constraints(p, a);
+        const TileAllocation b = uniform_allocation(p, 8);
+        check_constraints(p, b);
+        QVERIFY_THROWS_EXCEPTION(InputError, uniform_allocation(p, 5));
+    }
+
+    void infeasibleAndBadConstraints() {
+        TileProblem p = make_problem(5);
+        const TileAllocator alloc(p);
+        // "emb" is pinned at 8 bits, so 2 bits per weight is below the minimum.
+        QVERIFY(alloc.min_avg_bits() > 2.0);
+        try {
+            alloc.solve(Budget::bits_per_weight(2.0));
+            QFAIL("a budget below the minimum was accepted");
+        } catch (const InputError& e) {
+            // The message gives the minimum in the budget's own unit.
+            QVERIFY2(QString::fromStdString(e.what()).contains(QStringLiteral("below the minimum of 3.19")), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(InputError, best_uniform(p, Budget::bits_per_weight(2.0)));
+        QVERIFY_THROWS_EXCEPTION(InputError, LayerAllocator(p).solve(Budget::bits_per_weight(2.0)));
+        QVERIFY_THROWS_EXCEPTION(InputError, alloc.solve(Budget::bytes(100)));  // below the overhead
+        p.matrices[0].pinned_bits = 5;  // not a candidate width
+        QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+        p.matrices[0].pinned_bits = 0;
+        p.matrices[0].min_bits = 5;
+        p.matrices[0].max_bits = 7;  // no candidate in 5..7
+        QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+        p = make_problem(5);
+        p.S.pop_back();
+        QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+    }
+
+    void methodNames() {
+        QCOMPARE(parse_alloc_method("tile-noreorder"), AllocMethod::TileNoReorder);
+        QCOMPARE(QString::fromLatin1(alloc_method_name(parse_alloc_method("uniform-mix"))), QStringLiteral("uniform-mix"));
+        QVERIFY_THROWS_EXCEPTION(InputError, parse_alloc_method("greedy"));
+        QVERIFY(!is_runtime_friendly(AllocMethod::Group));
+        QVERIFY_THROWS_EXCEPTION(InputError, allocate_tiles(make_problem(1), Budget::bits_per_weight(3), AllocMethod::Group));
+    }
+
+    void histogramCountsWeights() {
+        const TileProblem p = make_problem(6);
+        const TileAllocation a = TileAllocator(p).solve(Budget::bits_per_weight(3.2));
+        const auto h = weights_per_width(p.matrices, a.widths);
+        for (std::size_t m = 0; m < p.matrices.size(); ++m) {
+            std::int64_t sum = 0;
+            for (std::int64_t c : h[m]) sum += c;
+            QCOMPARE(sum, p.matrices[m].weights());
+        }
+        QCOMPARE(h[0][8], p.matrices[0].weights());  // pinned
+    }
+
+    void groupReferenceFits() {
+        GroupProblem g;
+        const TileProblem tp = make_problem(7);
+        g.matrices = tp.matrices;
+        g.overhead_bytes = tp.overhead_bytes;
+        std::mt19937_64 rng(7);
+        std::lognormal_distribution<double> scale(0.0, 1.5);
+        for (std::int64_t i = 0; i < g.group_count(); ++i) {
+            const double a = scale(rng);
+            for (int b : g.widths) g.S.push_back(a * std::ldexp(1.0, -2 * b));
+        }
+        const GroupAllocator alloc(g);
+        for (double bits : {3.3, 3.6, 4.5}) {
+            const GroupAllocation a = alloc.solve(Budget::bits_per_weight(bits));
+            QVERIFY(a.bits <= a.budget_bits);
+            QVERIFY(a.avg_bits <= bits);
+            std::size_t i = 0;
+            std::int64_t bits_sum = 0;
+            for (const MatrixSpec& m : g.matrices) {
+                for (std::int64_t r = 0; r < m.rows; ++r)
+                    for (std::int64_t j = 0; j < m.groups_per_row(); ++j, ++i) {
+                        const int b = a.widths[i];
+                        if (m.pinned_bits) QCOMPARE(b, m.pinned_bits);
+                        if (m.min_bits) QVERIFY(b >= m.min_bits);
+                        if (m.max_bits) QVERIFY(b <= m.max_bits);
+                        bits_sum += group_bits(std::min(m.group, m.cols - j * m.group), b);
+                    }
+            }
+            QCOMPARE(bits_sum, a.bits);
+        }
+        g.S.pop_back();
+        QVERIFY_THROWS_EXCEPTION(InputError, GroupAllocator{g});
+    }
+
+    void benchSolverRuns() {
+        const BenchSolverResult r = bench_solver(20000, 50, 3);
+        QCOMPARE(r.tiles, qint64(20000));
+        QVERIFY(r.ladder_steps > 20000 && r.ladder_steps <= 60000);
+        QVERIFY(r.precompute_ms > 0);
+        QVERIFY(r.resolve_median_us > 0 && r.resolve_median_us <= r.resolve_p90_us && r.resolve_p90_us <= r.resolve_max_us);
+        QVERIFY(r.slider_median_us > 0);
+        QVERIFY_THROWS_EXCEPTION(InputError, bench_solver(0));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAllocator)
+#include "tst_allocator.moc"

@@ -1,0 +1,152 @@
+// The analysis workflow through scalebits-cli on stories260K: analyze -> inspect -> allocate ->
+// quantize-eval, and the analysis file's checks (wrong model, corrupt file).
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QByteArray out, err;
+};
+
+Run cli(const QStringList& args) {
+    QProcess p;
+    p.start(QStringLiteral(SCALEBITS_CLI), args);
+    Run r;
+    if (!p.waitForFinished(600000)) {
+        p.kill();
+        p.waitForFinished();
+        return r;
+    }
+    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+QString shared(const char* rel) { return QStringLiteral(SCALEBITS_SHARED_DATA "/") + QLatin1String(rel); }
+
+QJsonObject json_of(const Run& r) { return QJsonDocument::fromJson(r.out).object(); }
+
+}  // namespace
+
+class TestAnalysisCli : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir tmp_;
+    QString analysis_;
+    QStringList model_ = {QStringLiteral("--model"), shared("stories260K/stories260K.bin"), QStringLiteral("--tokenizer"),
+                          shared("stories260K/tok512.bin")};
+
+private slots:
+    void analyze() {
+        QVERIFY(tmp_.isValid());
+        analysis_ = tmp_.filePath(QStringLiteral("stories.analysis"));
+        const Run r = cli(QStringList{QStringLiteral("analyze")} + model_ +
+                          QStringList{QStringLiteral("--calib"), shared("c4/c4-sample.utf8"), QStringLiteral("--samples"),
+                                      QStringLiteral("8"), QStringLiteral("--seqlen"), QStringLiteral("64"),
+                                      QStringLiteral("--tile"), QStringLiteral("32x32"), QStringLiteral("--group"),
+                                      QStringLiteral("16"), QStringLiteral("--bits"), QStringLiteral("2,3,4,8"),
+                                      QStringLiteral("--out"), analysis_, QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto j = json_of(r);
+        QCOMPARE(j.value(QStringLiteral("matrices")).toInt(), 35);
+        QVERIFY(QFileInfo::exists(analysis_));
+        // No temporary file is left beside the result.
+        QCOMPARE(QDir(tmp_.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);
+    }
+
+    void inspect() {
+        const Run r = cli({QStringLiteral("inspect"), analysis_, QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto layers = json_of(r).value(QStringLiteral("layers")).toArray();
+        QCOMPARE(layers.size(), 35);
+        int raised = 0;
+        for (const auto& v : layers) {
+            const auto o = v.toObject();
+            for (const char* key : {"name", "shape", "tiles", "top10_share_before", "top10_share_after", "factored_corr"})
+                QVERIFY2(o.contains(QLatin1String(key)), key);
+            const double before = o.value(QStringLiteral("top10_share_before")).toDouble();
+            const double after = o.value(QStringLiteral("top10_share_after")).toDouble();
+            QVERIFY(before > 0 && before <= 1 && after > 0 && after <= 1);
+            if (after > before) ++raised;
+        }
+        // Reordering gathers sensitivity into fewer tiles for most matrices.
+        QVERIFY2(raised > 35 / 2, qPrintable(QString::number(raised)));
+    }
+
+    void allocateRespectsBudget_data() {
+        QTest::addColumn<QString>("method");
+        for (const char* m : {"scalebits", "tile-noreorder", "layer", "uniform", "uniform-mix"})
+            QTest::newRow(m) << QString::fromLatin1(m);
+    }
+    void allocateRespectsBudget() {
+        QFETCH(QString, method);
+        for (const char* budget : {"2.5", "3", "4"}) {
+            const Run r = cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
+                               QLatin1String(budget), QStringLiteral("--method"), method, QStringLiteral("--json")});
+            QVERIFY2(r.code == 0, r.err.constData());
+            const auto j = json_of(r);
+            for (const char* key : {"avg_bits", "bytes", "predicted_loss", "histogram", "solve_us"})
+                QVERIFY2(j.contains(QLatin1String(key)), key);
+            QVERIFY(j.value(QStringLiteral("avg_bits")).toDouble() <= QByteArray(budget).toDouble() + 1e-9);
+        }
+    }
+
+    void scalebitsPredictsLessLossThanLayerwise() {
+        auto loss = [&](const char* method) {
+            const Run r = cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
+                               QStringLiteral("3"), QStringLiteral("--method"), QLatin1String(method), QStringLiteral("--json")});
+            return json_of(r).value(QStringLiteral("predicted_loss")).toDouble();
+        };
+        QVERIFY(loss("scalebits") <= loss("layer"));
+        QVERIFY(loss("scalebits") <= loss("uniform"));
+    }
+
+    void quantizeEval() {
+        auto ppl = [&](const char* bits, const char* quantizer) {
+            const Run r = cli(QStringList{QStringLiteral("quantize-eval")} + model_ +
+                              QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--uniform"),
+                                          QLatin1String(bits), QStringLiteral("--quantizer"), QLatin1String(quantizer),
+                                          QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw"),
+                                          QStringLiteral("--max-bytes"), QStringLiteral("20000"), QStringLiteral("--ctx"),
+                                          QStringLiteral("128"), QStringLiteral("--json")});
+            if (r.code != 0) qWarning() << r.err;
+            return json_of(r).value(QStringLiteral("ppl")).toDouble();
+        };
+        const double p8 = ppl("8", "rtn"), p2 = ppl("2", "rtn"), g2 = ppl("2", "gptq");
+        QVERIFY(p8 > 1 && std::isfinite(p8));
+        QVERIFY2(p2 > p8, qPrintable(QStringLiteral("%1 %2").arg(p2).arg(p8)));
+        QVERIFY(g2 > 1 && std::isfinite(g2));
+    }
+
+    void wrongModelIsRefused() {
+        const Run r = cli({QStringLiteral("quantize-eval"), QStringLiteral("--model"), shared("c4/c4-sample.utf8"),
+                           QStringLiteral("--analysis"), analysis_, QStringLiteral("--uniform"), QStringLiteral("4"),
+                           QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw")});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("does not match"), r.err.constData());
+    }
+
+    void corruptAnalysisIsRefused() {
+        QFile in(analysis_);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QByteArray bytes = in.readAll();
+        const QString cut = tmp_.filePath(QStringLiteral("cut.analysis"));
+        QFile out(cut);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes.left(bytes.size() / 2));
+        out.close();
+        const Run r = cli({QStringLiteral("inspect"), cut});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("cut.analysis"), r.err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAnalysisCli)
+#include "tst_analysis_cli.moc"

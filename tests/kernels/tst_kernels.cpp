@@ -1,0 +1,235 @@
+// Kernel tests: the packed format (sizes, round trip, validation) and the optimized CPU GEMM
+// against the CPU reference for every width, mixed widths, awkward shapes and edge tiles, and
+// batch 1..16. CUDA is compared too when a device is present.
+#include <QtTest>
+
+#include "scalebits/kernels.h"
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+using namespace scalebits::kernels;
+
+namespace {
+
+std::uint64_t next(std::uint64_t& s) {
+    s += 0x9e3779b97f4a7c15ull;
+    std::uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+struct Packed {
+    TileGrid grid;
+    std::vector<std::uint8_t> widths, codes, zeros;
+    std::vector<float> scales;
+    PackedMatrix m;
+};
+
+// widths: 0 = random 2..8 per tile, else that width everywhere.
+Packed make(const TileGrid& grid, int width, std::uint64_t seed) {
+    Packed p;
+    p.grid = grid;
+    std::uint64_t s = seed;
+    p.widths.resize(grid.tile_count());
+    for (auto& w : p.widths) w = static_cast<std::uint8_t>(width ? width : 2 + static_cast<int>(next(s) % 7));
+    const std::size_t N = grid.rows, K = grid.cols, gpr = grid.groups_per_row();
+    p.codes.resize(N * K);
+    p.zeros.resize(N * gpr);
+    p.scales.resize(N * gpr);
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t gi = 0; gi < gpr; ++gi) {
+            const int b = p.widths[(n / grid.tile_rows) * grid.tiles_c() + gi * grid.group / grid.tile_cols];
+            p.zeros[n * gpr + gi] = static_cast<std::uint8_t>(next(s) % (1u << b));
+            p.scales[n * gpr + gi] = 0.001f + 0.02f * static_cast<float>(next(s) % 1000) / 1000.0f;
+            for (std::size_t k = gi * grid.group; k < std::min(K, (gi + 1) * grid.group); ++k)
+                p.codes[n * K + k] = static_cast<std::uint8_t>(next(s) % (1u << b));
+        }
+    p.m = pack_matrix(grid, p.widths.data(), p.codes.data(), p.scales.data(), p.zeros.data());
+    return p;
+}
+
+std::vector<float> activations(std::size_t n, std::uint64_t seed) {
+    std::vector<float> x(n);
+    std::uint64_t s = seed;
+    for (auto& v : x) v = static_cast<float>(static_cast<double>(next(s) % 20001) / 10000.0 - 1.0);
+    return x;
+}
+
+// sum_k |s| (q + z) of row n: with |x| <= 1, every accumulation error is relative to it.
+double magnitude(const Packed& p, std::size_t n) {
+    const std::size_t K = p.grid.cols, gpr = p.grid.groups_per_row();
+    double m = 0;
+    for (std::size_t k = 0; k < K; ++k) {
+        const std::size_t gi = n * gpr + k / p.grid.group;
+        m += std::fabs(p.scales[gi]) * (p.codes[n * K + k] + p.zeros[gi]);
+    }
+    return m;
+}
+
+// CPU: fp32 accumulation in different orders (~sqrt(K) u, factor 16) plus the optimized path's
+// int16 activations (relative 2^-16 of a chunk's largest |x|, rounded up to 2^-15).
+double tolerance(const Packed& p, std::size_t n) {
+    return magnitude(p, n) * (16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(p.grid.cols) + 16.0) + 0x1.0p-15) + 1e-9;
+}
+
+// CUDA: fp16 weights, fp16 products and half2 partial sums, ~6 half-precision roundings per term.
+double cuda_tolerance(const Packed& p, std::size_t n) { return 6.0 * 0x1.0p-11 * magnitude(p, n) + tolerance(p, n); }
+
+}  // namespace
+
+class TstKernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void tileSizesHandComputed() {
+        // 128 x 128, group 128, 3 bits: payload 128*128*3/8 = 6144, scales 2*128 = 256,
+        // zeros ceil(128*3/8) = 48: 6448 bytes, plus 9 header bytes outside the tile.
+        QCOMPARE(packed_tile_bytes(128, 128, 128, 3), std::size_t{6448});
+        // Edge tile 44 x 4, group 64, 3 bits: 66 -> 80, 88 -> 96, 17 -> 32.
+        QCOMPARE(packed_tile_bytes(44, 4, 64, 3), std::size_t{208});
+        QCOMPARE(kTileHeaderBytes, std::size_t{9});
+    }
+
+    void packedSizesMatchFormula_data() {
+        QTest::addColumn<int>("N");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("group");
+        QTest::newRow("300x260 g32") << 300 << 260 << 32;
+        QTest::newRow("172x64 g64") << 172 << 64 << 64;
+        QTest::newRow("1x1000 g128") << 1 << 1000 << 128;
+    }
+    void packedSizesMatchFormula() {
+        QFETCH(int, N);
+        QFETCH(int, K);
+        QFETCH(int, group);
+        const TileGrid grid{static_cast<std::size_t>(N), static_cast<std::size_t>(K), 128, 128, static_cast<std::size_t>(group)};
+        const Packed p = make(grid, 0, 11);
+        std::size_t expect = 0;
+        for (std::size_t ti = 0; ti < grid.tiles_r(); ++ti)
+            for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+                const std::size_t t = ti * grid.tiles_c() + tj;
+                QCOMPARE(p.m.tile_offsets[t], static_cast<std::uint64_t>(expect));
+                QVERIFY(p.m.tile_offsets[t] % 16 == 0);
+                expect += packed_tile_bytes(grid.tile_height(ti), grid.tile_width(tj), grid.group, p.widths[t]);
+            }
+        QCOMPARE(p.m.data.size(), expect);
+        QCOMPARE(p.m.total_bytes(), expect + kTileHeaderBytes * grid.tile_count());
+    }
+
+    void roundTripEveryWidth_data() {
+        QTest::addColumn<int>("width");
+        for (int b = 2; b <= 8; ++b) QTest::newRow(qPrintable(QStringLiteral("b%1").arg(b))) << b;
+        QTest::newRow("mixed") << 0;
+    }
+    void roundTripEveryWidth() {
+        QFETCH(int, width);
+        const TileGrid grid{300, 260, 128, 128, 32};
+        const Packed p = make(grid, width, 100 + static_cast<std::uint64_t>(width));
+        std::vector<float> W(grid.rows * grid.cols);
+        dequantize_reference(p.m.view(), W.data());
+        const std::size_t gpr = grid.groups_per_row();
+        for (std::size_t n = 0; n < grid.rows; ++n)
+            for (std::size_t k = 0; k < grid.cols; ++k) {
+                QCOMPARE(packed_code(p.m.view(), n, k), p.codes[n * grid.cols + k]);
+                const std::size_t gi = n * gpr + k / grid.group;
+                const float expect = half_to_float(float_to_half(p.scales[gi])) *
+                                     (static_cast<float>(p.codes[n * grid.cols + k]) - static_cast<float>(p.zeros[gi]));
+                QCOMPARE(W[n * grid.cols + k], expect);
+            }
+    }
+
+    void optimizedMatchesReference_data() {
+        QTest::addColumn<int>("N");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("tile");
+        QTest::addColumn<int>("group");
+        QTest::addColumn<int>("width");
+        const int shapes[][4] = {{1, 1000, 128, 64}, {172, 64, 128, 64},  {576, 1536, 128, 128}, {300, 260, 128, 32},
+                                 {130, 384, 128, 16}, {200, 392, 64, 32}, {96, 512, 256, 256}};
+        for (const auto& s : shapes)
+            for (int b = 0; b <= 8; ++b) {
+                if (b == 1) continue;
+                QTest::newRow(qPrintable(QStringLiteral("%1x%2 t%3 g%4 %5").arg(s[0]).arg(s[1]).arg(s[2]).arg(s[3])
+                                             .arg(b ? QStringLiteral("b%1").arg(b) : QStringLiteral("mixed"))))
+                    << s[0] << s[1] << s[2] << s[3] << b;
+            }
+    }
+    void optimizedMatchesReference() {
+        QFETCH(int, N);
+        QFETCH(int, K);
+        QFETCH(int, tile);
+        QFETCH(int, group);
+        QFETCH(int, width);
+        const TileGrid grid{static_cast<std::size_t>(N), static_cast<std::size_t>(K), static_cast<std::size_t>(tile),
+                            static_cast<std::size_t>(tile), static_cast<std::size_t>(group)};
+        const Packed p = make(grid, width, static_cast<std::uint64_t>(N * 31 + K * 7 + width));
+        const int maxb = 16;
+        const std::vector<float> x = activations(static_cast<std::size_t>(maxb) * grid.cols, 5);
+        std::vector<float> ref(static_cast<std::size_t>(maxb) * grid.rows), got(ref.size());
+        gemm_reference(p.m.view(), x.data(), maxb, ref.data());
+        std::vector<double> tol(grid.rows);
+        for (std::size_t n = 0; n < grid.rows; ++n) tol[n] = tolerance(p, n);
+        for (int batch = 1; batch <= maxb; ++batch) {
+            gemm_cpu(p.m.view(), x.data(), batch, got.data(), 2);
+            for (int b = 0; b < batch; ++b)
+                for (std::size_t n = 0; n < grid.rows; ++n) {
+                    const std::size_t i = static_cast<std::size_t>(b) * grid.rows + n;
+                    if (!(std::fabs(got[i] - ref[i]) <= tol[n]))
+                        QFAIL(qPrintable(QStringLiteral("batch %1 y[%2][%3] = %4, reference %5 (tol %6)")
+                                             .arg(batch).arg(b).arg(n).arg(got[i]).arg(ref[i]).arg(tol[n])));
+                }
+        }
+    }
+
+    void cudaMatchesReferenceWhenPresent() {
+        if (!cuda_available()) QSKIP("no CUDA device");
+        const TileGrid grid{300, 520, 128, 128, 64};
+        const Packed p = make(grid, 0, 77);
+        const int maxb = 16;
+        const std::vector<float> x = activations(static_cast<std::size_t>(maxb) * grid.cols, 9);
+        std::vector<std::uint16_t> xh(x.size());
+        std::vector<float> xr(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) xr[i] = half_to_float(xh[i] = float_to_half(x[i]));
+        std::vector<float> ref(static_cast<std::size_t>(maxb) * grid.rows), got(ref.size());
+        gemm_reference(p.m.view(), xr.data(), maxb, ref.data());
+        CudaPackedMatrix dm(p.m.view());
+        DeviceBuffer dx(xh.size() * 2), dy(ref.size() * 4);
+        dx.upload(xh.data(), xh.size() * 2);
+        for (int batch = 1; batch <= maxb; ++batch) {
+            dm.gemm(dx.get(), batch, static_cast<float*>(dy.get()));
+            dy.download(got.data(), static_cast<std::size_t>(batch) * grid.rows * 4);
+            for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * grid.rows; ++i)
+                QVERIFY2(std::fabs(got[i] - ref[i]) <= cuda_tolerance(p, i % grid.rows),
+                         qPrintable(QStringLiteral("batch %1 index %2: %3 vs %4").arg(batch).arg(i).arg(got[i]).arg(ref[i])));
+        }
+    }
+
+    void invalidInputIsRejected() {
+        const TileGrid grid{64, 64, 64, 64, 32};
+        Packed p = make(grid, 3, 1);
+        PackedMatrixView v = p.m.view();
+        std::uint8_t bad_width = 9;
+        v.widths = &bad_width;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, validate(v));
+        v = p.m.view();
+        v.data_bytes -= 1;  // truncated data
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, validate(v));
+        std::uint64_t odd_offset = 8;
+        v = p.m.view();
+        v.tile_offsets = &odd_offset;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, validate(v));
+        // Codes wider than the tile's width, and groups that do not divide the tile.
+        p.codes[0] = 8;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 pack_matrix(grid, p.widths.data(), p.codes.data(), p.scales.data(), p.zeros.data()));
+        const TileGrid bad_group{64, 64, 64, 64, 48};
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, bad_group.validate());
+    }
+};
+
+QTEST_APPLESS_MAIN(TstKernels)
+#include "tst_kernels.moc"

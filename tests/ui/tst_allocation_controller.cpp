@@ -1,0 +1,152 @@
+// The controller answers budget and method changes with allocations equal to what the core allocators
+// give for the same problem, and the budget panel's slider drives it.
+#include <QComboBox>
+#include <QSlider>
+#include <QtTest>
+
+#include "core/alloc/allocator.h"
+#include "core/alloc/methods.h"
+#include "core/analysis/problem.h"
+#include "core/analysis/synthetic.h"
+#include "ui/controllers/allocation_controller.h"
+#include "ui/views/budget_panel.h"
+
+using namespace scalebits;
+using scalebits::ui::AllocationController;
+
+namespace {
+std::shared_ptr<const analysis::Analysis> smallAnalysis() {
+    auto o = analysis::smollm2_like(3);
+    o.config.n_layers = 4;
+    return std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(o));
+}
+
+void compareAllocations(const TileAllocation& got, const TileAllocation& want) {
+    QCOMPARE(got.widths, want.widths);
+    QCOMPARE(got.bits, want.bits);
+    QCOMPARE(got.quantized_bytes, want.quantized_bytes);
+    QCOMPARE(got.total_bytes, want.total_bytes);
+    QCOMPARE(got.avg_bits, want.avg_bits);
+    QCOMPARE(got.predicted_loss, want.predicted_loss);
+}
+}  // namespace
+
+class TestAllocationController : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void budgetChangeGivesCoreAllocation() {
+        AllocationController controller;
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        QSignalSpy allocations(&controller, &AllocationController::allocationChanged);
+        const auto a = smallAnalysis();
+        controller.setAnalysis(a);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QCOMPARE(allocations.count(), 1);  // the first solution follows the analysis at once
+
+        const auto problem = analysis::make_tile_problem(*a, {});
+        const TileAllocator reference(problem);
+        QCOMPARE(controller.minBits(), reference.min_avg_bits());
+        QCOMPARE(controller.maxBits(), reference.max_avg_bits());
+
+        for (double bits : {2.6, 3.0, 4.25, 5.5}) {
+            allocations.clear();
+            controller.setBudget(bits);
+            QCOMPARE(allocations.count(), 1);
+            const auto got = allocations.takeFirst().at(0).value<std::shared_ptr<const TileAllocation>>();
+            QVERIFY(got);
+            compareAllocations(*got, reference.solve(Budget::bits_per_weight(bits)));
+            QVERIFY(got->avg_bits <= bits);
+        }
+        // A lower budget never gives a larger file.
+        controller.setBudget(3.0);
+        const auto a3 = controller.solution()->current;
+        controller.setBudget(2.8);
+        QVERIFY(controller.solution()->current->total_bytes <= a3->total_bytes);
+    }
+
+    void everyMethodMatchesCore_data() {
+        QTest::addColumn<QString>("method");
+        for (const QString& m : AllocationController::methodNames()) QTest::newRow(qPrintable(m)) << m;
+    }
+    void everyMethodMatchesCore() {
+        QFETCH(QString, method);
+        AllocationController controller;
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        const auto a = smallAnalysis();
+        controller.setAnalysis(a);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        controller.setBudget(3.7);
+        controller.setMethod(method);
+        const auto s = controller.solution();
+        QVERIFY(s && s->current);
+        const AllocMethod m = parse_alloc_method(method.toStdString());
+        // scalebits allocates on the reordered tables, every baseline on the original layout.
+        const auto problem = analysis::make_tile_problem(*a, {.reordered = m == AllocMethod::ScaleBits, .constraints = {}});
+        auto want = allocate_tiles(problem, Budget::bits_per_weight(3.7), m);
+        compareAllocations(*s->current, want);
+        // Both layouts are always there for the side-by-side heatmaps.
+        QVERIFY(s->original_layout && s->reordered_layout);
+        QCOMPARE(s->summary.matrices.size(), a->matrices.size());
+    }
+
+    void unknownMethodAndInfeasibleBudgetAreErrors() {
+        AllocationController controller;
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        QSignalSpy errors(&controller, &AllocationController::errorOccurred);
+        controller.setAnalysis(smallAnalysis());
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        controller.setMethod(QStringLiteral("no-such-method"));
+        QCOMPARE(errors.count(), 1);
+        QCOMPARE(controller.method(), QStringLiteral("scalebits"));
+        const auto before = controller.solution();
+        controller.setBudget(0.5);  // below every tile at 2 bits
+        QCOMPARE(errors.count(), 2);
+        QCOMPARE(controller.solution(), before);  // the last good answer stays
+    }
+
+    void sliderDrivesController() {
+        AllocationController controller;
+        ui::BudgetPanel panel;
+        connect(&panel, &ui::BudgetPanel::budgetRequested, &controller, &AllocationController::setBudget);
+        connect(&panel, &ui::BudgetPanel::methodRequested, &controller, &AllocationController::setMethod);
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        controller.setAnalysis(smallAnalysis());
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        panel.setRange(controller.minBits(), controller.maxBits());
+        panel.setBudget(controller.budget());
+        panel.show();
+
+        QSignalSpy allocations(&controller, &AllocationController::allocationChanged);
+        panel.slider()->setFocus();
+        QTest::keyClick(panel.slider(), Qt::Key_PageUp);
+        QCOMPARE(allocations.count(), 1);
+        QCOMPARE(controller.budget(), panel.budget());
+        const auto up = allocations.takeFirst().at(0).value<std::shared_ptr<const TileAllocation>>();
+        QTest::keyClick(panel.slider(), Qt::Key_PageDown);
+        QTest::keyClick(panel.slider(), Qt::Key_PageDown);
+        QCOMPARE(allocations.count(), 2);
+        const auto down = allocations.takeLast().at(0).value<std::shared_ptr<const TileAllocation>>();
+        QVERIFY(down->total_bytes < up->total_bytes);
+
+        panel.methodBox()->setCurrentText(QStringLiteral("layer"));
+        QCOMPARE(controller.method(), QStringLiteral("layer"));
+        QCOMPARE(allocations.count(), 1);
+    }
+
+    void rateQualityCurvesFromCore() {
+        AllocationController controller;
+        QSignalSpy curves(&controller, &AllocationController::rateQualityChanged);
+        controller.setAnalysis(smallAnalysis());
+        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, 30000);
+        const auto rq = curves.takeFirst().at(0).value<std::shared_ptr<const ui::RateQuality>>();
+        QCOMPARE(rq->curves.size(), AllocationController::methodNames().size());
+        const auto& sb = rq->curves.front();
+        QCOMPARE(sb.method, QStringLiteral("scalebits"));
+        QVERIFY(sb.avg_bits.size() > 10);
+        // Predicted loss falls as the budget grows;
+        for (qsizetype i = 1; i < sb.predicted_loss.size(); ++i) QVERIFY(sb.predicted_loss[i] <= sb.predicted_loss[i - 1]);
+    }
+};
+
+QTEST_MAIN(TestAllocationController)
+#include "tst_allocation_controller.moc"

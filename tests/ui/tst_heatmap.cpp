@@ -1,0 +1,116 @@
+// Heatmap cells hold exactly the analysis's numbers (also after a save/load round trip of the
+// analysis file), width cells the allocation's, and the exports write what is shown.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "core/analysis/analysis_file.h"
+#include "core/analysis/synthetic.h"
+#include "core/util/error.h"
+#include "ui/controllers/allocation_controller.h"
+#include "ui/views/heatmap_plot.h"
+#include "ui/views/heatmap_view.h"
+
+using namespace scalebits;
+using scalebits::ui::HeatmapPlot;
+
+namespace {
+std::shared_ptr<const analysis::Analysis> smallAnalysis() {
+    auto o = analysis::smollm2_like(11);
+    o.config.n_layers = 2;
+    return std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(o));
+}
+
+void compareSensitivity(const ui::HeatmapView& view, const analysis::MatrixAnalysis& m) {
+    for (int layout = 0; layout < 2; ++layout) {
+        const HeatmapPlot* p = view.plot(layout);
+        QCOMPARE(p->gridRows(), int(m.grid_rows));
+        QCOMPARE(p->gridCols(), int(m.grid_cols));
+        const auto& fisher = layout ? m.fisher_reordered : m.fisher_original;
+        for (int r = 0; r < m.grid_rows; ++r)
+            for (int c = 0; c < m.grid_cols; ++c)
+                QCOMPARE(p->cellValue(r, c), fisher[std::size_t(r * m.grid_cols + c)]);
+    }
+}
+}  // namespace
+
+class TestHeatmap : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void cellsEqualAnalysisAndAllocation() {
+        const auto a = smallAnalysis();
+        ui::AllocationController controller;
+        ui::HeatmapView view;
+        connect(&controller, &ui::AllocationController::solutionChanged, &view, &ui::HeatmapView::setSolution);
+        QSignalSpy ready(&controller, &ui::AllocationController::analysisReady);
+        view.setAnalysis(a);
+        controller.setAnalysis(a);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        controller.setBudget(3.3);
+        for (int index : {0, 6, 13}) {  // q_proj of layer 0, down_proj of layer 0, down_proj of layer 1
+            view.setMatrix(index);
+            const auto& m = a->matrices[std::size_t(index)];
+            compareSensitivity(view, m);
+            const auto s = controller.solution();
+            const auto offset = std::size_t(s->tile_offsets[std::size_t(index)]);
+            for (int layout = 0; layout < 2; ++layout) {
+                const auto& alloc = layout ? *s->reordered_layout : *s->original_layout;
+                const HeatmapPlot* p = view.plot(2 + layout);
+                for (int r = 0; r < m.grid_rows; ++r)
+                    for (int c = 0; c < m.grid_cols; ++c)
+                        QCOMPARE(p->cellValue(r, c), double(alloc.widths[offset + std::size_t(r * m.grid_cols + c)]));
+            }
+            // The tooltip names the tile's weight ranges and S at every width.
+            const QString tip = view.plot(1)->describeCell(0, 1);
+            QVERIFY2(tip.contains(QStringLiteral("columns %1–%2").arg(m.tile_cols).arg(2 * m.tile_cols - 1)), qPrintable(tip));
+            QCOMPARE(tip.count(QStringLiteral("S(")), int(a->widths.size()));
+            QVERIFY(view.plot(3)->describeCell(0, 0).contains(QStringLiteral("chosen")));
+            QVERIFY(view.plot(0)->describeCell(int(m.grid_rows), 0).isEmpty());
+        }
+    }
+
+    void cellsEqualAnalysisFile() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const auto path = dir.filePath(QStringLiteral("synthetic.analysis.safetensors")).toStdString();
+        analysis::save_analysis(*smallAnalysis(), path);
+        const auto loaded = std::make_shared<const analysis::Analysis>(analysis::load_analysis(path));
+        ui::HeatmapView view;
+        view.setAnalysis(loaded);
+        view.setMatrix(5);
+        compareSensitivity(view, loaded->matrices[5]);
+    }
+
+    void exportsWriteWhatIsShown() {
+        const auto a = smallAnalysis();
+        ui::HeatmapView view;
+        view.resize(800, 600);
+        view.setAnalysis(a);
+        view.setMatrix(4);
+        QTemporaryDir dir;
+        const QString csv = dir.filePath(QStringLiteral("tiles.csv"));
+        view.exportCsv(csv);
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        const auto& m = a->matrices[4];
+        QCOMPARE(lines.size(), int(1 + 2 * m.tiles()));
+        const QStringList first = lines[1].split(QLatin1Char(','));
+        QCOMPARE(first[0], QString::fromStdString(m.name));
+        QCOMPARE(first[8].toDouble(), m.fisher_original[0]);
+        QCOMPARE(first[9].toDouble(), m.cost_original[0]);
+
+        const QString png = dir.filePath(QStringLiteral("heatmaps.png"));
+        view.exportImage(png);
+        QImage image(png);
+        QVERIFY(!image.isNull());
+        const QString svg = dir.filePath(QStringLiteral("heatmaps.svg"));
+        view.exportImage(svg);
+        QFile s(svg);
+        QVERIFY(s.open(QIODevice::ReadOnly));
+        QVERIFY(s.readAll().contains("<svg"));
+        QVERIFY_THROWS_EXCEPTION(InputError, view.exportCsv(dir.filePath(QStringLiteral("no/such/dir/x.csv"))));
+    }
+};
+
+QTEST_MAIN(TestHeatmap)
+#include "tst_heatmap.moc"

@@ -1,0 +1,71 @@
+// Time from a budget change (the slider's value) to the repainted width heatmap, in the whole main
+// window (table, histogram, rate-quality marker and totals update too). Figures are printed; the
+// assertion is a generous bound because CI machines vary.
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QtTest>
+
+#include <algorithm>
+
+#include "core/analysis/synthetic.h"
+#include "ui/main_window.h"
+#include "ui/views/budget_panel.h"
+#include "ui/views/heatmap_plot.h"
+#include "ui/views/heatmap_view.h"
+
+using namespace scalebits;
+
+class TestResponsiveness : public QObject {
+    Q_OBJECT
+
+    void measure(const analysis::SyntheticOptions& options, const char* label, double targetMs) {
+        QElapsedTimer setup;
+        setup.start();
+        auto a = std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(options));
+        const qint64 generated = setup.elapsed();
+        ui::MainWindow window;
+        QSignalSpy curves(window.controller(), &ui::AllocationController::rateQualityChanged);
+        window.setAnalysis(a, QString::fromLatin1(label));
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, 240000);  // allocators and curves are built in workers
+        qInfo("%s: %lld tiles, generated in %lld ms, ready after %lld ms", label, qlonglong(a->total_tiles()),
+              qlonglong(generated), qlonglong(setup.elapsed()));
+        // The largest matrix (gate_proj of layer 0) is the heaviest heatmap to repaint.
+        window.layerView()->selectRow(4);
+        QTest::qWait(100);
+
+        ui::HeatmapPlot* plot = window.heatmaps()->plot(3);
+        QSlider* slider = window.budgetPanel()->slider();
+        QSignalSpy painted(plot, &ui::HeatmapPlot::painted);
+        std::vector<double> ms;
+        QElapsedTimer t;
+        constexpr int kChanges = 50;
+        for (int i = 0; i < kChanges; ++i) {
+            painted.clear();
+            const int position = 200 + (i * 37) % 600;  // jumps of various sizes across the range
+            t.start();
+            slider->setValue(position == slider->value() ? position + 1 : position);
+            while (painted.isEmpty() && t.elapsed() < 5000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            QVERIFY2(!painted.isEmpty(), "the width heatmap was not repainted");
+            ms.push_back(double(t.nsecsElapsed()) / 1e6);
+        }
+        std::sort(ms.begin(), ms.end());
+        const double median = ms[ms.size() / 2], worst = ms.back();
+        qInfo("%s: budget change -> repainted heatmap over %d changes: median %.2f ms, worst %.2f ms (target %.0f ms)",
+              label, kChanges, median, worst, targetMs);
+        QVERIFY2(median < 500.0, "median repaint latency far above any reasonable bound");
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);  // keep the user's settings out of it
+        QCoreApplication::setOrganizationName(QStringLiteral("scalebits-tests"));
+    }
+    void smollm2Sized() { measure(analysis::smollm2_like(), "SmolLM2-135M-shaped", 16.0); }
+    void halfMillionTiles() { measure(analysis::llama_like_for_tiles(500000), "500k tiles", 50.0); }
+};
+
+QTEST_MAIN(TestResponsiveness)
+#include "tst_responsiveness.moc"

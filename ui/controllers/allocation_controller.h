@@ -1,0 +1,95 @@
+#pragma once
+// Holds the open analysis and the allocators built from it, and answers budget and method changes
+// with immutable allocation values. Building the allocators (sorting every tile's upgrades) runs in a
+// worker; a re-solve is a prefix lookup on the ladder and runs on the calling thread, so the slider
+// gets its answer before the next repaint. Stale worker results are dropped by job id.
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+#include <memory>
+
+#include "core/alloc/methods.h"
+#include "core/alloc/tile_problem.h"
+#include "core/analysis/analysis.h"
+#include "core/analysis/summary.h"
+
+namespace scalebits::ui {
+
+struct Engine;  // problems and allocators of one analysis (allocation_controller.cpp)
+
+// One answer to one (budget, method) request: the chosen method's allocation plus, for the side by
+// side heatmaps, the allocation of each layout at the same budget (scalebits on the reordered layout,
+// the chosen method or tile-noreorder on the original one).
+struct Solution {
+    AllocMethod method = AllocMethod::ScaleBits;
+    double budget_bits = 0.0;
+    std::shared_ptr<const TileAllocation> current;
+    std::shared_ptr<const TileAllocation> original_layout;
+    std::shared_ptr<const TileAllocation> reordered_layout;
+    analysis::AllocationSummary summary;        // of `current`
+    std::vector<std::int64_t> tile_offsets;     // first tile of each matrix in the widths
+};
+
+// Predicted loss against average bits per weight, per method, at a grid of budgets.
+struct RateQuality {
+    struct Curve {
+        QString method;
+        QVector<double> avg_bits, predicted_loss;
+    };
+    QVector<Curve> curves;
+};
+
+class AllocationController : public QObject {
+    Q_OBJECT
+public:
+    explicit AllocationController(QObject* parent = nullptr);
+    ~AllocationController() override;
+
+    // The methods the explorer offers (group needs its own problem and is CLI-only).
+    static QStringList methodNames();
+
+    std::shared_ptr<const analysis::Analysis> analysis() const { return analysis_; }
+    std::shared_ptr<const Solution> solution() const { return solution_; }
+    bool ready() const { return engine_ != nullptr; }
+    double minBits() const;  // reachable average width range of the scalebits allocator
+    double maxBits() const;
+    double budget() const { return budget_; }
+    QString method() const;
+
+    // The TileProblem behind the chosen layout (tests compare against the core allocator with it).
+    const TileProblem* problem(bool reordered) const;
+
+public Q_SLOTS:
+    // Builds problems and allocators in a worker; analysisReady follows, then a solution at the
+    // current budget (clamped to the reachable range) and the rate-quality curves.
+    void setAnalysis(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
+    void setBudget(double bits);
+    void setMethod(const QString& method);  // an alloc method name; errorOccurred on an unknown one
+
+Q_SIGNALS:
+    void analysisReady(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
+    void allocationChanged(std::shared_ptr<const scalebits::TileAllocation> allocation);
+    void solutionChanged(std::shared_ptr<const scalebits::ui::Solution> solution);
+    void rateQualityChanged(std::shared_ptr<const scalebits::ui::RateQuality> curves);
+    void errorOccurred(const QString& message);
+
+private:
+    void solve();
+    void computeRateQuality();
+
+    std::shared_ptr<const analysis::Analysis> analysis_;
+    std::shared_ptr<const Engine> engine_;
+    std::shared_ptr<const Solution> solution_;
+    AllocMethod method_ = AllocMethod::ScaleBits;
+    double budget_ = 4.0;
+    quint64 job_ = 0;
+};
+
+}  // namespace scalebits::ui
+
+Q_DECLARE_METATYPE(std::shared_ptr<const scalebits::analysis::Analysis>)
+Q_DECLARE_METATYPE(std::shared_ptr<const scalebits::TileAllocation>)
+Q_DECLARE_METATYPE(std::shared_ptr<const scalebits::ui::Solution>)
+Q_DECLARE_METATYPE(std::shared_ptr<const scalebits::ui::RateQuality>)

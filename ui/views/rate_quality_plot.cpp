@@ -1,0 +1,62 @@
+#include "ui/views/rate_quality_plot.h"
+
+namespace scalebits::ui {
+namespace {
+QColor methodColor(const QString& method) {
+    if (method == QLatin1String("scalebits")) return QColor(0xd7, 0x30, 0x27);
+    if (method == QLatin1String("tile-noreorder")) return QColor(0xf4, 0x6d, 0x43);
+    if (method == QLatin1String("layer")) return QColor(0x45, 0x75, 0xb4);
+    if (method == QLatin1String("uniform")) return QColor(0x55, 0x55, 0x55);
+    return QColor(0x1a, 0x98, 0x50);
+}
+}  // namespace
+
+RateQualityPlot::RateQualityPlot(QWidget* parent) : QCustomPlot(parent) {
+    xAxis->setLabel(tr("average bits per weight"));
+    yAxis->setLabel(tr("predicted loss increase"));
+    yAxis->setScaleType(QCPAxis::stLogarithmic);
+    yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    yAxis->setNumberFormat(QStringLiteral("eb"));
+    yAxis->setNumberPrecision(0);
+    legend->setVisible(true);
+    legend->setFont(QFont(font().family(), 8));
+    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plotLayout()->insertRow(0);
+    plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Rate–quality"), QFont(font().family(), 9, QFont::Bold)));
+    marker_ = new QCPItemStraightLine(this);
+    marker_->setPen(QPen(Qt::darkGray, 1, Qt::DashLine));
+    marker_->point1->setCoords(4, 1);
+    marker_->point2->setCoords(4, 2);
+    setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+}
+
+void RateQualityPlot::showCurves(std::shared_ptr<const RateQuality> curves) {
+    clearGraphs();
+    current_ = nullptr;
+    if (!curves) return;
+    for (const auto& c : curves->curves) {
+        auto* g = addGraph();
+        g->setName(c.method);
+        g->setPen(QPen(methodColor(c.method), c.method == QLatin1String("scalebits") ? 2.2 : 1.4));
+        g->setData(c.avg_bits, c.predicted_loss, true);
+    }
+    current_ = addGraph();
+    current_->setLineStyle(QCPGraph::lsNone);
+    current_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, Qt::black, Qt::white, 7));
+    current_->removeFromLegend();
+    rescaleAxes();
+    if (last_) showSolution(last_);
+    replot(rpQueuedRefresh);
+}
+
+void RateQualityPlot::showSolution(std::shared_ptr<const Solution> solution) {
+    if (!solution || !solution->current) return;
+    last_ = solution;
+    marker_->point1->setCoords(solution->current->avg_bits, 1);
+    marker_->point2->setCoords(solution->current->avg_bits, 2);
+    if (current_ && solution->current->predicted_loss > 0.0)
+        current_->setData(QVector<double>{solution->current->avg_bits}, QVector<double>{solution->current->predicted_loss});
+    replot(rpQueuedRefresh);
+}
+
+}  // namespace scalebits::ui

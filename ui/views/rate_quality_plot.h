@@ -1,0 +1,29 @@
+#pragma once
+// Predicted loss increase against average bits per weight, one curve per allocation method (computed
+// by the core allocators at a grid of budgets), with the current budget marked.
+#include <QHash>
+
+#include <memory>
+
+#include "ui/controllers/allocation_controller.h"
+#include "ui/qcp.h"
+
+namespace scalebits::ui {
+
+class RateQualityPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit RateQualityPlot(QWidget* parent = nullptr);
+    int curveCount() const { return graphCount(); }
+
+public Q_SLOTS:
+    void showCurves(std::shared_ptr<const scalebits::ui::RateQuality> curves);
+    void showSolution(std::shared_ptr<const scalebits::ui::Solution> solution);
+
+private:
+    QCPItemStraightLine* marker_ = nullptr;
+    QCPGraph* current_ = nullptr;
+    std::shared_ptr<const Solution> last_;  // re-marked when the curves arrive after it
+};
+
+}  // namespace scalebits::ui

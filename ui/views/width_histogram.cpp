@@ -1,0 +1,37 @@
+#include "ui/views/width_histogram.h"
+
+namespace scalebits::ui {
+
+WidthHistogram::WidthHistogram(QWidget* parent) : QCustomPlot(parent) {
+    bars_ = new QCPBars(xAxis, yAxis);
+    bars_->setWidth(0.7);
+    bars_->setPen(QPen(QColor(0x45, 0x75, 0xb4)));
+    bars_->setBrush(QColor(0x74, 0xad, 0xd1));
+    auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+    ticker->setTickStep(1.0);
+    xAxis->setTicker(ticker);
+    xAxis->setRange(1.4, 8.6);
+    xAxis->setLabel(tr("width (bits)"));
+    yAxis->setLabel(tr("% of weights"));
+    yAxis->setRange(0, 100);
+    plotLayout()->insertRow(0);
+    plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Width histogram"), QFont(font().family(), 9, QFont::Bold)));
+}
+
+double WidthHistogram::barValue(int bits) const {
+    const auto it = bars_->data()->findBegin(bits, false);
+    return it != bars_->data()->constEnd() && it->key == bits ? it->value : 0.0;
+}
+
+void WidthHistogram::showSolution(std::shared_ptr<const Solution> solution) {
+    if (!solution) return;
+    QVector<double> keys, values;
+    for (int b = 2; b <= 8; ++b) {
+        keys << b;
+        values << solution->summary.weight_share[std::size_t(b)] * 100.0;  // fraction to percent, for the axis
+    }
+    bars_->setData(keys, values, true);
+    replot(rpQueuedRefresh);
+}
+
+}  // namespace scalebits::ui
