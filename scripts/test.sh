@@ -5,5 +5,5 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
-scripts/build.sh dev
-ctest --preset dev -j 2 --timeout 900
+scripts/build.sh ci
+ctest --preset ci -j 2 --timeout 900

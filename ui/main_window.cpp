@@ -61,6 +61,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     hsplit_->setStretchFactor(0, 2);
     hsplit_->setStretchFactor(1, 5);
     setCentralWidget(hsplit_);
+    // First-start proportions (restoreState below replaces them once the user has moved them).
+    hsplit_->setSizes({610, 890});
+    vsplit_->setSizes({600, 320});
     createActions();
     statusBar()->showMessage(tr("Open an analysis file (Ctrl+O) or drop one here."));
 
@@ -119,7 +122,8 @@ QWidget* MainWindow::createLeftPane() {
     table_->setAlternatingRowColors(true);
     table_->verticalHeader()->hide();
     table_->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Columns are sized once per analysis (showSolution): ResizeToContents would measure every row
+    // again on each slider move, which costs more than the whole re-solve.
     table_->horizontalHeader()->setStretchLastSection(true);
     layout->addWidget(table_, 1);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
@@ -170,6 +174,7 @@ void MainWindow::createActions() {
 void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis, const QString& source) {
     source_ = source;
     layers_->setAnalysis(analysis);
+    sizeColumns_ = true;
     heatmaps_->setAnalysis(analysis);
     controller_->setAnalysis(analysis);
     if (analysis && !analysis->matrices.empty()) table_->selectRow(0);
@@ -233,6 +238,10 @@ void MainWindow::showSolution(std::shared_ptr<const Solution> solution) {
     rateQuality_->showSolution(solution);
     budget_->showSolution(solution);
     layers_->setSummary(solution->summary);
+    if (sizeColumns_) {
+        table_->resizeColumnsToContents();
+        sizeColumns_ = false;
+    }
     const QLocale locale;
     statusBar()->showMessage(tr("%1 · %2 at %3 bits/weight → %4")
                                  .arg(source_, controller_->method(), locale.toString(solution->budget_bits, 'f', 3),

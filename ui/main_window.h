@@ -75,6 +75,7 @@ private:
     QMenu* recentMenu_ = nullptr;
     QAction* evaluateAction_ = nullptr;
     QString source_;
+    bool sizeColumns_ = false;
 };
 
 }  // namespace scalebits::ui

@@ -99,5 +99,6 @@ int main(int argc, char** argv) {
         exitCode = fail(QStringLiteral("timed out waiting for the analysis"));
         app.exit(exitCode);
     });
-    return app.exec() == 0 ? exitCode : 1;
+    const int rc = app.exec();
+    return exitCode != 0 ? exitCode : rc;  // 2: the input was bad (as the CLI)
 }

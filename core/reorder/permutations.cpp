@@ -49,9 +49,15 @@ void check_list(const std::vector<std::vector<std::int64_t>>& list, const model:
 
 // v_dims entries permute within each block of head_dim.
 void check_v_dims(const std::vector<std::vector<std::int64_t>>& list, const model::ModelConfig& c) {
-    check_list(list, c, c.n_kv_heads * c.head_dim, "v_dims");  // length check; blocks below
+    if (list.empty()) return;
+    if (static_cast<std::int64_t>(list.size()) != c.n_layers)
+        throw InputError("v_dims permutations are given for " + std::to_string(list.size()) + " layers, the model has " +
+                         std::to_string(c.n_layers));
     for (std::size_t l = 0; l < list.size(); ++l) {
         if (list[l].empty()) continue;
+        if (static_cast<std::int64_t>(list[l].size()) != c.n_kv_heads * c.head_dim)
+            throw InputError("v_dims[" + std::to_string(l) + "] has " + std::to_string(list[l].size()) +
+                             " entries, expected " + std::to_string(c.n_kv_heads * c.head_dim));
         for (std::int64_t g = 0; g < c.n_kv_heads; ++g) {
             std::vector<std::int64_t> block(list[l].begin() + g * c.head_dim, list[l].begin() + (g + 1) * c.head_dim);
             check_perm(block, c.head_dim, "v_dims[" + std::to_string(l) + "] head " + std::to_string(g));

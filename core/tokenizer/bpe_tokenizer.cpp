@@ -29,7 +29,7 @@ void check_id(std::int32_t id, std::size_t n, const std::string& what, const std
 BpeTokenizer::BpeTokenizer(BpeSpec spec)
     : source_(std::move(spec.source)), tokens_(std::move(spec.tokens)), pre_(std::move(spec.pre)),
       ignore_merges_(spec.ignore_merges), add_prefix_space_(spec.add_prefix_space), bos_id_(spec.bos_id),
-      eos_id_(spec.eos_id), unk_id_(spec.unk_id) {
+      eos_id_(spec.eos_id), unk_id_(spec.unk_id), add_bos_(spec.add_bos) {
     const std::size_t n = tokens_.size();
     if (n == 0) throw FormatError(source_, "the tokenizer has no tokens");
     check_id(bos_id_, n, "BOS", source_);

@@ -25,6 +25,7 @@ struct BpeSpec {
     bool ignore_merges = false;     // a word that is itself a token is taken whole
     bool add_prefix_space = false;  // a space is put before text that does not start with one
     std::int32_t bos_id = -1, eos_id = -1, unk_id = -1;
+    bool add_bos = false;  // generation starts with BOS by default (GGUF add_bos_token)
 };
 
 class BpeTokenizer final : public Tokenizer {
@@ -38,6 +39,7 @@ public:
     std::int32_t bos_id() const override { return bos_id_; }
     std::int32_t eos_id() const override { return eos_id_; }
     std::string kind() const override { return "bpe"; }
+    bool default_add_bos() const override { return add_bos_ && bos_id_ >= 0; }
 
 private:
     void encode_word(std::string_view word, std::vector<std::int32_t>& out) const;
@@ -53,6 +55,7 @@ private:
     PreTokenizer pre_;
     bool ignore_merges_ = false, add_prefix_space_ = false;
     std::int32_t bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
+    bool add_bos_ = false;
 
     // Words repeat a lot in real text, so each word's ids are kept; bounded so memory stays small.
     mutable std::mutex cache_mutex_;

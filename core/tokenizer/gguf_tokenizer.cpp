@@ -28,6 +28,7 @@ std::shared_ptr<const Tokenizer> make_gguf_tokenizer(const GgufVocab& vocab, con
         spec.pre = std::move(pre.pre);
         spec.bos_id = vocab.bos_id;
         spec.eos_id = vocab.eos_id;
+        spec.add_bos = vocab.add_bos;
         // Byte-level vocabularies cover every byte by construction; GGUF files still name an
         // "unknown" id (SmolLM2: <|endoftext|>), which Hugging Face never emits for them.
         spec.unk_id = -1;
@@ -45,6 +46,7 @@ std::shared_ptr<const Tokenizer> make_gguf_tokenizer(const GgufVocab& vocab, con
         spec.bos_id = vocab.bos_id;
         spec.eos_id = vocab.eos_id;
         spec.unk_id = vocab.unk_id;
+        spec.add_bos = vocab.add_bos;
         return std::make_shared<SpmTokenizer>(std::move(spec));
     }
     throw FormatError(source, "tokenizer model \"" + vocab.model +

@@ -34,7 +34,7 @@ int byte_piece_value(const std::string& piece) {
 SpmTokenizer::SpmTokenizer(SpmSpec spec)
     : flavor_(spec.flavor), source_(std::move(spec.source)), tokens_(std::move(spec.tokens)),
       scores_(std::move(spec.scores)), types_(std::move(spec.types)), add_space_prefix_(spec.add_space_prefix),
-      bos_id_(spec.bos_id), eos_id_(spec.eos_id), unk_id_(spec.unk_id) {
+      bos_id_(spec.bos_id), eos_id_(spec.eos_id), unk_id_(spec.unk_id), add_bos_(spec.add_bos) {
     const std::size_t n = tokens_.size();
     if (n == 0) throw FormatError(source_, "the tokenizer has no tokens");
     if (scores_.size() != n)

@@ -29,6 +29,7 @@ struct SpmSpec {
     std::vector<std::int32_t> types;    // one per token, or empty (all normal)
     bool add_space_prefix = true;
     std::int32_t bos_id = -1, eos_id = -1, unk_id = -1;
+    bool add_bos = true;  // generation starts with BOS by default (GGUF add_bos_token)
 };
 
 class SpmTokenizer final : public Tokenizer {
@@ -44,6 +45,7 @@ public:
     std::int32_t bos_id() const override { return bos_id_; }
     std::int32_t eos_id() const override { return eos_id_; }
     std::string kind() const override { return "spm"; }
+    bool default_add_bos() const override { return add_bos_ && bos_id_ >= 0; }
 
 private:
     // Greedy best-score merging of `ids` in place (the core both flavors share).
@@ -63,6 +65,7 @@ private:
     SpecialTokenMatcher specials_;
     bool add_space_prefix_ = true;
     std::int32_t bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
+    bool add_bos_ = false;
 };
 
 }  // namespace scalebits::tokenizer

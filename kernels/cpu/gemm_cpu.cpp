@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -17,9 +19,15 @@ namespace scalebits::kernels {
 
 namespace {
 
+// SCALEBITS_CPU_PATH=generic|avx2 caps the path (to test the narrower kernels on a wider CPU).
+std::string cpu_path_cap() {
+    const char* e = std::getenv("SCALEBITS_CPU_PATH");
+    return e ? std::string(e) : std::string();
+}
+
 bool have_avx2() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-    static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool ok = cpu_path_cap() != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return ok;
 #else
     return false;
@@ -135,7 +143,7 @@ void chunks_generic(const TileArgs& a) {
 
 static bool have_avx512vl() {
 #if defined(SCALEBITS_HAVE_AVX512_KERNEL)
-    static const bool ok = have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+    static const bool ok = have_avx2() && cpu_path_cap() != "avx2" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
     return ok;
 #else

@@ -69,9 +69,12 @@ Bounds error_bounds(const Case& c, const float* x, int batch) {
     Bounds b;
     b.qz.assign(static_cast<std::size_t>(batch) * N, 0.0);
     b.absw.assign(static_cast<std::size_t>(batch) * N, 0.0);
-    for (int bi = 0; bi < batch; ++bi)
+    b.qzmax.assign(static_cast<std::size_t>(batch) * N, 0.0);
+    for (int bi = 0; bi < batch; ++bi) {
+        double xmax = 0;
+        for (std::size_t k = 0; k < K; ++k) xmax = std::max(xmax, std::fabs(static_cast<double>(x[static_cast<std::size_t>(bi) * K + k])));
         for (std::size_t n = 0; n < N; ++n) {
-            double qz = 0, aw = 0;
+            double qz = 0, aw = 0, sqz = 0;
             for (std::size_t k = 0; k < K; ++k) {
                 const std::size_t gi = n * gpr + k / c.grid.group;
                 const double s = std::fabs(half_to_float(float_to_half(c.scales[gi])));
@@ -79,23 +82,27 @@ Bounds error_bounds(const Case& c, const float* x, int batch) {
                 const double ax = std::fabs(x[static_cast<std::size_t>(bi) * K + k]);
                 qz += s * (q + z) * ax;
                 aw += s * std::fabs(q - z) * ax;
+                sqz += s * (q + z);
             }
             b.qz[static_cast<std::size_t>(bi) * N + n] = qz;
             b.absw[static_cast<std::size_t>(bi) * N + n] = aw;
+            b.qzmax[static_cast<std::size_t>(bi) * N + n] = sqz * xmax;
         }
+    }
     return b;
 }
 
-double cpu_tolerance(double qz_bound, std::size_t K) {
+double cpu_tolerance(double qz_bound, double qzmax_bound, std::size_t K) {
     // Both sides accumulate in fp32 in different orders; rounding errors grow like sqrt(K) u on
-    // random data, with a safety factor of 16 (a wrong code or scale is off by >= 1/(2^b) of a term).
-    return 16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(K) + 16.0) * qz_bound + 1e-12;
+    // random data, with a safety factor of 16. The optimized path also rounds activations to int16
+    // per chunk: at most 2^-16 of the largest |x| per term.
+    return 16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(K) + 16.0) * qz_bound + 0x1.0p-16 * qzmax_bound + 1e-12;
 }
 
 double cuda_tolerance(double absw_bound, double qz_bound, std::size_t K) {
     // w rounded to fp16, each product rounded to fp16, 16 products summed in half2 before fp32:
     // at most ~6 half-precision roundings per term.
-    return 6.0 * 0x1.0p-11 * absw_bound + cpu_tolerance(qz_bound, K);
+    return 6.0 * 0x1.0p-11 * absw_bound + cpu_tolerance(qz_bound, 0.0, K);
 }
 
 }  // namespace scalebits::kernels::tool

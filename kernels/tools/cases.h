@@ -29,14 +29,15 @@ std::vector<float> random_activations(std::size_t n, std::uint64_t seed);
 // Per output n and batch item b: bound = sum_k |s| * (q + z) * |x| (the magnitude the
 // accumulations run through; the CPU kernel sums s*q*x and s*z*x separately) and
 // absw = sum_k |s (q - z) x| (the magnitude of the exact terms).
+// qzmax = sum_k |s| (q + z) * max_k' |x_k'|: scale of the CPU path's int16 activation rounding.
 struct Bounds {
-    std::vector<double> qz, absw;
+    std::vector<double> qz, absw, qzmax;
 };
 Bounds error_bounds(const Case& c, const float* x, int batch);
 
 // Tolerances derived from the arithmetic: fp32 (u = 2^-24) for the CPU, fp16 products and
 // half2 partial sums (u = 2^-11) for CUDA.
-double cpu_tolerance(double qz_bound, std::size_t K);
+double cpu_tolerance(double qz_bound, double qzmax_bound, std::size_t K);
 double cuda_tolerance(double absw_bound, double qz_bound, std::size_t K);
 
 std::uint8_t mixed_width(std::uint64_t& state, int spec);

@@ -37,7 +37,7 @@ bool check(const char* what, const Case& c, const std::vector<float>& got, const
     double worst = 0;
     std::size_t worst_i = 0;
     for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * N; ++i) {
-        const double tol = cuda ? cuda_tolerance(bounds.absw[i], bounds.qz[i], K) : cpu_tolerance(bounds.qz[i], K);
+        const double tol = cuda ? cuda_tolerance(bounds.absw[i], bounds.qz[i], K) : cpu_tolerance(bounds.qz[i], bounds.qzmax[i], K);
         const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
         const double ratio = std::isfinite(err) ? err / tol : 1e30;
         if (ratio > worst) { worst = ratio; worst_i = i; }

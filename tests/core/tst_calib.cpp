@@ -3,6 +3,8 @@
 // factored statistics r, c and the Hessian H, and cancellation.
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
 
 #include "core/calib/calib_set.h"
@@ -202,21 +204,23 @@ private slots:
             }
         qInfo("mean log-space correlation of r c^T with F over %d matrices: %.3f", count, sum_log / count);
         QVERIFY(sum_log / count > 0.3);
-        QVERIFY_THROWS_EXCEPTION(InputError, calib::factored_correlation(l3[LinearKind::Q].fisher, l3[LinearKind::Down].r,
+        QVERIFY_THROWS_EXCEPTION(InputError, calib::factored_correlation(l3[LinearKind::Q].fisher, l3[LinearKind::Gate].r,
                                                                          l3[LinearKind::Q].c));
     }
 
     // One sequence of 2 tokens: one predicted position, so dL/dW = delta x^T is exactly rank one and
-    // F_ij = r_i * x_j^2: the row sums of F are proportional to r.
+    // F_ij = r_i * x_j^2: the row sums of F are proportional to r. (Not q/k: with one visible key the
+    // softmax is constant, so their gradients vanish.)
     void factoredIsExactForOnePosition() {
         auto m = stories_model();
         const auto tokens = calib_tokens(1, 2, 3);
         const auto sens = calib::compute_sensitivity(*m, tokens);
-        for (auto kind : {LinearKind::Q, LinearKind::Down, LinearKind::O}) {
+        for (auto kind : {LinearKind::V, LinearKind::O, LinearKind::Gate, LinearKind::Down}) {
             const auto& s = sens.layers[1][kind];
             const auto rows = s.fisher.sum(1, false, torch::kDouble);
             const auto r = s.r.to(torch::kDouble);
             const auto ratio = rows.sum().item<double>() / r.sum().item<double>();
+            qInfo("%s: %.3e", model::linear_kind_name(kind), rel_diff(r * ratio, rows));
             QVERIFY(rel_diff(r * ratio, rows) < 1e-4);
         }
     }
@@ -238,6 +242,25 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(CancelledError, calib::compute_sensitivity(*m, tokens, {}, progress));
         torch::NoGradGuard g;
         QVERIFY(torch::isfinite(m->forward(tokens.narrow(0, 0, 1))).all().item<bool>());
+    }
+
+    // Timing, run on demand: SCALEBITS_BENCH=N runs N sequences of 512 tokens on stories260K and,
+    // when present, SmolLM2, and prints seconds per sequence and the peak resident memory.
+    void benchSensitivity() {
+        const int n = qEnvironmentVariableIntValue("SCALEBITS_BENCH");
+        if (n <= 0) QSKIP("set SCALEBITS_BENCH=<sequences> to time the sensitivity pass");
+        auto run = [&](const model::Checkpoint& ckpt) {
+            model::LlamaModel m(ckpt);
+            const auto set = calib::load_calibration_set(*ckpt.tokenizer, kC4, n, 512);
+            const auto sens = calib::compute_sensitivity(m, set.tokens);
+            struct rusage ru {};
+            getrusage(RUSAGE_SELF, &ru);
+            qInfo("%s: %d x 512 tokens, %.2f s per sequence (%d threads), mean loss %.3f, peak RSS %.0f MiB",
+                  ckpt.path.filename().string().c_str(), n, sens.seconds / n, torch::get_num_threads(), sens.mean_loss,
+                  static_cast<double>(ru.ru_maxrss) / 1024.0);
+        };
+        run(stories_checkpoint());
+        if (std::filesystem::exists(kSmolGguf)) run(model::load_checkpoint(kSmolGguf));
     }
 
     void rejectsBadTokens() {

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "../io/gguf_writer.h"
-#include "../io/safetensors_writer.h"
+#include "../io/safetensors_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace scalebits::testing;
@@ -160,11 +160,16 @@ private slots:
     }
 
     void overlappingOffsets() {
+        // A Hugging Face folder whose config is fine and whose safetensors file is not.
+        QDir().mkpath(path("overlap"));
+        write_text(path("overlap/config.json").toStdString(),
+                   R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,)"
+                   R"("num_attention_heads":4,"num_key_value_heads":4,"vocab_size":32,"rms_norm_eps":1e-5})");
         const std::string header =
             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
-        write_file(path("overlap.safetensors").toStdString(), safetensors_raw(header, Bytes(12, 0)));
-        expect_rejected({QStringLiteral("info"), QStringLiteral("--model"), path("overlap.safetensors")},
-                        path("overlap.safetensors"), "offset");
+        write_file(path("overlap/model.safetensors").toStdString(), safetensors_raw(header, Bytes(12, 0)));
+        expect_rejected({QStringLiteral("info"), QStringLiteral("--model"), path("overlap")},
+                        path("overlap/model.safetensors"), "offset");
     }
 
     void configMissingField() {

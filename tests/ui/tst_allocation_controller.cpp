@@ -128,6 +128,7 @@ private Q_SLOTS:
         const auto down = allocations.takeLast().at(0).value<std::shared_ptr<const TileAllocation>>();
         QVERIFY(down->total_bytes < up->total_bytes);
 
+        allocations.clear();
         panel.methodBox()->setCurrentText(QStringLiteral("layer"));
         QCOMPARE(controller.method(), QStringLiteral("layer"));
         QCOMPARE(allocations.count(), 1);

@@ -39,7 +39,7 @@ class TestResponsiveness : public QObject {
         ui::HeatmapPlot* plot = window.heatmaps()->plot(3);
         QSlider* slider = window.budgetPanel()->slider();
         QSignalSpy painted(plot, &ui::HeatmapPlot::painted);
-        std::vector<double> ms;
+        std::vector<double> ms, work;
         QElapsedTimer t;
         constexpr int kChanges = 50;
         for (int i = 0; i < kChanges; ++i) {
@@ -47,14 +47,19 @@ class TestResponsiveness : public QObject {
             const int position = 200 + (i * 37) % 600;  // jumps of various sizes across the range
             t.start();
             slider->setValue(position == slider->value() ? position + 1 : position);
+            // Everything up to here ran synchronously: solve, summaries, table update and every plot's
+            // replot into its buffer. What follows is the wait for the platform's next paint.
+            work.push_back(double(t.nsecsElapsed()) / 1e6);
             while (painted.isEmpty() && t.elapsed() < 5000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
             QVERIFY2(!painted.isEmpty(), "the width heatmap was not repainted");
             ms.push_back(double(t.nsecsElapsed()) / 1e6);
         }
         std::sort(ms.begin(), ms.end());
+        std::sort(work.begin(), work.end());
         const double median = ms[ms.size() / 2], worst = ms.back();
-        qInfo("%s: budget change -> repainted heatmap over %d changes: median %.2f ms, worst %.2f ms (target %.0f ms)",
-              label, kChanges, median, worst, targetMs);
+        qInfo("%s: budget change -> repainted heatmap over %d changes: median %.2f ms, worst %.2f ms (target %.0f ms); "
+              "of which synchronous work (solve + all views redrawn into their buffers): median %.2f ms, worst %.2f ms",
+              label, kChanges, median, worst, targetMs, work[work.size() / 2], work.back());
         QVERIFY2(median < 500.0, "median repaint latency far above any reasonable bound");
     }
 

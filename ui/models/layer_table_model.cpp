@@ -60,7 +60,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     case AvgBits: return allocated ? locale.toString(summary_[row].avg_bits, 'f', 2) : QString();
     case Size:
         return allocated ? locale.formattedDataSize(summary_[row].bytes, 2, QLocale::DataSizeSIFormat) : QString();
-    case Share: return row < shares_.size() ? locale.toString(shares_[row] * 100.0, 'f', 2) + QLatin1Char('%') : QString();
+    case Share: return row < shares_.size() ? locale.toString(shares_[row] * 100.0, 'f', 2) : QString();
     }
     return {};
 }
@@ -69,7 +69,7 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole || section < 0 || section >= ColumnCount) return {};
     static const char* const names[] = {QT_TR_NOOP("Layer"),    QT_TR_NOOP("Matrix"), QT_TR_NOOP("Shape"),
                                         QT_TR_NOOP("Tiles"),    QT_TR_NOOP("Avg bits"), QT_TR_NOOP("Size"),
-                                        QT_TR_NOOP("Sensitivity")};
+                                        QT_TR_NOOP("Sens. %")};
     return tr(names[section]);
 }
 

@@ -35,7 +35,9 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent) {
     row->addWidget(slider_, 1);
     row->addWidget(spin_);
     row->addWidget(size_);
-    form->addRow(tr("&Budget:"), row);
+    auto* budgetLabel = new QLabel(tr("&Budget:"), this);
+    budgetLabel->setBuddy(spin_);  // Alt+B jumps to the exact entry box
+    form->addRow(budgetLabel, row);
 
     method_ = new QComboBox(this);
     method_->addItems(AllocationController::methodNames());
@@ -87,7 +89,8 @@ void BudgetPanel::sliderMoved(int position) {
         const QSignalBlocker block(spin_);
         spin_->setValue(bits);
     }
-    Q_EMIT budgetRequested(bits);
+    // The box rounds to its decimals: solve for exactly the number the user sees.
+    Q_EMIT budgetRequested(spin_->value());
 }
 
 void BudgetPanel::spinChanged(double bits) {

@@ -40,7 +40,14 @@ HeatmapPlot::HeatmapPlot(Mode mode, bool reordered, QWidget* parent)
     xAxis->setLabel(tr("tile column"));
     yAxis->setLabel(tr("tile row"));
     yAxis->setRangeReversed(true);  // row 0 at the top, as the matrix is written
-    for (auto* axis : {xAxis, yAxis}) axis->grid()->setVisible(false);
+    for (auto* axis : {xAxis, yAxis}) {
+        axis->grid()->setVisible(false);
+        // Tile indices are integers: ticks at 1, 2, 5, 10... steps, never at 2.5.
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticker);
+    }
 
     map_ = new QCPColorMap(xAxis, yAxis);
     map_->setInterpolate(false);

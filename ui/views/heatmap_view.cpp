@@ -21,6 +21,7 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
     grid->setSpacing(2);
     title_ = new QLabel(this);
     title_->setTextFormat(Qt::RichText);
+    title_->setWordWrap(true);
     grid->addWidget(title_, 0, 0, 1, 3);
     const QString columns[] = {tr("Original layout"), tr("Reordered layout")};
     const QString rows[] = {tr("Sensitivity"), tr("Allocated width")};
@@ -113,7 +114,7 @@ void HeatmapView::exportImage(const QString& path) const {
         painter.end();
         return;
     }
-    if (!grab().save(path)) throw InputError(path.toStdString(), "cannot write the image (check the folder and the suffix)");
+    if (!const_cast<HeatmapView*>(this)->grab().save(path)) throw InputError(path.toStdString(), "cannot write the image (check the folder and the suffix)");
 }
 
 void HeatmapView::exportCsv(const QString& path) const {

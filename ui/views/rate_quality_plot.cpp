@@ -39,6 +39,11 @@ void RateQualityPlot::showCurves(std::shared_ptr<const RateQuality> curves) {
         g->setName(c.method);
         g->setPen(QPen(methodColor(c.method), c.method == QLatin1String("scalebits") ? 2.2 : 1.4));
         g->setData(c.avg_bits, c.predicted_loss, true);
+        if (c.method == QLatin1String("uniform")) {
+            // Only whole widths are reachable: points, since a line would suggest sizes in between.
+            g->setLineStyle(QCPGraph::lsNone);
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, methodColor(c.method), 6));
+        }
     }
     current_ = addGraph();
     current_->setLineStyle(QCPGraph::lsNone);

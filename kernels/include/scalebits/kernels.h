@@ -113,14 +113,17 @@ void dequantize_reference(const PackedMatrixView& view, float* out);
 // y[b][n] = sum_k W[n][k] * x[b][k], fp32 accumulation in k order. x: batch*K, y: batch*N.
 void gemm_reference(const PackedMatrixView& view, const float* x, int batch, float* y);
 
-// ---- CPU optimized: AVX2+FMA (runtime dispatch) and threads, reading the tiles directly ----
-// Same contract as gemm_reference for batch >= 1. threads <= 0: all hardware threads.
+// ---- CPU optimized: AVX-512VL+VNNI / AVX2 (runtime dispatch) and threads, reading the tiles ----
+// Same result as gemm_reference for batch >= 1 within rounding: inside full 128-column chunks the
+// activations are rounded to int16 per chunk (relative error <= 2^-16 of the chunk's largest |x|)
+// and q * x is summed exactly in int32 (vpmaddwd); scales, zero points and tails are fp32.
+// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx2|generic caps the dispatch (tests).
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
 // Dense FP32 baseline for benchmarks: y[b][n] = sum_k W[n][k] x[b][k], W row-major N x K.
 void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, int batch, float* y, int threads = 0);
 // Read bandwidth of this machine in GB/s: `threads` threads summing a buffer of `bytes`.
 double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
-// "avx2+fma" or "generic": the path gemm_cpu takes on this machine.
+// "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes on this machine.
 std::string cpu_path();
 
 // fp16 helpers (round to nearest even), so callers need no F16C or CUDA types.
