@@ -79,7 +79,11 @@ int cmd_allocate(const Argv& argv) {
     nlohmann::json hist = nlohmann::json::object();
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {
         auto& h = hist[kKindNames[a.matrices[i].kind]];
-        for (int b : a.widths) h[std::to_string(b)] = h.value(std::to_string(b), 0LL) + per_matrix[i][static_cast<std::size_t>(b)];
+        if (h.is_null()) h = nlohmann::json::object();
+        for (int b : a.widths) {
+            const std::string key = std::to_string(b);
+            h[key] = h.value(key, std::int64_t{0}) + per_matrix[i][static_cast<std::size_t>(b)];
+        }
     }
     nlohmann::json j = {{"method", alloc_method_name(method)},
                         {"avg_bits", alloc.avg_bits},

@@ -15,5 +15,6 @@ int cmd_inspect(const Argv& argv);
 int cmd_quantize_eval(const Argv& argv);
 int cmd_allocate(const Argv& argv);
 int cmd_bench_solver(const Argv& argv);
+int cmd_bench_matmul(const Argv& argv);
 
 }  // namespace scalebits::cli

@@ -34,37 +34,8 @@ GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::
     std::int64_t pos = 0;
     auto start = std::chrono::steady_clock::time_point{};
     bool started = false;
-    while (pos < steps) {
-        progress.check();
-        std::int32_t next;
-        if (pos < n_prompt - 1) {
-            // Feed the rest of the prompt in one pass, as the cache makes this equivalent.
-            const auto rest = n_prompt - 1 - pos;
-            std::vector<std::int64_t> ids(r.prompt_tokens.begin() + pos, r.prompt_tokens.begin() + pos + rest);
-            (void)model.forward(torch::tensor(ids).view({1, rest}), &cache);
-            // Print the prompt pieces exactly as run.c does while it forces them.
-            for (std::int64_t i = 0; i < rest && pos < steps; ++i) {
-                next = r.prompt_tokens[static_cast<std::size_t>(pos + 1)];
-                ++pos;
-                const std::string piece = tok.decode_token(token, next);
-                if (printable(piece)) {
-                    r.text += piece;
-                    if (on_piece) on_piece(piece);
-                }
-                r.tokens.push_back(next);
-                token = next;
-                if (!started) {
-                    start = std::chrono::steady_clock::now();
-                    started = true;
-                }
-            }
-            continue;
-        }
-        torch::Tensor logits = model.forward(torch::tensor({static_cast<std::int64_t>(token)}).view({1, 1}), &cache);
-        next = static_cast<std::int32_t>(logits[0][-1].argmax().item<std::int64_t>());
-        ++pos;
-        if (next == tok.bos_id()) break;
-        if (options.stop_at_eos && next == tok.eos_id() && tok.eos_id() != tok.bos_id()) break;
+    // Prints `next` after `token` exactly as run.c does, then makes it the current token.
+    auto emit = [&](std::int32_t next) {
         const std::string piece = tok.decode_token(token, next);
         if (printable(piece)) {
             r.text += piece;
@@ -76,6 +47,27 @@ GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::
             start = std::chrono::steady_clock::now();
             started = true;
         }
+    };
+    while (pos < steps) {
+        progress.check();
+        if (pos < n_prompt - 1) {
+            // Feed the rest of the prompt in one pass, as the cache makes this equivalent, and print
+            // the prompt pieces as run.c does while it forces them.
+            const auto rest = n_prompt - 1 - pos;
+            std::vector<std::int64_t> ids(r.prompt_tokens.begin() + pos, r.prompt_tokens.begin() + pos + rest);
+            (void)model.forward(torch::tensor(ids).view({1, rest}), &cache);
+            for (std::int64_t i = 0; i < rest && pos < steps; ++i) {
+                ++pos;
+                emit(r.prompt_tokens[static_cast<std::size_t>(pos)]);
+            }
+            continue;
+        }
+        torch::Tensor logits = model.forward(torch::tensor({static_cast<std::int64_t>(token)}).view({1, 1}), &cache);
+        const auto next = static_cast<std::int32_t>(logits[0][-1].argmax().item<std::int64_t>());
+        ++pos;
+        if (next == tok.bos_id()) break;
+        if (options.stop_at_eos && next == tok.eos_id() && tok.eos_id() != tok.bos_id()) break;
+        emit(next);
     }
     if (started) {
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -169,7 +169,7 @@ private slots:
             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
         write_file(path("overlap/model.safetensors").toStdString(), safetensors_raw(header, Bytes(12, 0)));
         expect_rejected({QStringLiteral("info"), QStringLiteral("--model"), path("overlap")},
-                        path("overlap/model.safetensors"), "offset");
+                        path("overlap/model.safetensors"), "overlaps");
     }
 
     void configMissingField() {
