@@ -9,6 +9,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "core/model/threads.h"
 
 namespace scalebits::cli {
 
@@ -16,9 +17,7 @@ namespace scalebits::cli {
 // the shapes a ctx-512 forward of a small model runs, so eval's tokens/s can be read against it.
 int cmd_bench_matmul(const Argv& argv) {
     Args args(argv, {"threads", "m", "k", "n", "repeats"}, {"json"});
-    std::int64_t threads = args.get_int("threads", 0);
-    if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    torch::set_num_threads(static_cast<int>(threads));
+    model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
     const std::int64_t m = args.get_int("m", 512), k = args.get_int("k", 576), n = args.get_int("n", 1536);
     const int repeats = static_cast<int>(args.get_int("repeats", 50));
     torch::InferenceMode guard;
@@ -34,7 +33,7 @@ int cmd_bench_matmul(const Argv& argv) {
     const double median = times[times.size() / 2];
     const double gflops = 2.0 * static_cast<double>(m * k * n) / median / 1e9;
     if (args.flag("json")) {
-        print_json({{"m", m}, {"k", k}, {"n", n}, {"threads", at::get_num_threads()}, {"median_s", median},
+        print_json({{"m", m}, {"k", k}, {"n", n}, {"torch_threads", at::get_num_threads()}, {"median_s", median},
                     {"gflops", gflops}, {"best_gflops", 2.0 * static_cast<double>(m * k * n) / times.front() / 1e9}});
     } else {
         std::printf("%lldx%lld * %lldx%lld: %.1f GFLOP/s median (%d threads)\n", static_cast<long long>(m),

@@ -41,7 +41,7 @@ int cmd_eval(const Argv& argv) {
                         {"tokens_per_s", r.tokens_per_s},
                         {"tokenize_s", tokenize_s},
                         {"load_s", m.load_seconds},
-                        {"threads", at::get_num_threads()}};
+                        {"torch_threads", at::get_num_threads()}};
     if (args.flag("json")) {
         print_json(j);
     } else {

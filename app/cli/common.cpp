@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/model/threads.h"
 #include "core/util/error.h"
 
 namespace scalebits::cli {
@@ -28,11 +29,7 @@ torch::Device parse_device(const std::string& name) {
 
 LoadedModel load_model(const Args& args) {
     const auto t0 = std::chrono::steady_clock::now();
-    // LibTorch's default thread count depends on how it was built (Debian's starts with one); use
-    // every core unless told otherwise.
-    std::int64_t threads = args.get_int("threads", 0);
-    if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    torch::set_num_threads(static_cast<int>(threads));
+    model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
     LoadedModel out;
     std::optional<std::filesystem::path> tok;
     if (auto t = args.get("tokenizer")) tok = *t;
