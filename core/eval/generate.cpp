@@ -48,6 +48,15 @@ GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::
             started = true;
         }
     };
+    // run.c's first token is always BOS, which prints nothing; without BOS the first prompt token
+    // is text and is printed before the loop.
+    if (token != tok.bos_id()) {
+        const std::string piece = tok.decode_token(-1, token);
+        if (printable(piece)) {
+            r.text += piece;
+            if (on_piece) on_piece(piece);
+        }
+    }
     while (pos < steps) {
         progress.check();
         if (pos < n_prompt - 1) {
