@@ -3,8 +3,9 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <map>
 
-#include "core/analysis/analysis_file.h"
+#include "core/io/safetensors.h"
 #include "core/calib/sensitivity.h"
 #include "core/quant/gptq.h"
 #include "core/quant/rtn.h"
@@ -46,6 +47,17 @@ void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vecto
     if (quantizer == Quantizer::Gptq && !reordered)
         throw InputError("GPTQ needs the Hessians of the reordered layout; use it with the reordered model");
     torch::NoGradGuard no_grad;
+    // r, c and the Hessians come from the analysis file: map and parse it once, not per matrix.
+    std::map<std::string, const io::HostTensor*> stored;
+    io::SafetensorsFile file;
+    if (!a.file.empty()) {
+        file = io::read_safetensors(a.file);
+        for (const auto& t : file.tensors) stored[t.name] = &t;
+    }
+    auto find = [&](const std::string& name) -> const io::HostTensor* {
+        auto it = stored.find(name);
+        return it == stored.end() ? nullptr : it->second;
+    };
     std::size_t offset = 0;
     double done = 0;
     const auto total = static_cast<double>(a.matrices.size());
@@ -60,17 +72,19 @@ void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vecto
         // The clip search is steered by the factored Fisher of the reordered layout (the per-weight
         // F is not kept); in the original layout the same statistics are un-permuted on the fly.
         quant::ErrorWeights weights;
-        if (reordered && analysis_has_tensor(a.file, "r." + m.name)) {
-            weights = quant::ErrorWeights::factored(host_to_torch(read_analysis_tensor(a.file, "r." + m.name)).to(w.device()),
-                                                    host_to_torch(read_analysis_tensor(a.file, "c." + m.name)).to(w.device()));
-        }
+        const io::HostTensor* r = find("r." + m.name);
+        const io::HostTensor* c = find("c." + m.name);
+        if (reordered && r && c)
+            weights = quant::ErrorWeights::factored(host_to_torch(*r).to(w.device()), host_to_torch(*c).to(w.device()));
         quant::QuantizedMatrix q;
         if (quantizer == Quantizer::Rtn) {
             q = quant::quantize_rtn(w, spec, grid, weights);
         } else {
             const auto site = calib::input_site(static_cast<model::LinearKind>(m.kind));
             const std::string hname = "hessian." + std::to_string(m.layer) + "." + calib::input_site_name(site);
-            torch::Tensor h = host_to_torch(read_analysis_tensor(a.file, hname)).to(w.device());
+            const io::HostTensor* stored_h = find(hname);
+            if (!stored_h) throw InputError(a.file, "the analysis file has no tensor " + hname + " (needed by GPTQ)");
+            torch::Tensor h = host_to_torch(*stored_h).to(w.device());
             q = quant::quantize_gptq(w, h, spec, grid, weights);
         }
         w = q.dequantize().to(w.dtype()).view_as(w);
