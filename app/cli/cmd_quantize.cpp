@@ -7,6 +7,7 @@
 #include "core/alloc/allocator.h"
 #include "core/alloc/bench_solver.h"
 #include "core/alloc/methods.h"
+#include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/fake_quant.h"
 #include "core/analysis/problem.h"
@@ -66,23 +67,15 @@ int cmd_allocate(const Argv& argv) {
     Args args(argv, {"analysis", "budget", "bytes", "method"}, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
-    if (method == AllocMethod::Group) throw InputError("--method group is not available in allocate yet");
-    const Budget budget = parse_budget(args);
-    analysis::ProblemOptions po;
-    po.reordered = method != AllocMethod::TileNoReorder;
-    const TileProblem problem = analysis::make_tile_problem(a, po);
-    const auto t0 = std::chrono::steady_clock::now();
-    const TileAllocation alloc = allocate_tiles(problem, budget, method);
-    const double solve_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    const analysis::Allocation alloc = analysis::allocate(a, method, parse_budget(args));
     // Weights per width for each matrix type (q_proj, ..., down_proj).
-    const auto per_matrix = weights_per_width(problem.matrices, alloc.widths);
     nlohmann::json hist = nlohmann::json::object();
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {
         auto& h = hist[kKindNames[a.matrices[i].kind]];
         if (h.is_null()) h = nlohmann::json::object();
         for (int b : a.widths) {
             const std::string key = std::to_string(b);
-            h[key] = h.value(key, std::int64_t{0}) + per_matrix[i][static_cast<std::size_t>(b)];
+            h[key] = h.value(key, std::int64_t{0}) + alloc.weights_per_width[i][static_cast<std::size_t>(b)];
         }
     }
     nlohmann::json j = {{"method", alloc_method_name(method)},
@@ -91,13 +84,13 @@ int cmd_allocate(const Argv& argv) {
                         {"quantized_bytes", alloc.quantized_bytes},
                         {"predicted_loss", alloc.predicted_loss},
                         {"histogram", hist},
-                        {"solve_us", solve_us}};
+                        {"solve_us", alloc.solve_us}};
     if (args.flag("json"))
         print_json(j);
     else
         std::printf("%s: %.4f bits per weight, %lld bytes, predicted loss %.6g (solved in %.0f us)\n",
                     alloc_method_name(method), alloc.avg_bits, static_cast<long long>(alloc.total_bytes),
-                    alloc.predicted_loss, solve_us);
+                    alloc.predicted_loss, alloc.solve_us);
     return 0;
 }
 

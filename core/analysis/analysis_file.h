@@ -4,11 +4,12 @@
 //    model config, options, candidate widths and one record per matrix (shape, tile grid, totals);
 //  - tensors "cost.original.<matrix>" / "cost.reordered.<matrix>" (F64 [tiles, widths]: S(t, b)),
 //    "fisher.original.<matrix>" / "fisher.reordered.<matrix>" (F64 [tiles]: Fisher mass per tile),
+//    "cost.group.<matrix>" (F32 [rows * groups per row, widths]: S per row-group, reordered layout),
 //    "r.<matrix>" (F32 [rows]) and "c.<matrix>" (F32 [cols]) in the reordered layout,
 //    "perm.hidden", "perm.ffn.<l>", "perm.heads.<l>", "perm.v_dims.<l>" (I64, perm[new] = old),
 //    "hessian.<l>.<site>" (F32 [K, K], reordered layout; site = attn_in, o_in, mlp_in, down_in).
-// Loading maps the file and copies only the small tables, so reopening is instant; r, c and the
-// Hessians are read on demand.
+// Loading maps the file and copies only the small tables, so reopening is instant; the group
+// tables, r, c and the Hessians are read on demand.
 #include <filesystem>
 #include <functional>
 #include <memory>

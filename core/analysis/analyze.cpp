@@ -27,12 +27,13 @@ std::vector<float> to_floats(const torch::Tensor& t) {
 
 struct Tables {
     std::vector<double> cost, fisher;
+    std::vector<float> group_cost;  // per row-group S, float32 (the per-group baseline's table)
 };
 
 Tables tables_for(const torch::Tensor& w, const torch::Tensor& fisher, const quant::TileSpec& spec,
                   const std::vector<int>& widths) {
     const quant::TileCostTable t = quant::tile_costs(w, spec, widths, quant::ErrorWeights::fisher(fisher));
-    return {to_vector(t.costs), to_vector(quant::tile_sums(fisher, spec))};
+    return {to_vector(t.costs), to_vector(quant::tile_sums(fisher, spec)), to_floats(t.group_costs)};
 }
 
 }  // namespace
@@ -117,6 +118,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     calib::Sensitivity sr = reorder::permute_sensitivity(sens, a.permutations, cfg);
     sens = {};  // the original-layout statistics are no longer needed
 
+    std::vector<std::vector<float>> group_costs;  // per matrix, reordered layout
     for (auto& m : a.matrices) {
         progress.checkpoint(done++, units, "cost tables (reordered layout)");
         const auto kind = static_cast<model::LinearKind>(m.kind);
@@ -125,6 +127,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
         Tables t = tables_for(w, ls.fisher, spec, a.widths);
         m.cost_reordered = std::move(t.cost);
         m.fisher_reordered = std::move(t.fisher);
+        group_costs.push_back(std::move(t.group_cost));
         m.fisher_total = ls.fisher.sum().item<double>();
         m.top10_share_before = top_share(m.fisher_original);
         m.top10_share_after = top_share(m.fisher_reordered);
@@ -136,8 +139,12 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     a.file = out;
     save_analysis(a, out, [&](io::SafetensorsWriter& wr) {
-        for (const auto& m : a.matrices) {
+        for (std::size_t i = 0; i < a.matrices.size(); ++i) {
+            const auto& m = a.matrices[i];
             const auto kind = static_cast<model::LinearKind>(m.kind);
+            const auto nw = static_cast<std::int64_t>(a.widths.size());
+            wr.add_f32("cost.group." + m.name, {static_cast<std::int64_t>(group_costs[i].size()) / nw, nw},
+                       std::move(group_costs[i]));
             const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];
             wr.add_f32("r." + m.name, {m.rows}, to_floats(ls.r));
             wr.add_f32("c." + m.name, {m.cols}, to_floats(ls.c));

@@ -1,5 +1,7 @@
 #include "core/analysis/problem.h"
 
+#include "core/analysis/analysis_file.h"
+#include "core/io/safetensors.h"
 #include "core/util/error.h"
 
 namespace scalebits::analysis {
@@ -21,6 +23,23 @@ const WidthConstraint* find_constraint(const ProblemOptions& o, const std::strin
     }
     return by_prefix ? by_prefix : by_suffix;
 }
+
+
+MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options) {
+    MatrixSpec s;
+    s.name = m.name;
+    s.rows = m.rows;
+    s.cols = m.cols;
+    s.tile_rows = m.tile_rows;
+    s.tile_cols = m.tile_cols;
+    s.group = m.group;
+    if (const auto* c = find_constraint(options, m.name)) {
+        s.min_bits = c->min_bits;
+        s.max_bits = c->max_bits;
+        s.pinned_bits = c->pinned_bits;
+    }
+    return s;
+}
 }  // namespace
 
 TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) {
@@ -32,18 +51,7 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
     for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tiles()) * nw;
     p.S.reserve(total);
     for (const auto& m : a.matrices) {
-        MatrixSpec s;
-        s.name = m.name;
-        s.rows = m.rows;
-        s.cols = m.cols;
-        s.tile_rows = m.tile_rows;
-        s.tile_cols = m.tile_cols;
-        s.group = m.group;
-        if (const auto* c = find_constraint(options, m.name)) {
-            s.min_bits = c->min_bits;
-            s.max_bits = c->max_bits;
-            s.pinned_bits = c->pinned_bits;
-        }
+        MatrixSpec s = matrix_spec(m, options);
         const auto& table = options.reordered ? m.cost_reordered : m.cost_original;
         if (table.size() != static_cast<std::size_t>(m.tiles()) * nw)
             throw InputError(a.file, "the cost table of " + m.name + " does not match its tile grid");
@@ -51,6 +59,30 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
         p.matrices.push_back(std::move(s));
     }
     p.validate();
+    return p;
+}
+
+GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options) {
+    if (a.file.empty()) throw InputError("the per-group tables live in the analysis file; save the analysis first");
+    const io::SafetensorsFile file = io::read_safetensors(a.file);
+    GroupProblem p;
+    p.widths = a.widths;
+    p.overhead_bytes = a.unquantized_bytes;
+    for (const auto& m : a.matrices) {
+        MatrixSpec s = matrix_spec(m, options);
+        const std::string name = "cost.group." + m.name;
+        const io::HostTensor* t = file.find(name);
+        if (!t)
+            throw InputError(a.file, "has no per-group cost table " + name +
+                                         " (it was made by an older version; re-run analyze for the group method)");
+        const std::int64_t expected = s.group_count() * static_cast<std::int64_t>(a.widths.size());
+        const std::vector<float> v = t->to_float();
+        if (static_cast<std::int64_t>(v.size()) != expected)
+            throw InputError(a.file, name + " holds " + std::to_string(v.size()) + " values, expected " +
+                                         std::to_string(expected));
+        p.S.insert(p.S.end(), v.begin(), v.end());
+        p.matrices.push_back(std::move(s));
+    }
     return p;
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "core/alloc/group_alloc.h"
 #include "core/alloc/tile_problem.h"
 #include "core/analysis/analysis.h"
 
@@ -21,5 +22,10 @@ struct ProblemOptions {
 };
 
 TileProblem make_tile_problem(const Analysis& analysis, const ProblemOptions& options = {});
+
+// The per-group baseline's problem (always the reordered layout): the "cost.group.<matrix>" tables
+// read from the analysis file. Throws InputError naming the file when it has none (an analysis
+// made before they were stored: re-run analyze).
+GroupProblem make_group_problem(const Analysis& analysis, const ProblemOptions& options = {});
 
 }  // namespace scalebits::analysis

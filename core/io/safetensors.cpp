@@ -145,6 +145,12 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, std::shar
     return out;
 }
 
+const HostTensor* SafetensorsFile::find(const std::string& name) const {
+    for (const auto& t : tensors)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
 SafetensorsFile read_safetensors(const std::filesystem::path& file) {
     auto map = MappedFile::open(file);
     return parse_safetensors(map->bytes(), map, file);

@@ -19,6 +19,8 @@ inline constexpr std::uint64_t kSafetensorsMaxHeader = 100'000'000;
 struct SafetensorsFile {
     std::map<std::string, std::string> metadata;  // "__metadata__", empty when absent
     std::vector<HostTensor> tensors;              // in data-offset order
+
+    const HostTensor* find(const std::string& name) const;  // nullptr when absent (linear scan)
 };
 
 // One .safetensors file. Throws FormatError naming the file and the problem.

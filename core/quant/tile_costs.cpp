@@ -20,13 +20,20 @@ TileCostTable tile_costs(const at::Tensor& w, const TileSpec& spec, const std::v
     table.cols = x.size(1);
     table.spec = spec;
     table.widths = widths;
-    std::vector<at::Tensor> columns;
+    // Group sums first (a 1 x g tile per group), then tiles as sums of their groups' blocks.
+    const TileSpec per_group{1, spec.group, spec.group};
+    const TileSpec groups_in_tile{spec.tile_rows, spec.tile_cols / spec.group, 1};
+    const std::int64_t groups_per_row = spec.groups_per_row(table.cols);
+    std::vector<at::Tensor> tile_columns, group_columns;
     for (int b : widths) {
         auto q = quantize_rtn(x, spec, b, weights, options).dequantize();
         auto e2 = (x - q).square_();
-        columns.push_back(tile_sums(weights.apply(e2), spec).mul_(0.5));
+        auto g = tile_sums(weights.apply(e2), per_group).mul_(0.5);
+        tile_columns.push_back(tile_sums(g.view({table.rows, groups_per_row}), groups_in_tile));
+        group_columns.push_back(std::move(g));
     }
-    table.costs = torch::stack(columns, 1).contiguous();
+    table.costs = torch::stack(tile_columns, 1).contiguous();
+    table.group_costs = torch::stack(group_columns, 1).contiguous();
     table.elements = tile_sums(torch::ones_like(x), spec).to(torch::kInt64);
     return table;
 }

@@ -19,6 +19,11 @@ struct TileCostTable {
     std::vector<int> widths;  // candidate widths, the table's columns in this order
     at::Tensor costs;         // float64 [num_tiles, widths.size()], row-major tile order
     at::Tensor elements;      // int64 [num_tiles], weights per tile (edge tiles are smaller)
+    // The same costs per row-group (g consecutive columns of one row): float64 [rows * groups per
+    // row, widths.size()], row by row, left to right. RTN quantizes every group on its own, so a
+    // tile's cost is exactly the sum of its groups' costs; the per-group table is what the
+    // irregular per-group baseline allocates over.
+    at::Tensor group_costs;
 };
 
 // Throws InputError for an empty width list or a width outside 2..8 (and what quantize_rtn throws).

@@ -82,7 +82,7 @@ private slots:
 
     void allocateRespectsBudget_data() {
         QTest::addColumn<QString>("method");
-        for (const char* m : {"scalebits", "tile-noreorder", "layer", "uniform", "uniform-mix"})
+        for (const char* m : {"scalebits", "tile-noreorder", "layer", "uniform", "uniform-mix", "group"})
             QTest::newRow(m) << QString::fromLatin1(m);
     }
     void allocateRespectsBudget() {
@@ -124,6 +124,37 @@ private slots:
         QVERIFY(p8 > 1 && std::isfinite(p8));
         QVERIFY2(p2 > p8, qPrintable(QStringLiteral("%1 %2").arg(p2).arg(p8)));
         QVERIFY(g2 > 1 && std::isfinite(g2));
+    }
+
+    // One row per method and budget with ppl and KL; an infeasible budget is a row with its reason.
+    void sweep() {
+        const Run r = cli(QStringList{QStringLiteral("sweep")} + model_ +
+                          QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--budgets"),
+                                      QStringLiteral("3,4.5"), QStringLiteral("--methods"),
+                                      QStringLiteral("scalebits,layer,group"), QStringLiteral("--quantizer"),
+                                      QStringLiteral("rtn,gptq"), QStringLiteral("--text"),
+                                      shared("wikitext-2-raw/wiki.test.raw"), QStringLiteral("--max-bytes"),
+                                      QStringLiteral("20000"), QStringLiteral("--ctx"), QStringLiteral("128"),
+                                      QStringLiteral("--max-windows"), QStringLiteral("4"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto j = json_of(r);
+        QCOMPARE(j.value(QStringLiteral("windows")).toInt(), 4);
+        const double fp = j.value(QStringLiteral("fp_ppl")).toDouble();
+        QVERIFY(fp > 1);
+        const auto rows = j.value(QStringLiteral("rows")).toArray();
+        QCOMPARE(rows.size(), 2 * 3 * 2);
+        for (const auto& v : rows) {
+            const auto o = v.toObject();
+            if (o.value(QStringLiteral("budget")).toDouble() == 3.0) {
+                QVERIFY2(o.value(QStringLiteral("error")).toString().contains(QStringLiteral("below the minimum")),
+                         qPrintable(o.value(QStringLiteral("error")).toString()));
+                continue;
+            }
+            QVERIFY(o.value(QStringLiteral("avg_bits")).toDouble() <= 4.5);
+            QVERIFY(o.value(QStringLiteral("ppl")).toDouble() > fp * 0.9);
+            const double kl = o.value(QStringLiteral("kl")).toDouble();
+            QVERIFY(kl > 0 && std::isfinite(kl));
+        }
     }
 
     void wrongModelIsRefused() {

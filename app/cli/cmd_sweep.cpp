@@ -1,0 +1,131 @@
+#include <cstdio>
+#include <sstream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "core/analysis/analysis_file.h"
+#include "core/analysis/sweep.h"
+#include "core/eval/text.h"
+#include "core/util/error.h"
+
+namespace scalebits::cli {
+
+namespace {
+std::vector<std::string> split_list(const std::string& list) {
+    std::vector<std::string> out;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+std::vector<Budget> parse_budgets(const std::string& list) {
+    std::vector<Budget> out;
+    for (const auto& item : split_list(list)) {
+        try {
+            std::size_t used = 0;
+            const double b = std::stod(item, &used);
+            if (used != item.size()) throw std::invalid_argument(item);
+            out.push_back(Budget::bits_per_weight(b));
+        } catch (const std::exception&) {
+            throw InputError("--budgets expects bits per weight separated by commas, e.g. 2.5,3,4; got '" + list + "'");
+        }
+    }
+    return out;
+}
+
+nlohmann::json row_json(const analysis::SweepRow& r) {
+    nlohmann::json j = {{"method", alloc_method_name(r.method)},
+                        {"quantizer", analysis::quantizer_name(r.quantizer)},
+                        {"budget", r.budget.value}};
+    if (!r.error.empty()) {
+        j["error"] = r.error;
+        return j;
+    }
+    j["avg_bits"] = r.allocation.avg_bits;
+    j["bytes"] = r.allocation.total_bytes;
+    j["predicted_loss"] = r.allocation.predicted_loss;
+    j["ppl"] = r.quality.ppl.ppl;
+    j["kl"] = r.quality.kl;
+    j["kl_max"] = r.quality.kl_max;
+    j["quantize_s"] = r.quantize_s;
+    j["eval_s"] = r.quality.ppl.seconds;
+    if (!r.refine_rounds.empty()) {
+        nlohmann::json rounds = nlohmann::json::array();
+        for (const auto& rr : r.refine_rounds)
+            rounds.push_back({{"round", rr.round},
+                              {"predicted_loss", rr.predicted_loss},
+                              {"measured_loss", rr.measured_loss},
+                              {"avg_bits", rr.avg_bits},
+                              {"tiles_changed", rr.tiles_changed},
+                              {"seconds", rr.seconds}});
+        j["refine_rounds"] = rounds;
+    }
+    return j;
+}
+
+void print_row(const analysis::SweepRow& r) {
+    if (!r.error.empty()) {
+        std::printf("%-15s %-5s %6.3f  infeasible: %s\n", alloc_method_name(r.method),
+                    analysis::quantizer_name(r.quantizer), r.budget.value, r.error.c_str());
+    } else {
+        std::printf("%-15s %-5s %6.3f %8.4f %12lld %10.4f %9.5f\n", alloc_method_name(r.method),
+                    analysis::quantizer_name(r.quantizer), r.budget.value, r.allocation.avg_bits,
+                    static_cast<long long>(r.allocation.total_bytes), r.quality.ppl.ppl, r.quality.kl);
+        for (const auto& rr : r.refine_rounds)
+            std::printf("    refine round %d: predicted %.5g, measured calibration loss %.5f, %lld tiles moved\n",
+                        rr.round, rr.predicted_loss, rr.measured_loss, static_cast<long long>(rr.tiles_changed));
+    }
+    std::fflush(stdout);
+}
+}  // namespace
+
+int cmd_sweep(const Argv& argv) {
+    auto opts = model_options();
+    opts.insert({"analysis", "budgets", "methods", "quantizer", "text", "ctx", "max-windows", "max-bytes", "rounds",
+                 "refine-samples", "kl-cache-mb"});
+    Args args(argv, opts, {"json"});
+    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
+    analysis::check_model_matches(a, args.require("model"));
+    analysis::SweepOptions so;
+    so.budgets = parse_budgets(args.get_or("budgets", "2.5,3,3.5,4"));
+    for (const auto& m : split_list(args.get_or("methods", "scalebits,tile-noreorder,layer,uniform,uniform-mix,group")))
+        so.methods.push_back(parse_alloc_method(m));
+    so.quantizers.clear();
+    for (const auto& q : split_list(args.get_or("quantizer", "rtn"))) so.quantizers.push_back(analysis::parse_quantizer(q));
+    so.refine.rounds = static_cast<int>(args.get_int("rounds", 0));
+    so.refine.samples = args.get_int("refine-samples", 16);
+
+    LoadedModel m = load_model(args);
+    const auto& tok = require_tokenizer(m.checkpoint);
+    const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
+    eval::PerplexityOptions po;
+    po.ctx = args.get_int("ctx", 512);
+    po.max_windows = args.get_int("max-windows", 0);
+    Progress progress;
+    progress.report = print_progress;
+    const eval::ReferenceDistributions reference(*m.model, tokens, po, args.get_int("kl-cache-mb", 2048) << 20,
+                                                 progress);
+    const bool json = args.flag("json");
+    const auto& base = reference.baseline();
+    if (!json) {
+        std::printf("full precision: ppl %.4f over %lld windows of %lld tokens\n", base.ppl,
+                    static_cast<long long>(base.windows), static_cast<long long>(po.ctx));
+        std::printf("%-15s %-5s %6s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
+    }
+    const auto rows = analysis::run_sweep(m.checkpoint, a, reference, so, json ? std::function<void(const analysis::SweepRow&)>{} : print_row,
+                                          progress);
+    if (json) {
+        nlohmann::json out = {{"ctx", po.ctx},
+                              {"windows", base.windows},
+                              {"predicted", base.predicted},
+                              {"fp_ppl", base.ppl},
+                              {"rows", nlohmann::json::array()}};
+        for (const auto& r : rows) out["rows"].push_back(row_json(r));
+        print_json(out);
+    }
+    return 0;
+}
+
+}  // namespace scalebits::cli

@@ -1,0 +1,57 @@
+#include "core/analysis/sweep.h"
+
+#include <chrono>
+
+#include "core/model/llama.h"
+#include "core/util/error.h"
+
+namespace scalebits::analysis {
+
+eval::QualityResult evaluate_allocation(const model::Checkpoint& ckpt, const Analysis& a, const Allocation& alloc,
+                                        Quantizer quantizer, const eval::ReferenceDistributions& reference,
+                                        double* quantize_seconds, const Progress& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model::LlamaModel m(ckpt, reference.model().device());
+    apply_layout(m, a, alloc.reordered);
+    fake_quantize(m, a, alloc.widths, quantizer, alloc.reordered, progress, alloc.granularity);
+    if (quantize_seconds)
+        *quantize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return eval::compare_to_reference(m, reference, progress);
+}
+
+std::vector<SweepRow> run_sweep(const model::Checkpoint& ckpt, const Analysis& a,
+                                const eval::ReferenceDistributions& reference, const SweepOptions& o,
+                                const std::function<void(const SweepRow&)>& on_row, const Progress& progress) {
+    if (o.budgets.empty() || o.methods.empty() || o.quantizers.empty())
+        throw InputError("the sweep needs at least one budget, one method and one quantizer");
+    std::vector<SweepRow> rows;
+    for (Quantizer q : o.quantizers)
+        for (AllocMethod method : o.methods)
+            for (const Budget& budget : o.budgets) {
+                progress.check();
+                SweepRow row;
+                row.budget = budget;
+                row.method = method;
+                row.quantizer = q;
+                try {
+                    row.allocation = allocate(a, method, budget);
+                } catch (const InputError& e) {
+                    row.error = e.what();
+                }
+                if (row.error.empty()) {
+                    if (method == AllocMethod::ScaleBits && o.refine.rounds > 0) {
+                        RefineOptions ro = o.refine;
+                        ro.quantizer = q;
+                        RefineResult r = refine_allocation(ckpt, a, row.allocation, budget, ro, progress);
+                        row.allocation = std::move(r.allocation);
+                        row.refine_rounds = std::move(r.rounds);
+                    }
+                    row.quality = evaluate_allocation(ckpt, a, row.allocation, q, reference, &row.quantize_s, progress);
+                }
+                if (on_row) on_row(row);
+                rows.push_back(std::move(row));
+            }
+    return rows;
+}
+
+}  // namespace scalebits::analysis

@@ -1,0 +1,167 @@
+// Allocation from an analysis for every method, the per-group tables, KL against the
+// full-precision model, fake quantization in both layouts, and end-to-end refinement, on the real
+// stories260K model with a small calibration set.
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/analysis/allocation.h"
+#include "core/analysis/analysis_file.h"
+#include "core/analysis/analyze.h"
+#include "core/analysis/refine.h"
+#include "core/analysis/sweep.h"
+#include "core/eval/perplexity.h"
+#include "core/eval/reference.h"
+#include "core/quant/tile_costs.h"
+#include "tst_calib_fixture.h"
+
+// Qt after LibTorch: Qt's `slots` macro would break torch headers that name a method slots().
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace scalebits;
+using namespace scalebits::testing;
+
+class TestAllocation : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir tmp_;
+    analysis::Analysis analysis_;
+    std::vector<std::int32_t> text_;
+
+private slots:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        analysis::AnalysisOptions o;
+        o.calib_text = kC4;
+        o.samples = 8;
+        o.seq_len = 64;
+        o.tile_rows = 32;
+        o.tile_cols = 32;
+        o.group = 16;
+        auto model = stories_model();
+        analysis_ = analysis::analyze(stories_checkpoint(), *model, o, tmp_.filePath("s.analysis").toStdString());
+        text_ = eval::tokenize_text(*stories_checkpoint().tokenizer, eval::read_text(kWiki, 20000));
+    }
+
+    // A tile's cost is exactly the sum of its groups' costs (RTN quantizes groups independently),
+    // also with edge tiles and a short last group.
+    void tileCostsAreSumsOfGroupCosts() {
+        torch::manual_seed(3);
+        const auto w = torch::randn({70, 200});
+        const auto f = torch::rand({70, 200});
+        const quant::TileSpec spec{32, 64, 16};
+        const auto t = quant::tile_costs(w, spec, {2, 3, 8}, quant::ErrorWeights::fisher(f));
+        const std::int64_t gpr = spec.groups_per_row(200);  // 13, the last one 8 wide
+        QCOMPARE(t.group_costs.size(0), 70 * gpr);
+        const auto grid = t.group_costs.view({70, gpr, 3});
+        for (std::int64_t tr = 0; tr < spec.grid_rows(70); ++tr)
+            for (std::int64_t tc = 0; tc < spec.grid_cols(200); ++tc) {
+                const auto block = grid.narrow(0, tr * 32, std::min<std::int64_t>(32, 70 - tr * 32))
+                                       .narrow(1, tc * 4, std::min<std::int64_t>(4, gpr - tc * 4))
+                                       .sum(at::IntArrayRef{0, 1});
+                const auto tile = t.costs[tr * spec.grid_cols(200) + tc];
+                QVERIFY(torch::allclose(block, tile, 1e-9, 1e-12));
+            }
+    }
+
+    void everyMethodFitsItsBudget_data() {
+        QTest::addColumn<QString>("method");
+        for (const char* m : {"scalebits", "tile-noreorder", "layer", "uniform", "uniform-mix", "group"})
+            QTest::newRow(m) << QString::fromLatin1(m);
+    }
+    void everyMethodFitsItsBudget() {
+        QFETCH(QString, method);
+        const AllocMethod m = parse_alloc_method(method.toStdString());
+        for (double budget : {3.6, 4.0, 4.5, 5.5}) {
+            const auto a = analysis::allocate(analysis_, m, Budget::bits_per_weight(budget));
+            QVERIFY(a.avg_bits <= budget + 1e-12);
+            QVERIFY(a.predicted_loss > 0 && std::isfinite(a.predicted_loss));
+            std::int64_t weights = 0;
+            for (const auto& h : a.weights_per_width)
+                for (auto n : h) weights += n;
+            QCOMPARE(weights, analysis_.total_weights());
+            QCOMPARE(a.granularity == analysis::WidthGranularity::Group, m == AllocMethod::Group);
+        }
+    }
+
+    // One width per group is the finer choice: at the same budget it predicts no more loss than one
+    // width per tile (its groups also carry no tile headers).
+    void groupPredictsNoMoreThanTiles() {
+        for (double budget : {4.0, 4.5, 5.5}) {
+            const auto g = analysis::allocate(analysis_, AllocMethod::Group, Budget::bits_per_weight(budget));
+            const auto t = analysis::allocate(analysis_, AllocMethod::ScaleBits, Budget::bits_per_weight(budget));
+            QVERIFY2(g.predicted_loss <= t.predicted_loss * (1 + 1e-9),
+                     qPrintable(QStringLiteral("%1 vs %2").arg(g.predicted_loss).arg(t.predicted_loss)));
+        }
+    }
+
+    void referenceAgainstItselfHasNoDivergence() {
+        const auto fp = stories_model();
+        eval::PerplexityOptions po;
+        po.ctx = 128;
+        po.max_windows = 6;
+        // A cache for two windows only: the rest are recomputed, with the same result.
+        const std::int64_t two = 2 * 127 * fp->config().vocab_size * 4;
+        const eval::ReferenceDistributions ref(*fp, text_, po, two);
+        QCOMPARE(ref.cached_windows(), 2);
+        const auto q = eval::compare_to_reference(*fp, ref);
+        QVERIFY2(std::abs(q.kl) < 1e-6, qPrintable(QString::number(q.kl)));
+        const auto plain = eval::perplexity(*fp, text_, po);
+        QVERIFY(std::abs(q.ppl.ppl / plain.ppl - 1) < 1e-6);
+        QVERIFY(std::abs(ref.baseline().ppl / plain.ppl - 1) < 1e-6);
+        QCOMPARE(q.ppl.windows, std::int64_t{6});
+    }
+
+    // Every method's allocation fake-quantizes and runs in its own layout with both quantizers;
+    // 8-bit everywhere is nearly lossless in either layout, 2-bit is not.
+    void fakeQuantizedModelsDivergeAsExpected() {
+        const auto fp = stories_model();
+        eval::PerplexityOptions po;
+        po.ctx = 128;
+        po.max_windows = 4;
+        const eval::ReferenceDistributions ref(*fp, text_, po);
+        for (auto method : {AllocMethod::ScaleBits, AllocMethod::TileNoReorder, AllocMethod::Group})
+            for (auto q : {analysis::Quantizer::Rtn, analysis::Quantizer::Gptq}) {
+                auto hi = analysis::allocate(analysis_, method, Budget::bits_per_weight(4.5));
+                std::fill(hi.widths.begin(), hi.widths.end(), std::uint8_t{8});
+                const auto r8 = analysis::evaluate_allocation(stories_checkpoint(), analysis_, hi, q, ref);
+                std::fill(hi.widths.begin(), hi.widths.end(), std::uint8_t{2});
+                const auto r2 = analysis::evaluate_allocation(stories_checkpoint(), analysis_, hi, q, ref);
+                QVERIFY2(r8.kl < 2e-3, qPrintable(QString::number(r8.kl)));
+                QVERIFY(std::isfinite(r2.kl) && r2.kl > 20 * r8.kl);
+                QVERIFY(std::abs(r8.ppl.ppl / ref.baseline().ppl - 1) < 0.01);
+            }
+    }
+
+    void refinementKeepsTheBudgetAndReportsEveryRound() {
+        const Budget budget = Budget::bits_per_weight(4.2);
+        const auto start = analysis::allocate(analysis_, AllocMethod::ScaleBits, budget);
+        analysis::RefineOptions o;
+        o.rounds = 2;
+        o.samples = 4;
+        const auto r = analysis::refine_allocation(stories_checkpoint(), analysis_, start, budget, o);
+        QCOMPARE(r.rounds.size(), std::size_t{3});
+        QCOMPARE(r.rounds[0].tiles_changed, std::int64_t{0});
+        for (const auto& round : r.rounds) {
+            QVERIFY(round.avg_bits <= 4.2 + 1e-12);
+            QVERIFY(std::isfinite(round.measured_loss) && round.measured_loss > r.fp_loss);
+            QVERIFY(round.predicted_loss > 0);
+        }
+        QVERIFY(r.allocation.avg_bits <= 4.2 + 1e-12);
+        QCOMPARE(r.allocation.widths.size(), start.widths.size());
+        const auto group = analysis::allocate(analysis_, AllocMethod::Group, budget);
+        QVERIFY_THROWS_EXCEPTION(InputError,
+                                 analysis::refine_allocation(stories_checkpoint(), analysis_, group, budget, o));
+    }
+
+    void groupNeedsItsTables() {
+        analysis::Analysis in_memory = analysis_;
+        in_memory.file.clear();
+        QVERIFY_THROWS_EXCEPTION(InputError,
+                                 analysis::allocate(in_memory, AllocMethod::Group, Budget::bits_per_weight(4.5)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAllocation)
+#include "tst_allocation.moc"
