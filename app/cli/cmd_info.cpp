@@ -3,6 +3,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "core/io/hf_config.h"
 
 namespace scalebits::cli {
 
@@ -19,30 +20,26 @@ int cmd_info(const Argv& argv) {
         dtypes[io::dtype_name(t.dtype)] += t.numel();
         params += t.numel();
     }
-    nlohmann::json j = {
-        {"path", ckpt.path.string()},
-        {"format", ckpt.format},
-        {"architecture", c.architecture},
-        {"hidden_size", c.dim},
-        {"intermediate_size", c.hidden_dim},
-        {"num_hidden_layers", c.n_layers},
-        {"num_attention_heads", c.n_heads},
-        {"num_key_value_heads", c.n_kv_heads},
-        {"head_dim", c.head_dim},
-        {"vocab_size", c.vocab_size},
-        {"max_seq_len", c.max_seq_len},
-        {"rms_norm_eps", c.rms_norm_eps},
-        {"rope_theta", c.rope_theta},
-        {"tie_word_embeddings", c.tie_word_embeddings},
-        {"tensors", ckpt.tensors.size()},
-        {"parameters", params},
-        {"weights_by_dtype", dtypes},
-        {"tokenizer", ckpt.tokenizer ? nlohmann::json{{"kind", ckpt.tokenizer->kind()},
-                                                       {"vocab_size", ckpt.tokenizer->vocab_size()},
-                                                       {"bos_id", ckpt.tokenizer->bos_id()},
-                                                       {"eos_id", ckpt.tokenizer->eos_id()}}
-                                     : nlohmann::json(nullptr)},
-    };
+    for (const auto& [name, p] : ckpt.packed) {
+        const auto n = static_cast<std::int64_t>(p.view.grid.rows * p.view.grid.cols);
+        dtypes["packed"] += n;
+        params += n;
+    }
+    // The configuration under its Hugging Face names, then what the file holds.
+    nlohmann::json j = io::hf_config_to_json(c);
+    j["path"] = ckpt.path.string();
+    j["format"] = ckpt.format;
+    j["architecture"] = c.architecture;
+    j["max_seq_len"] = c.max_seq_len;
+    j["tensors"] = ckpt.tensors.size() + ckpt.packed.size();
+    j["parameters"] = params;
+    j["weights_by_dtype"] = dtypes;
+    if (!ckpt.quantization.is_null()) j["quantization_config"] = ckpt.quantization;
+    j["tokenizer"] = ckpt.tokenizer ? nlohmann::json{{"kind", ckpt.tokenizer->kind()},
+                                                     {"vocab_size", ckpt.tokenizer->vocab_size()},
+                                                     {"bos_id", ckpt.tokenizer->bos_id()},
+                                                     {"eos_id", ckpt.tokenizer->eos_id()}}
+                                    : nlohmann::json(nullptr);
     if (args.flag("json")) {
         print_json(j);
         return 0;
@@ -51,9 +48,12 @@ int cmd_info(const Argv& argv) {
               << "  " << c.architecture << ": " << c.n_layers << " layers, hidden " << c.dim << ", MLP "
               << c.hidden_dim << ", heads " << c.n_heads << " (" << c.n_kv_heads << " KV, head_dim " << c.head_dim
               << "), vocab " << c.vocab_size << (c.tie_word_embeddings ? ", tied embeddings" : "") << "\n"
-              << "  " << ckpt.tensors.size() << " tensors, " << params << " parameters:";
+              << "  " << ckpt.tensors.size() + ckpt.packed.size() << " tensors, " << params << " parameters:";
     for (const auto& [d, n] : dtypes) std::cout << " " << d << "=" << n;
     std::cout << "\n";
+    if (!ckpt.quantization.is_null())
+        std::cout << "  packed by scalebits: " << ckpt.quantization.value("method", "?") << ", "
+                  << ckpt.quantization.value("avg_bits", 0.0) << " bits per weight\n";
     if (ckpt.tokenizer)
         std::cout << "  tokenizer: " << ckpt.tokenizer->kind() << ", " << ckpt.tokenizer->vocab_size() << " tokens\n";
     else

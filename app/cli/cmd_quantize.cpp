@@ -20,11 +20,6 @@ namespace scalebits::cli {
 namespace {
 const char* kKindNames[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 
-Budget parse_budget(const Args& args) {
-    if (auto b = args.get("bytes")) return Budget::bytes(args.get_double("bytes", 0));
-    if (!args.get("budget")) throw InputError("give a budget: --budget BITS_PER_WEIGHT or --bytes N");
-    return Budget::bits_per_weight(args.get_double("budget", 0));
-}
 }  // namespace
 
 int cmd_quantize_eval(const Argv& argv) {

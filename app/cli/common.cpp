@@ -63,4 +63,10 @@ double peak_rss_mb() {
     return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in kB on Linux
 }
 
+Budget parse_budget(const Args& args) {
+    if (args.get("bytes")) return Budget::bytes(args.get_double("bytes", 0));
+    if (!args.get("budget")) throw InputError("give a budget: --budget BITS_PER_WEIGHT or --bytes N");
+    return Budget::bits_per_weight(args.get_double("budget", 0));
+}
+
 }  // namespace scalebits::cli

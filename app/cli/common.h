@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app/cli/args.h"
+#include "core/alloc/budget.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
 
@@ -30,6 +31,9 @@ const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt);
 void print_progress(double done, double total, const std::string& stage);
 
 void print_json(const nlohmann::json& j);
+
+// --budget BITS_PER_WEIGHT or --bytes N (one is required).
+Budget parse_budget(const Args& args);
 
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();

@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity"},
     {"allocate", scalebits::cli::cmd_allocate, "solve the bit allocation for a budget"},
     {"sweep", scalebits::cli::cmd_sweep, "perplexity and KL for every method and budget (rate-quality table)"},
+    {"export", scalebits::cli::cmd_export, "write a packed model folder for an allocation (runs through the kernels)"},
     {"bench-solver", scalebits::cli::cmd_bench_solver, "benchmark the allocation ladder on synthetic tables"},
     {"bench-matmul", scalebits::cli::cmd_bench_matmul, "fp32 matrix-multiply throughput of this machine (LibTorch)"},
 };

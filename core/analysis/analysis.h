@@ -68,7 +68,7 @@ struct Analysis {
     std::vector<MatrixAnalysis> matrices;  // layer by layer, q k v o gate up down
     double calib_loss = 0.0;   // mean next-token loss on the calibration set (nats)
     double seconds = 0.0;      // wall time of the analysis
-    std::int64_t unquantized_bytes = 0;  // export's bytes outside the quantized matrices
+    std::int64_t unquantized_bytes = 0;  // model file bytes outside the packed tiles (exporting::export_overhead_bytes)
     std::filesystem::path file;  // where it was loaded from or saved to (empty when in memory only)
 
     std::int64_t total_tiles() const;

@@ -6,6 +6,7 @@
 
 #include "core/analysis/analysis_file.h"
 #include "core/calib/calib_set.h"
+#include "core/export/export_size.h"
 #include "core/calib/sensitivity.h"
 #include "core/quant/tile_costs.h"
 #include "core/reorder/reorder.h"
@@ -49,14 +50,6 @@ TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o
     return {spec.tile_rows, spec.tile_cols, spec.group};
 }
 
-std::int64_t unquantized_bytes(const model::ModelConfig& c) {
-    std::int64_t bytes = c.vocab_size * c.dim * 2;                 // embedding, fp16
-    if (!c.tie_word_embeddings) bytes += c.vocab_size * c.dim * 2;  // lm_head, fp16
-    bytes += (2 * c.n_layers + 1) * c.dim * 4;                      // RMSNorm weights, fp32
-    bytes += 64 * 1024;                                             // safetensors header allowance
-    return bytes;
-}
-
 Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const AnalysisOptions& o,
                  const std::filesystem::path& out, const Progress& progress) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -77,7 +70,6 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     a.widths = o.widths;
     std::sort(a.widths.begin(), a.widths.end());
     a.widths.erase(std::unique(a.widths.begin(), a.widths.end()), a.widths.end());
-    a.unquantized_bytes = unquantized_bytes(cfg);
 
     const calib::CalibrationSet set = calib::load_calibration_set(*ckpt.tokenizer, o.calib_text, o.samples, o.seq_len, o.seed);
     a.options.seed = set.seed;
@@ -135,6 +127,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
         m.factored_corr = corr.pearson;
         m.factored_log_corr = corr.log_pearson;
     }
+    a.unquantized_bytes = exporting::export_overhead_bytes(a);
     progress.checkpoint(units, units, "writing");
     a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     a.file = out;

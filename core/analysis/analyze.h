@@ -23,8 +23,4 @@ struct TileGeometry {
 };
 TileGeometry tile_geometry(const model::ModelConfig& config, const AnalysisOptions& options);
 
-// Bytes the export writes outside the quantized matrices: the fp16 embedding (and untied lm_head),
-// fp32 norm weights, the file header. Export uses the same function, so byte budgets are exact.
-std::int64_t unquantized_bytes(const model::ModelConfig& config);
-
 }  // namespace scalebits::analysis

@@ -38,8 +38,9 @@ std::vector<std::uint8_t> uniform_tile_widths(const Analysis& a, int bits) {
     return std::vector<std::uint8_t>(static_cast<std::size_t>(a.total_tiles()), static_cast<std::uint8_t>(bits));
 }
 
-void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
-                   Quantizer quantizer, bool reordered, const Progress& progress, WidthGranularity granularity) {
+void quantize_matrices(const model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
+                       Quantizer quantizer, bool reordered, WidthGranularity granularity, const QuantizedMatrixSink& sink,
+                       const Progress& progress) {
     const bool per_group = granularity == WidthGranularity::Group;
     auto spec_of = [&](const MatrixAnalysis& m) {
         return per_group ? quant::TileSpec{1, m.group, m.group} : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
@@ -60,8 +61,10 @@ void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vecto
     for (const auto& m : a.matrices) {
         progress.checkpoint(done++, total, std::string("quantizing (") + quantizer_name(quantizer) + ")");
         const auto kind = static_cast<model::LinearKind>(m.kind);
-        auto& layer = model.layers().at(static_cast<std::size_t>(m.layer));
-        torch::Tensor& w = layer.linear(kind).weight;
+        const auto& layer = model.layers().at(static_cast<std::size_t>(m.layer));
+        if (layer.linear(kind).override_op)
+            throw InputError(m.name + " is a packed (exported) matrix; fake quantization needs the full-precision model");
+        const torch::Tensor& w = layer.linear(kind).weight;
         const quant::TileSpec spec = spec_of(m);
         const std::int64_t count = spec.num_tiles(m.rows, m.cols);
         auto grid = torch::empty({spec.grid_rows(m.rows), spec.grid_cols(m.cols)}, torch::kUInt8);
@@ -97,8 +100,20 @@ void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vecto
             h = h.to(w.device());
             q = quant::quantize_gptq(w, h, spec, grid, weights);
         }
-        w = q.dequantize().to(w.dtype()).view_as(w);
+        sink(m, std::move(q));
     }
+}
+
+void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
+                   Quantizer quantizer, bool reordered, const Progress& progress, WidthGranularity granularity) {
+    quantize_matrices(
+        model, a, widths, quantizer, reordered, granularity,
+        [&](const MatrixAnalysis& m, quant::QuantizedMatrix&& q) {
+            torch::NoGradGuard no_grad;
+            auto& w = model.layers().at(static_cast<std::size_t>(m.layer)).linear(static_cast<model::LinearKind>(m.kind)).weight;
+            w = q.dequantize().to(w.dtype()).view_as(w);
+        },
+        progress);
 }
 
 }  // namespace scalebits::analysis

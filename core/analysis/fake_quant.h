@@ -4,10 +4,12 @@
 // (quantize + dequantize) version with the allocation's per-tile widths. The quantizers are the
 // ones export uses, steered by the analysis' factored Fisher (r, c) and, for GPTQ, its Hessians.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/analysis/analysis.h"
+#include "core/quant/quantized_matrix.h"
 #include "core/model/llama.h"
 #include "core/util/cancel.h"
 
@@ -30,6 +32,13 @@ enum class WidthGranularity { Tile, Group };
 void fake_quantize(model::LlamaModel& model, const Analysis& analysis, const std::vector<std::uint8_t>& widths,
                    Quantizer quantizer, bool reordered, const Progress& progress = {},
                    WidthGranularity granularity = WidthGranularity::Tile);
+
+// The pass both fake_quantize and export run: quantizes every matrix of `model` (already in the
+// widths' layout) with its widths and hands each result to `sink`, in analysis order.
+using QuantizedMatrixSink = std::function<void(const MatrixAnalysis& matrix, quant::QuantizedMatrix&& q)>;
+void quantize_matrices(const model::LlamaModel& model, const Analysis& analysis, const std::vector<std::uint8_t>& widths,
+                       Quantizer quantizer, bool reordered, WidthGranularity granularity, const QuantizedMatrixSink& sink,
+                       const Progress& progress = {});
 
 // Every tile of every matrix at `bits`.
 std::vector<std::uint8_t> uniform_tile_widths(const Analysis& analysis, int bits);

@@ -1,6 +1,7 @@
 #include "core/analysis/problem.h"
 
 #include "core/analysis/analysis_file.h"
+#include "core/export/export_size.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 
@@ -45,7 +46,7 @@ MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options) {
 TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) {
     TileProblem p;
     p.widths = a.widths;
-    p.overhead_bytes = a.unquantized_bytes;
+    p.overhead_bytes = exporting::export_overhead_bytes(a);
     const std::size_t nw = a.widths.size();
     std::size_t total = 0;
     for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tiles()) * nw;
@@ -67,7 +68,7 @@ GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options
     const io::SafetensorsFile file = io::read_safetensors(a.file);
     GroupProblem p;
     p.widths = a.widths;
-    p.overhead_bytes = a.unquantized_bytes;
+    p.overhead_bytes = exporting::export_overhead_bytes(a);
     for (const auto& m : a.matrices) {
         MatrixSpec s = matrix_spec(m, options);
         const std::string name = "cost.group." + m.name;

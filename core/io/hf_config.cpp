@@ -125,4 +125,21 @@ model::ModelConfig read_hf_config(const std::filesystem::path& config_json) {
     return hf_config_from_json(read_json_file(config_json), config_json);
 }
 
+nlohmann::ordered_json hf_config_to_json(const model::ModelConfig& c) {
+    return {{"architectures", {"LlamaForCausalLM"}},
+            {"model_type", "llama"},
+            {"hidden_size", c.dim},
+            {"intermediate_size", c.hidden_dim},
+            {"num_hidden_layers", c.n_layers},
+            {"num_attention_heads", c.n_heads},
+            {"num_key_value_heads", c.n_kv_heads},
+            {"head_dim", c.head_dim},
+            {"vocab_size", c.vocab_size},
+            {"max_position_embeddings", c.max_seq_len},
+            {"rms_norm_eps", c.rms_norm_eps},
+            {"rope_theta", c.rope_theta},
+            {"tie_word_embeddings", c.tie_word_embeddings},
+            {"hidden_act", "silu"}};
+}
+
 }  // namespace scalebits::io

@@ -14,4 +14,7 @@ namespace scalebits::io {
 model::ModelConfig read_hf_config(const std::filesystem::path& config_json);
 model::ModelConfig hf_config_from_json(const nlohmann::json& j, const std::filesystem::path& source);
 
+// The config.json fields of a LlamaForCausalLM that hf_config_from_json reads back to `config`.
+nlohmann::ordered_json hf_config_to_json(const model::ModelConfig& config);
+
 }  // namespace scalebits::io

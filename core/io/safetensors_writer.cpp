@@ -69,7 +69,9 @@ std::string SafetensorsWriter::header() const {
         offset += e.bytes.size();
     }
     std::string s = h.dump();
-    s.append((8 - s.size() % 8) % 8, ' ');
+    // Spaces up to a 16-byte aligned data section (8 length bytes + header), so tensors whose sizes
+    // are multiples of 16 start 16-byte aligned in a mapped file (the packed kernels' loads).
+    s.append((16 - (8 + s.size()) % 16) % 16, ' ');
     return s;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Writes a safetensors file (8-byte little-endian header length, JSON header padded with spaces to
-// a multiple of 8, then the tensors back to back in the order added), atomically. The reader in
+// Writes a safetensors file (8-byte little-endian header length, JSON header padded with spaces so
+// the data section starts 16-byte aligned, then the tensors back to back in the order added), atomically. The reader in
 // safetensors.h accepts exactly what this writes.
 #include <cstdint>
 #include <filesystem>

@@ -72,6 +72,13 @@ void validate_tensors(Checkpoint& ck) {
 
     const auto expected = expected_tensors(ck.config);
     for (const auto& [name, shape] : expected) {
+        if (auto p = ck.packed.find(name); p != ck.packed.end()) {
+            const auto& g = p->second.view.grid;
+            if (std::vector<std::int64_t>{std::int64_t(g.rows), std::int64_t(g.cols)} != shape)
+                throw InputError(ck.path, "packed matrix '" + name + "' is " + std::to_string(g.rows) + "x" +
+                                              std::to_string(g.cols) + ", the config implies " + shape_str(shape));
+            continue;
+        }
         auto it = ck.tensors.find(name);
         if (it == ck.tensors.end()) throw InputError(ck.path, "missing tensor '" + name + "'");
         const io::HostTensor& t = it->second;
@@ -88,6 +95,8 @@ void validate_tensors(Checkpoint& ck) {
     }
     for (const auto& [name, t] : ck.tensors)
         if (!expected.count(name)) throw InputError(ck.path, "unexpected tensor '" + name + "' for a Llama model");
+    for (const auto& [name, p] : ck.packed)
+        if (!expected.count(name)) throw InputError(ck.path, "unexpected packed matrix '" + name + "' for a Llama model");
 }
 
 // The first bytes of a file (fewer when it is shorter), zero-padded to 8 for the magic checks.
@@ -126,10 +135,13 @@ Checkpoint load_gguf(const fs::path& p, const std::optional<fs::path>& tok) {
     io::GgufLlama g = io::gguf_to_llama(f);
     ck.config = g.config;
     ck.tensors = std::move(g.tensors);
-    if (tok)
+    if (tok) {
         ck.tokenizer = load_tokenizer_file(*tok, ck.config.vocab_size);
-    else if (g.vocab)
+        ck.tokenizer_source = *tok;
+    } else if (g.vocab) {
         ck.tokenizer = tokenizer::make_gguf_tokenizer(*g.vocab, p.string());
+        ck.tokenizer_source = p;
+    }
     return ck;
 }
 
@@ -140,8 +152,30 @@ Checkpoint load_llama2c(const fs::path& p, const std::optional<fs::path>& tok) {
     io::Llama2cModel m = io::read_llama2c(p);
     ck.config = m.config;
     ck.tensors = std::move(m.tensors);
-    if (auto t = io::find_llama2c_tokenizer(p, ck.config.vocab_size, tok))
+    if (auto t = io::find_llama2c_tokenizer(p, ck.config.vocab_size, tok)) {
         ck.tokenizer = load_tokenizer_file(*t, ck.config.vocab_size);
+        ck.tokenizer_source = *t;
+    }
+    return ck;
+}
+
+Checkpoint load_export(const fs::path& p, const std::optional<fs::path>& tok) {
+    io::PackedExport e = io::read_packed_export(p);
+    Checkpoint ck;
+    ck.path = p;
+    ck.format = "scalebits-export";
+    ck.config = e.config;
+    ck.tensors = std::move(e.tensors);
+    ck.packed = std::move(e.packed);
+    ck.quantization = std::move(e.quantization);
+    const fs::path t = tok ? *tok : e.tokenizer_file;
+    ck.tokenizer_source = t;
+    if (t.extension() == ".gguf") {
+        const io::GgufFile f = io::read_gguf(t);
+        if (auto vocab = io::gguf_vocab(f)) ck.tokenizer = tokenizer::make_gguf_tokenizer(*vocab, t.string());
+    } else if (!t.empty()) {
+        ck.tokenizer = load_tokenizer_file(t, ck.config.vocab_size);
+    }
     return ck;
 }
 
@@ -158,10 +192,13 @@ Checkpoint load_safetensors(const fs::path& p, const std::optional<fs::path>& to
         std::string name = t.name;
         ck.tensors.emplace(std::move(name), std::move(t));
     }
-    if (tok)
+    if (tok) {
         ck.tokenizer = load_tokenizer_file(*tok, ck.config.vocab_size);
-    else if (fs::is_regular_file(folder / "tokenizer.json"))
+        ck.tokenizer_source = *tok;
+    } else if (fs::is_regular_file(folder / "tokenizer.json")) {
         ck.tokenizer = tokenizer::load_tokenizer_json(folder / "tokenizer.json");
+        ck.tokenizer_source = folder / "tokenizer.json";
+    }
     return ck;
 }
 
@@ -171,7 +208,9 @@ Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::p
     if (!fs::exists(model_path)) throw InputError(model_path, "no such file or folder");
     Checkpoint ck;
     if (fs::is_directory(model_path)) {
-        if (fs::exists(model_path / "model.safetensors") || fs::exists(model_path / "model.safetensors.index.json")) {
+        if (io::is_packed_export(model_path)) {
+            ck = load_export(model_path, tokenizer_path);
+        } else if (fs::exists(model_path / "model.safetensors") || fs::exists(model_path / "model.safetensors.index.json")) {
             ck = load_safetensors(model_path, tokenizer_path);
         } else {
             for (const char* name : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"})

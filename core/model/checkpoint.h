@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/io/host_tensor.h"
+#include "core/io/packed_export.h"
 #include "core/model/config.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -21,9 +22,14 @@ namespace scalebits::model {
 struct Checkpoint {
     ModelConfig config;
     std::map<std::string, io::HostTensor> tensors;
+    // Packed quantized linear weights of an exported model (by weight name); their names are not
+    // in `tensors`. The model runs them through the kernels, never as a dense copy.
+    std::map<std::string, io::PackedLinear> packed;
+    nlohmann::json quantization;  // the export's quantization_config (null otherwise)
     std::shared_ptr<const tokenizer::Tokenizer> tokenizer;  // null when the format has none
     std::filesystem::path path;
-    std::string format;  // "gguf", "safetensors", "llama2c"
+    std::filesystem::path tokenizer_source;  // the file the tokenizer came from (may be `path` itself)
+    std::string format;  // "gguf", "safetensors", "llama2c", "scalebits-export"
 
     const io::HostTensor& tensor(const std::string& name) const;  // throws InputError if absent
     bool has(const std::string& name) const { return tensors.count(name) != 0; }

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include <scalebits/kernels.h>
+
 #include "core/util/error.h"
 
 namespace scalebits::model {
@@ -33,6 +35,36 @@ torch::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<
         throw InputError(ckpt.path, "tensor " + name + " has shape " + got + ", the config implies " + want);
     }
     return to_torch(t, device);
+}
+
+// The product x W^T of a packed matrix through the CPU kernels, reading the tiles where they lie
+// (the mapped export file). Inputs of any leading shape; fp32 out.
+std::function<torch::Tensor(const torch::Tensor&)> packed_product(const io::PackedLinear& p) {
+    return [p](const torch::Tensor& x) {
+        const auto& g = p.view.grid;
+        auto shape = x.sizes().vec();
+        const auto x2 = x.reshape({-1, static_cast<std::int64_t>(g.cols)}).to(torch::kFloat32).contiguous();
+        torch::Tensor y = torch::empty({x2.size(0), static_cast<std::int64_t>(g.rows)}, torch::kFloat32);
+        kernels::gemm_cpu(p.view, x2.data_ptr<float>(), static_cast<int>(x2.size(0)), y.data_ptr<float>());
+        shape.back() = static_cast<std::int64_t>(g.rows);
+        return y.view(shape);
+    };
+}
+
+Linear load_linear(const Checkpoint& ckpt, const std::string& name, std::vector<std::int64_t> shape,
+                   torch::Device device) {
+    Linear lin;
+    if (auto it = ckpt.packed.find(name); it != ckpt.packed.end()) {
+        if (!device.is_cpu())
+            throw InputError(ckpt.path, "exported (packed) models run on the CPU in this build; use --device cpu");
+        const auto& g = it->second.view.grid;
+        if (std::vector<std::int64_t>{std::int64_t(g.rows), std::int64_t(g.cols)} != shape)
+            throw InputError(ckpt.path, "packed matrix " + name + " does not have the shape the config implies");
+        lin.override_op = packed_product(it->second);
+        return lin;
+    }
+    lin.weight = load(ckpt, name, std::move(shape), device);
+    return lin;
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
@@ -100,13 +132,13 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : config_(c
         const std::string p = "model.layers." + std::to_string(i) + ".";
         l.attn_norm = load(ckpt, p + "input_layernorm.weight", {c.dim}, device);
         l.ffn_norm = load(ckpt, p + "post_attention_layernorm.weight", {c.dim}, device);
-        l.q.weight = load(ckpt, linear_weight_name(i, LinearKind::Q), {q_dim, c.dim}, device);
-        l.k.weight = load(ckpt, linear_weight_name(i, LinearKind::K), {kv_dim, c.dim}, device);
-        l.v.weight = load(ckpt, linear_weight_name(i, LinearKind::V), {kv_dim, c.dim}, device);
-        l.o.weight = load(ckpt, linear_weight_name(i, LinearKind::O), {c.dim, q_dim}, device);
-        l.gate.weight = load(ckpt, linear_weight_name(i, LinearKind::Gate), {c.hidden_dim, c.dim}, device);
-        l.up.weight = load(ckpt, linear_weight_name(i, LinearKind::Up), {c.hidden_dim, c.dim}, device);
-        l.down.weight = load(ckpt, linear_weight_name(i, LinearKind::Down), {c.dim, c.hidden_dim}, device);
+        l.q = load_linear(ckpt, linear_weight_name(i, LinearKind::Q), {q_dim, c.dim}, device);
+        l.k = load_linear(ckpt, linear_weight_name(i, LinearKind::K), {kv_dim, c.dim}, device);
+        l.v = load_linear(ckpt, linear_weight_name(i, LinearKind::V), {kv_dim, c.dim}, device);
+        l.o = load_linear(ckpt, linear_weight_name(i, LinearKind::O), {c.dim, q_dim}, device);
+        l.gate = load_linear(ckpt, linear_weight_name(i, LinearKind::Gate), {c.hidden_dim, c.dim}, device);
+        l.up = load_linear(ckpt, linear_weight_name(i, LinearKind::Up), {c.hidden_dim, c.dim}, device);
+        l.down = load_linear(ckpt, linear_weight_name(i, LinearKind::Down), {c.dim, c.hidden_dim}, device);
     }
     // inv_freq[i] = theta^(-2i/head_dim), computed in double as the reference implementations do.
     std::vector<float> inv(static_cast<std::size_t>(c.head_dim / 2));
@@ -117,7 +149,10 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : config_(c
 
 void LlamaModel::set_linear_requires_grad(bool on) {
     for (auto& l : layers_)
-        for (int k = 0; k < kLinearKinds; ++k) l.linear(static_cast<LinearKind>(k)).weight.requires_grad_(on);
+        for (int k = 0; k < kLinearKinds; ++k) {
+            torch::Tensor& w = l.linear(static_cast<LinearKind>(k)).weight;
+            if (w.defined()) w.requires_grad_(on);
+        }
 }
 
 torch::Tensor LlamaModel::apply_linear(const Linear& lin, int layer, LinearKind kind, const torch::Tensor& x) const {

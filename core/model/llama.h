@@ -22,7 +22,8 @@ const char* linear_kind_name(LinearKind kind);  // "q_proj", ..., "down_proj"
 std::string linear_weight_name(int layer, LinearKind kind);  // canonical HF tensor name
 
 // A linear layer y = x W^T. `weight` is the dense fp32 weight; `override_op`, when set, replaces
-// the dense product (the packed kernels of an exported model), so no dense copy is needed.
+// the dense product (the packed kernels of an exported model, whose `weight` stays undefined), so
+// no dense copy is needed.
 struct Linear {
     torch::Tensor weight;  // {out, in}
     std::function<torch::Tensor(const torch::Tensor&)> override_op;

@@ -1,0 +1,51 @@
+#include <cmath>
+#include <cstdio>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "core/analysis/allocation.h"
+#include "core/analysis/analysis_file.h"
+#include "core/export/export.h"
+#include "core/util/error.h"
+
+namespace scalebits::cli {
+
+int cmd_export(const Argv& argv) {
+    auto opts = model_options();
+    opts.insert({"analysis", "budget", "bytes", "method", "quantizer", "out"});
+    Args args(argv, opts, {"json"});
+    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
+    analysis::check_model_matches(a, args.require("model"));
+    const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
+    const Budget budget = parse_budget(args);
+    const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
+    const std::string out = args.require("out");
+    const analysis::Allocation alloc = analysis::allocate(a, method, budget);
+    LoadedModel m = load_model(args);
+    Progress progress;
+    progress.report = print_progress;
+    exporting::ExportInfo info;
+    info.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
+    const auto r = exporting::export_model(m.checkpoint, a, alloc, quantizer, out, info, progress);
+    const double rel = static_cast<double>(r.model_file_bytes - r.predicted_bytes) / static_cast<double>(r.predicted_bytes);
+    nlohmann::json j = {{"out", out},
+                        {"method", alloc_method_name(method)},
+                        {"quantizer", analysis::quantizer_name(quantizer)},
+                        {"avg_bits", alloc.avg_bits},
+                        {"predicted_bytes", r.predicted_bytes},
+                        {"model_file_bytes", r.model_file_bytes},
+                        {"size_rel_diff", rel},
+                        {"folder_bytes", r.folder_bytes},
+                        {"seconds", r.seconds}};
+    if (args.flag("json"))
+        print_json(j);
+    else
+        std::printf("exported %s (%s, %s) to %s: %.4f bits per weight, model.safetensors %lld bytes, predicted %lld "
+                    "(%+.3f%%), %.1f s\n",
+                    alloc_method_name(method), analysis::quantizer_name(quantizer), out.c_str(), alloc.avg_bits,
+                    static_cast<long long>(r.model_file_bytes), static_cast<long long>(r.predicted_bytes), 100 * rel,
+                    r.seconds);
+    return 0;
+}
+
+}  // namespace scalebits::cli

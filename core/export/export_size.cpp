@@ -1,0 +1,71 @@
+#include "core/export/export_size.h"
+
+#include <nlohmann/json.hpp>
+#include <scalebits/kernels.h>
+
+#include <string>
+
+#include "core/io/packed_export.h"
+
+namespace scalebits::exporting {
+
+namespace {
+// A non-negative number with as many digits as `at_most` has: the widest value it can take.
+std::int64_t widest(std::int64_t at_most) {
+    std::int64_t v = 9;
+    while (v < at_most) v = v * 10 + 9;
+    return v;
+}
+}  // namespace
+
+std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
+    const auto& c = a.config;
+    struct Entry {
+        std::string name, dtype;
+        std::vector<std::int64_t> shape;
+    };
+    std::vector<Entry> entries;
+    std::int64_t unquantized = 0, max_file = 0;
+    for (const auto& m : a.matrices) {
+        const kernels::TileGrid g{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
+                                  static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
+                                  static_cast<std::size_t>(m.group)};
+        const std::vector<std::uint8_t> eight(g.tile_count(), 8);
+        const auto max_bytes = static_cast<std::int64_t>(kernels::packed_data_bytes(g, eight.data()));
+        max_file += max_bytes + 9 * m.tiles();
+        const std::string base = m.name.substr(0, m.name.size() - 7);
+        entries.push_back({base + ".qdata", "U8", {widest(max_bytes)}});
+        entries.push_back({base + ".qoffsets", "I64", {m.grid_rows, m.grid_cols}});
+        entries.push_back({base + ".qwidths", "U8", {m.grid_rows, m.grid_cols}});
+    }
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        entries.push_back({p + "input_layernorm.weight", "F32", {c.dim}});
+        entries.push_back({p + "post_attention_layernorm.weight", "F32", {c.dim}});
+    }
+    entries.push_back({"model.norm.weight", "F32", {c.dim}});
+    entries.push_back({"model.embed_tokens.weight", "F16", {c.vocab_size, c.dim}});
+    if (!c.tie_word_embeddings) entries.push_back({"lm_head.weight", "F16", {c.vocab_size, c.dim}});
+    unquantized += (2 * c.n_layers + 1) * c.dim * 4;
+    unquantized += c.vocab_size * c.dim * 2 * (c.tie_word_embeddings ? 1 : 2);
+    max_file += unquantized;
+
+    // The export metadata exactly as export writes it, with checksums of the fixed hex length.
+    nlohmann::json matrices = nlohmann::json::object(), checksums = nlohmann::json::object();
+    for (const auto& m : a.matrices) matrices[m.name] = {m.rows, m.cols};
+    for (const auto& e : entries) checksums[e.name] = std::string(16, '0');
+    const nlohmann::json meta = {{"format_version", io::kExportFormatVersion},
+                                 {"tile", {a.options.tile_rows, a.options.tile_cols}},
+                                 {"group", a.options.group},
+                                 {"matrices", matrices},
+                                 {"checksums", checksums}};
+    nlohmann::ordered_json h = nlohmann::ordered_json::object();
+    h["__metadata__"] = {{io::kExportMetadataKey, meta.dump()}};
+    const std::int64_t offset = widest(max_file);
+    for (const auto& e : entries) h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset}}};
+    std::int64_t header = static_cast<std::int64_t>(h.dump().size());
+    header += (16 - (8 + header) % 16) % 16;
+    return unquantized + 8 + header;
+}
+
+}  // namespace scalebits::exporting
