@@ -114,8 +114,14 @@ int cmd_sweep(const Argv& argv) {
                     static_cast<long long>(base.windows), static_cast<long long>(po.ctx));
         std::printf("%-15s %-5s %6s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
     }
-    const auto rows = analysis::run_sweep(m.checkpoint, a, reference, so, json ? std::function<void(const analysis::SweepRow&)>{} : print_row,
-                                          progress);
+    // With --json the table comes at the end on stdout; each row also goes to stderr as one JSON
+    // line the moment it is measured, so a long sweep shows (and keeps) its results as they land.
+    auto on_row = [json](const analysis::SweepRow& r) {
+        if (!json) return print_row(r);
+        std::fprintf(stderr, "%s\n", row_json(r).dump().c_str());
+        std::fflush(stderr);
+    };
+    const auto rows = analysis::run_sweep(m.checkpoint, a, reference, so, on_row, progress);
     if (json) {
         nlohmann::json out = {{"ctx", po.ctx},
                               {"windows", base.windows},

@@ -16,6 +16,8 @@ int cmd_quantize_eval(const Argv& argv);
 int cmd_allocate(const Argv& argv);
 int cmd_sweep(const Argv& argv);
 int cmd_export(const Argv& argv);
+int cmd_bench_kernels(const Argv& argv);
+int cmd_bench(const Argv& argv);
 int cmd_bench_solver(const Argv& argv);
 int cmd_bench_matmul(const Argv& argv);
 

@@ -30,6 +30,8 @@ const Command kCommands[] = {
     {"sweep", scalebits::cli::cmd_sweep, "perplexity and KL for every method and budget (rate-quality table)"},
     {"export", scalebits::cli::cmd_export, "write a packed model folder for an allocation (runs through the kernels)"},
     {"bench-solver", scalebits::cli::cmd_bench_solver, "benchmark the allocation ladder on synthetic tables"},
+    {"bench", scalebits::cli::cmd_bench, "decode tokens/s of an exported model against its dense weights"},
+    {"bench-kernels", scalebits::cli::cmd_bench_kernels, "verify or benchmark the packed mixed-width kernels (--verify, --json)"},
     {"bench-matmul", scalebits::cli::cmd_bench_matmul, "fp32 matrix-multiply throughput of this machine (LibTorch)"},
 };
 

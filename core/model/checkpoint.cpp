@@ -12,6 +12,8 @@
 #include "core/io/llama2c.h"
 #include "core/io/safetensors.h"
 #include "core/tokenizer/factory.h"
+#include <scalebits/kernels.h>
+
 #include "core/util/error.h"
 
 namespace scalebits::model {
@@ -246,6 +248,20 @@ Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::p
         throw InputError(model_path, "tokenizer has " + std::to_string(ck.tokenizer->vocab_size()) +
                                          " tokens but the model's vocabulary is " + std::to_string(ck.config.vocab_size));
     return ck;
+}
+
+Checkpoint dequantized_copy(const Checkpoint& ck) {
+    Checkpoint out = ck;
+    out.packed.clear();
+    for (const auto& [name, p] : ck.packed) {
+        const auto& g = p.view.grid;
+        std::vector<float> dense(g.rows * g.cols);
+        kernels::dequantize_reference(p.view, dense.data());
+        out.tensors.emplace(name, io::HostTensor::from_floats(
+                                      name, {static_cast<std::int64_t>(g.rows), static_cast<std::int64_t>(g.cols)},
+                                      std::move(dense)));
+    }
+    return out;
 }
 
 }  // namespace scalebits::model

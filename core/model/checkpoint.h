@@ -41,4 +41,8 @@ struct Checkpoint {
 Checkpoint load_checkpoint(const std::filesystem::path& model_path,
                            const std::optional<std::filesystem::path>& tokenizer_path = std::nullopt);
 
+// The same checkpoint with every packed matrix dequantized (kernels' reference) into an fp32
+// tensor: the dense counterpart an exported model is benchmarked against.
+Checkpoint dequantized_copy(const Checkpoint& checkpoint);
+
 }  // namespace scalebits::model

@@ -162,7 +162,10 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
     const std::size_t tr = grid.tiles_r();
     // Contiguous blocks of tile rows per part: each part owns whole output rows, so no reduction.
-    const int parts = static_cast<int>(std::min<std::size_t>(tr, static_cast<std::size_t>(nthreads)));
+    // Waking a thread costs a few microseconds: small matrices (under 64 KiB of tiles a part) run on
+    // fewer threads, a tiny one on the caller alone.
+    const std::size_t by_size = std::max<std::size_t>(1, v.data_bytes * static_cast<std::size_t>(batch) / (64 * 1024));
+    const int parts = static_cast<int>(std::min({tr, static_cast<std::size_t>(nthreads), by_size}));
     // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
     // boundaries to fall on multiples of 64 columns or groups to span whole chunks.
     const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);

@@ -22,6 +22,9 @@ struct Options {
     bool check_error = true;                           // bench: compare against the reference
 };
 
+// mode: verify | bench; args: the options after it. Throws std::invalid_argument on a bad option.
+Options parse_options(const std::string& mode, const std::vector<std::string>& args);
+
 int run_verify(const Options& opt);
 int run_bench(const Options& opt);
 

@@ -157,6 +157,48 @@ private slots:
         }
     }
 
+    // export -> the folder works as --model everywhere: info, eval, bench.
+    void exportAndReload() {
+        const QString out = tmp_.filePath(QStringLiteral("exported"));
+        Run r = cli(QStringList{QStringLiteral("export")} + model_ +
+                    QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"), QStringLiteral("4.5"),
+                                QStringLiteral("--quantizer"), QStringLiteral("gptq"), QStringLiteral("--out"), out,
+                                QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const double rel = json_of(r).value(QStringLiteral("size_rel_diff")).toDouble();
+        QVERIFY2(rel <= 0 && rel > -0.005, qPrintable(QString::number(rel)));
+        r = cli({QStringLiteral("info"), QStringLiteral("--model"), out, QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(json_of(r).value(QStringLiteral("format")).toString(), QStringLiteral("scalebits-export"));
+        r = cli({QStringLiteral("eval"), QStringLiteral("--model"), out, QStringLiteral("--text"),
+                 shared("wikitext-2-raw/wiki.test.raw"), QStringLiteral("--max-bytes"), QStringLiteral("20000"),
+                 QStringLiteral("--ctx"), QStringLiteral("128"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const double ppl = json_of(r).value(QStringLiteral("ppl")).toDouble();
+        QVERIFY(ppl > 1 && std::isfinite(ppl));
+        r = cli({QStringLiteral("bench"), QStringLiteral("--model"), out, QStringLiteral("--steps"), QStringLiteral("8"),
+                 QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto j = json_of(r);
+        QVERIFY(j.value(QStringLiteral("packed")).toObject().value(QStringLiteral("tokens_per_s")).toDouble() > 0);
+        QVERIFY(j.value(QStringLiteral("dense_fp32")).toObject().value(QStringLiteral("tokens_per_s")).toDouble() > 0);
+        // The group method is a quality reference the kernels cannot run.
+        r = cli(QStringList{QStringLiteral("export")} + model_ +
+                QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"), QStringLiteral("4.5"),
+                            QStringLiteral("--method"), QStringLiteral("group"), QStringLiteral("--out"),
+                            tmp_.filePath(QStringLiteral("group"))});
+        QCOMPARE(r.code, 2);
+    }
+
+    void benchKernels() {
+        const Run r = cli({QStringLiteral("bench-kernels"), QStringLiteral("--shapes"), QStringLiteral("300x200"),
+                           QStringLiteral("--bits"), QStringLiteral("3,mixed"), QStringLiteral("--batch"),
+                           QStringLiteral("1,3"), QStringLiteral("--iters"), QStringLiteral("3"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(json_of(r).value(QStringLiteral("bandwidth_gbps")).toDouble() > 0);
+        QCOMPARE(cli({QStringLiteral("bench-kernels"), QStringLiteral("--bits"), QStringLiteral("9")}).code, 2);
+    }
+
     void wrongModelIsRefused() {
         const Run r = cli({QStringLiteral("quantize-eval"), QStringLiteral("--model"), shared("c4/c4-sample.utf8"),
                            QStringLiteral("--analysis"), analysis_, QStringLiteral("--uniform"), QStringLiteral("4"),
