@@ -22,6 +22,16 @@
 #include <QtConcurrent>
 
 #include "core/analysis/analysis_file.h"
+#include "core/analysis/analyze.h"
+#include "core/analysis/sweep.h"
+#include "core/eval/text.h"
+#include "core/model/checkpoint.h"
+#include "core/model/llama.h"
+#include "core/util/default_paths.h"
+#include "ui/controllers/background_job.h"
+#include "ui/views/analyze_dialog.h"
+#include "ui/views/export_dialog.h"
+#include "ui/views/job_progress_dialog.h"
 #include "ui/models/layer_table_model.h"
 #include "ui/views/about_dialog.h"
 #include "ui/views/budget_panel.h"
@@ -137,6 +147,11 @@ void MainWindow::createActions() {
     open->setShortcut(QKeySequence::Open);
     recentMenu_ = file->addMenu(tr("Open &recent"));
     updateRecentMenu();
+    auto* analyze = file->addAction(tr("&Analyze a model…"), this, [this] { analyzeModel(); });
+    analyze->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    exportAction_ = file->addAction(tr("E&xport packed model…"), this, &MainWindow::showExportDialog);
+    exportAction_->setShortcut(QKeySequence(tr("Ctrl+Shift+S")));
+    exportAction_->setEnabled(false);
     file->addSeparator();
     auto* png = file->addAction(QIcon(QStringLiteral(":/icons/export.svg")), tr("&Export heatmaps as image…"), this, &MainWindow::exportImage);
     png->setShortcut(QKeySequence(tr("Ctrl+E")));
@@ -154,10 +169,11 @@ void MainWindow::createActions() {
     auto* focus = budget->addAction(tr("&Enter budget…"), this, [this] { budget_->spinBox()->setFocus(); budget_->spinBox()->selectAll(); });
     focus->setShortcut(QKeySequence(tr("Ctrl+B")));
     budget->addSeparator();
-    evaluateAction_ = budget->addAction(tr("E&valuate at this budget"));
+    evaluateAction_ = budget->addAction(tr("E&valuate at this budget"), this, &MainWindow::evaluateAtBudget);
+    evaluateAction_->setShortcut(QKeySequence(tr("Ctrl+Shift+V")));
     evaluateAction_->setEnabled(false);
-    evaluateAction_->setToolTip(tr("Measured perplexity needs the model and the evaluation worker, which the explorer "
-                                   "does not run yet; use scalebits-cli eval meanwhile."));
+    evaluateAction_->setToolTip(tr("Fake-quantize the model with this allocation (RTN) and measure perplexity and KL "
+                                   "on 8 windows of WikiText-2; the point joins the rate-quality plot."));
     budget->setToolTipsVisible(true);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -178,6 +194,11 @@ void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis,
     heatmaps_->setAnalysis(analysis);
     controller_->setAnalysis(analysis);
     if (analysis && !analysis->matrices.empty()) table_->selectRow(0);
+    // Export and evaluation need the model the analysis was made from.
+    const bool hasModel = analysis && !analysis->file.empty() && std::filesystem::exists(analysis->model_path);
+    exportAction_->setEnabled(hasModel);
+    evaluateAction_->setEnabled(hasModel);
+    rateQuality_->clearMeasurements();
     if (analysis) {
         setWindowTitle(tr("%1 — ScaleBITS explorer").arg(QFileInfo(source).fileName()));
         statusBar()->showMessage(tr("%1: %2 matrices, %3 tiles · preparing the allocators…")
@@ -188,6 +209,12 @@ void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis,
 }
 
 void MainWindow::openFile(const QString& path) {
+    const QFileInfo info(path);
+    const QString ext = info.suffix().toLower();
+    if (ext == QLatin1String("gguf") || ext == QLatin1String("bin") || (info.isDir() && QFileInfo::exists(path + QStringLiteral("/config.json")))) {
+        analyzeModel(path);
+        return;
+    }
     statusBar()->showMessage(tr("Loading %1…").arg(path));
     QtConcurrent::run([path]() -> std::pair<std::shared_ptr<const analysis::Analysis>, QString> {
         try {
@@ -203,8 +230,8 @@ void MainWindow::openFile(const QString& path) {
             Q_EMIT fileFailed(result.second);
             if (!QCoreApplication::closingDown() && isVisible())
                 QMessageBox::warning(this, tr("Cannot open the file"),
-                                     tr("%1\n\nOpen an analysis file written by `scalebits-cli analyze` "
-                                        "(model files cannot be analyzed from the explorer yet).")
+                                     tr("%1\n\nOpen an analysis file (File > Open) or analyze a model "
+                                        "(File > Analyze a model).")
                                          .arg(result.second));
             return;
         }
@@ -215,8 +242,9 @@ void MainWindow::openFile(const QString& path) {
 }
 
 void MainWindow::openDialog() {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open analysis"), QString(),
-                                                      tr("Analysis files (*.safetensors *.analysis);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open analysis or model"), QString::fromStdString(default_analysis_folder().string()),
+        tr("Analysis files (*.sba *.analysis *.safetensors);;Models (*.gguf *.bin);;All files (*)"));
     if (!path.isEmpty()) openFile(path);
 }
 
@@ -297,6 +325,124 @@ void MainWindow::dropEvent(QDropEvent* event) {
         openFile(urls.front().toLocalFile());
         event->acceptProposedAction();
     }
+}
+
+void MainWindow::offerDefaultModel() {
+    const QString model = QString::fromStdString(default_model_path().string());
+    const QString saved = AnalyzeDialog::defaultOutput(model);
+    if (QFileInfo::exists(saved)) {
+        openFile(saved);
+        return;
+    }
+    if (!QFileInfo::exists(model)) {
+        statusBar()->showMessage(tr("Open an analysis (Ctrl+O) or analyze a model (Ctrl+Shift+O)."));
+        return;
+    }
+    const auto answer = QMessageBox::question(
+        this, tr("Analyze the default model?"),
+        tr("No analysis is open. Analyze the default model, %1?\n\nIt runs in the background; the result is saved as "
+           "%2 and opened here.")
+            .arg(QFileInfo(model).fileName(), saved));
+    if (answer == QMessageBox::Yes) analyzeModel(model);
+}
+
+void MainWindow::analyzeModel(const QString& model) {
+    AnalyzeDialog dialog(model, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    const AnalyzeRequest request = dialog.request();
+    auto result = std::make_shared<std::shared_ptr<const analysis::Analysis>>();
+    auto work = [request, result](const Progress& p) {
+        std::optional<std::filesystem::path> tokenizer;
+        if (!request.tokenizer.isEmpty()) tokenizer = request.tokenizer.toStdString();
+        const model::Checkpoint ckpt = model::load_checkpoint(request.model.toStdString(), tokenizer);
+        model::LlamaModel m(ckpt);
+        const std::filesystem::path out = request.output.toStdString();
+        if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+        *result = std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, request.options, out, p));
+    };
+    runWithProgress(tr("Analyzing %1").arg(QFileInfo(request.model).fileName()), tr("Analysis failed"), work,
+                    [this, result, request] {
+                        settings_.addRecentFile(request.output);
+                        updateRecentMenu();
+                        setAnalysis(*result, request.output);
+                    },
+                    [this] { statusBar()->showMessage(tr("Analysis cancelled; nothing was saved.")); });
+}
+
+void MainWindow::showExportDialog() {
+    const auto a = controller_->analysis();
+    if (!a) return;
+    auto* dialog = new ExportDialog(a, parse_alloc_method(controller_->method().toStdString()), controller_->budget(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->show();
+}
+
+void MainWindow::evaluateAtBudget() {
+    const auto a = controller_->analysis();
+    if (!a || a->file.empty()) return;
+    const QString method = controller_->method();
+    const double budget = controller_->budget();
+    struct Result {
+        double avg_bits = 0, ppl = 0, fp_ppl = 0, kl = 0;
+        std::int64_t windows = 0;
+    };
+    auto result = std::make_shared<Result>();
+    auto work = [a, method, budget, result](const Progress& p) {
+        const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
+        analysis::check_model_matches(*a, a->model_path);
+        if (!ckpt.tokenizer) throw InputError(a->model_path, "has no tokenizer to read the evaluation text with");
+        const model::LlamaModel fp(ckpt);
+        const auto tokens = eval::tokenize_text(*ckpt.tokenizer, eval::read_text(default_evaluation_text(), 0));
+        eval::PerplexityOptions po;
+        po.ctx = std::min<std::int64_t>(512, ckpt.config.max_seq_len);
+        po.max_windows = 8;
+        const eval::ReferenceDistributions reference(fp, tokens, po, std::int64_t{2} << 30, p);
+        const auto alloc = analysis::allocate(*a, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(budget));
+        const auto q = analysis::evaluate_allocation(ckpt, *a, alloc, analysis::Quantizer::Rtn, reference, nullptr, p);
+        result->avg_bits = alloc.avg_bits;
+        result->ppl = q.ppl.ppl;
+        result->fp_ppl = reference.baseline().ppl;
+        result->kl = q.kl;
+        result->windows = q.ppl.windows;
+    };
+    runWithProgress(tr("Evaluating %1 at %2 bits per weight").arg(method).arg(budget, 0, 'f', 3), tr("Evaluation failed"),
+                    work, [this, result, method] {
+                        rateQuality_->addMeasurement(method, result->avg_bits, result->ppl);
+                        statusBar()->showMessage(
+                            tr("%1 at %2 bits per weight: perplexity %3 (full precision %4), KL %5 over %6 windows "
+                               "of WikiText-2")
+                                .arg(method)
+                                .arg(result->avg_bits, 0, 'f', 3)
+                                .arg(result->ppl, 0, 'f', 2)
+                                .arg(result->fp_ppl, 0, 'f', 2)
+                                .arg(result->kl, 0, 'g', 3)
+                                .arg(result->windows));
+                        Q_EMIT evaluationFinished(result->avg_bits, result->ppl);
+                    });
+}
+
+void MainWindow::runWithProgress(const QString& title, const QString& failTitle, std::function<void(const Progress&)> work,
+                                 std::function<void()> done, std::function<void()> cancelled) {
+    auto* job = new BackgroundJob(this);
+    auto* progress = new JobProgressDialog(job, title, this);
+    auto cleanup = [job, progress] {
+        job->deleteLater();
+        progress->deleteLater();
+    };
+    connect(job, &BackgroundJob::finished, this, [done, cleanup] {
+        done();
+        cleanup();
+    });
+    connect(job, &BackgroundJob::cancelled, this, [cancelled, cleanup] {
+        if (cancelled) cancelled();
+        cleanup();
+    });
+    connect(job, &BackgroundJob::failed, this, [this, failTitle, cleanup](const QString& message) {
+        QMessageBox::warning(this, failTitle, message);
+        cleanup();
+    });
+    job->start(std::move(work));
+    progress->show();
 }
 
 }  // namespace scalebits::ui

@@ -4,9 +4,11 @@
 // handles files (open, recent, drag and drop) and settings; the pages themselves live in views/.
 #include <QMainWindow>
 
+#include <functional>
 #include <memory>
 
 #include "ui/controllers/allocation_controller.h"
+#include "core/util/cancel.h"
 #include "ui/settings.h"
 
 class QLineEdit;
@@ -38,11 +40,23 @@ public:
 
     // Shows an analysis already in memory (synthetic, or loaded by the caller).
     void setAnalysis(std::shared_ptr<const analysis::Analysis> analysis, const QString& source);
-    // Loads an analysis file in a worker; errors become a dialog (or errorOccurred when `quiet`).
+    // Loads an analysis file in a worker (errors become a dialog and fileFailed); a model file or
+    // folder opens the analysis dialog for it instead.
     void openFile(const QString& path);
+    // Opens the analysis of the default model when one was saved, else offers to make it.
+    void offerDefaultModel();
+    // The analysis dialog (for `model`, or the default model), then the analysis in the background.
+    void analyzeModel(const QString& model = {});
+    // The export dialog for the allocation on screen.
+    void showExportDialog();
+    // Measures ppl and KL of the allocation on screen (RTN, WikiText-2, 8 windows) in the background
+    // and adds the point to the rate-quality plot.
+    void evaluateAtBudget();
+    RateQualityPlot* rateQualityPlot() const { return rateQuality_; }
 
 Q_SIGNALS:
     void fileFailed(const QString& message);
+    void evaluationFinished(double avg_bits, double ppl);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -59,6 +73,10 @@ private:
     void selectMatrix(const QModelIndex& proxyIndex);
     void showSolution(std::shared_ptr<const Solution> solution);
     void nudgeBudget(double delta);
+    // Runs `work` in a BackgroundJob with a progress dialog; `done` on success, `cancelled` on cancel,
+    // a warning titled `failTitle` on failure.
+    void runWithProgress(const QString& title, const QString& failTitle, std::function<void(const scalebits::Progress&)> work,
+                         std::function<void()> done, std::function<void()> cancelled = {});
 
     Settings settings_;
     AllocationController* controller_ = nullptr;
@@ -74,6 +92,7 @@ private:
     QSplitter* vsplit_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QAction* evaluateAction_ = nullptr;
+    QAction* exportAction_ = nullptr;
     QString source_;
     bool sizeColumns_ = false;
 };

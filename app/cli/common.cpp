@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "core/model/threads.h"
+#include "core/util/default_paths.h"
 #include "core/util/error.h"
 
 namespace scalebits::cli {
@@ -55,7 +56,7 @@ void print_progress(double done, double total, const std::string& stage) {
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
-std::string default_calib_text() { return SCALEBITS_DEFAULT_CALIB; }
+std::string default_calib_text() { return default_calibration_text().string(); }
 
 double peak_rss_mb() {
     struct rusage ru {};

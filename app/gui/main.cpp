@@ -13,7 +13,9 @@
 
 #include "core/analysis/synthetic.h"
 #include "ui/main_window.h"
+#include "ui/controllers/background_job.h"
 #include "ui/views/budget_panel.h"
+#include "ui/views/export_dialog.h"
 
 using namespace scalebits;
 
@@ -34,7 +36,10 @@ int main(int argc, char** argv) {
     const QCommandLineOption budget(QStringLiteral("budget"), QStringLiteral("Bits per weight."), QStringLiteral("bits"));
     const QCommandLineOption method(QStringLiteral("method"), QStringLiteral("Allocation method."), QStringLiteral("name"));
     const QCommandLineOption matrix(QStringLiteral("matrix"), QStringLiteral("Row of the layer table to show."), QStringLiteral("row"));
-    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix});
+    const QCommandLineOption exportShot(QStringLiteral("screenshot-export"),
+                                        QStringLiteral("Export the allocation to FOLDER, measure latency, save the export dialog to --screenshot and exit."),
+                                        QStringLiteral("folder"));
+    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix, exportShot});
     parser.addPositionalArgument(QStringLiteral("analysis"), QStringLiteral("Analysis file to open."), QStringLiteral("[analysis]"));
     parser.process(app);
 
@@ -69,7 +74,10 @@ int main(int argc, char** argv) {
     } else {
         QString file = parser.value(analysisOpt);
         if (file.isEmpty() && !parser.positionalArguments().isEmpty()) file = parser.positionalArguments().front();
-        if (!file.isEmpty()) window.openFile(file);
+        if (!file.isEmpty())
+            window.openFile(file);
+        else if (!parser.isSet(screenshot))
+            QTimer::singleShot(0, &window, [&window] { window.offerDefaultModel(); });
     }
     int exitCode = 0;
     if (parser.isSet(matrix)) {
@@ -90,12 +98,34 @@ int main(int argc, char** argv) {
         app.exit(exitCode);
     });
     QObject::connect(window.controller(), &ui::AllocationController::rateQualityChanged, &app, [&] {
+        if (parser.isSet(exportShot)) {
+            // The export dialog after a latency run: export, measure, grab the dialog.
+            auto* dialog = new ui::ExportDialog(window.controller()->analysis(),
+                                                parse_alloc_method(window.controller()->method().toStdString()),
+                                                window.controller()->budget(), &window);
+            dialog->setFolder(parser.value(exportShot));
+            dialog->setLatencySteps(32);
+            QObject::connect(dialog->job(), &ui::BackgroundJob::failed, &app, [&](const QString& message) {
+                exitCode = fail(message);
+                app.exit(exitCode);
+            });
+            QObject::connect(dialog, &ui::ExportDialog::exported, &app, [&, dialog] {
+                QTimer::singleShot(300, &app, [&, dialog] {
+                    if (!dialog->grab().save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
+                    std::printf("%s\n", qPrintable(dialog->reportText()));
+                    app.exit(exitCode);
+                });
+            });
+            dialog->show();
+            dialog->start();
+            return;
+        }
         QTimer::singleShot(300, &app, [&] {
             if (!window.grab().save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
             app.exit(exitCode);
         });
     });
-    QTimer::singleShot(120000, &app, [&] {
+    QTimer::singleShot(parser.isSet(exportShot) ? 900000 : 120000, &app, [&] {
         exitCode = fail(QStringLiteral("timed out waiting for the analysis"));
         app.exit(exitCode);
     });

@@ -20,11 +20,15 @@ DecodeBenchResult bench_decode(model::LlamaModel& model, const std::vector<std::
     bool timing = false;
     clock::time_point entered;
     double in_linear = 0.0;
+    std::array<double, model::kLinearKinds> per_kind{};
     model.set_input_observer([&](int, model::LinearKind, const torch::Tensor&) {
         if (timing) entered = clock::now();
     });
-    model.set_output_observer([&](int, model::LinearKind, const torch::Tensor&) {
-        if (timing) in_linear += std::chrono::duration<double>(clock::now() - entered).count();
+    model.set_output_observer([&](int, model::LinearKind kind, const torch::Tensor&) {
+        if (!timing) return;
+        const double dt = std::chrono::duration<double>(clock::now() - entered).count();
+        in_linear += dt;
+        per_kind[static_cast<std::size_t>(kind)] += dt;
     });
     DecodeBenchResult r;
     try {
@@ -52,6 +56,7 @@ DecodeBenchResult bench_decode(model::LlamaModel& model, const std::vector<std::
     r.steps = steps;
     r.tokens_per_s = static_cast<double>(steps) / r.seconds;
     r.linear_share = in_linear / r.seconds;
+    r.kind_seconds = per_kind;
     return r;
 }
 

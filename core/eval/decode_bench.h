@@ -3,6 +3,7 @@
 // generated one at a time with the KV cache (greedy), the batch-1 regime in which weight bytes
 // dominate. The share of the decode time spent inside the linear layers is measured with the
 // model's linear observers (called just before and just after every product).
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct DecodeBenchResult {
     double seconds = 0.0;        // decode steps only (prefill excluded)
     double tokens_per_s = 0.0;
     double linear_share = 0.0;   // of the decode time, inside the 7 linear layers of every block
+    std::array<double, model::kLinearKinds> kind_seconds{};  // decode time per matrix kind (q, k, ..., down)
     double prefill_seconds = 0.0;
 };
 

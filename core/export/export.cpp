@@ -73,7 +73,6 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     if (!ckpt.packed.empty()) throw InputError(ckpt.path, "is already a packed export; export from the original model");
     if (fs::exists(out_dir) && !fs::is_directory(out_dir))
         throw InputError(out_dir, "exists and is not a folder");
-    fs::create_directories(out_dir);
 
     model::LlamaModel model(ckpt);
     analysis::apply_layout(model, a, alloc.reordered);
@@ -136,6 +135,9 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
                                  {"matrices", matrices},
                                  {"checksums", checksums}};
     writer.set_metadata(io::kExportMetadataKey, meta.dump());
+    // The folder appears only now: a cancelled or failed quantization leaves nothing behind.
+    progress.check();
+    fs::create_directories(out_dir);
     writer.write(out_dir / "model.safetensors");
     write_tokenizer(ckpt, out_dir);
 

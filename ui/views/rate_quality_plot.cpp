@@ -50,6 +50,7 @@ void RateQualityPlot::showCurves(std::shared_ptr<const RateQuality> curves) {
     current_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, Qt::black, Qt::white, 7));
     current_->removeFromLegend();
     rescaleAxes();
+    drawMeasurements();
     if (last_) showSolution(last_);
     replot(rpQueuedRefresh);
 }
@@ -62,6 +63,43 @@ void RateQualityPlot::showSolution(std::shared_ptr<const Solution> solution) {
     if (current_ && solution->current->predicted_loss > 0.0)
         current_->setData(QVector<double>{solution->current->avg_bits}, QVector<double>{solution->current->predicted_loss});
     replot(rpQueuedRefresh);
+}
+
+void RateQualityPlot::addMeasurement(const QString& method, double avg_bits, double ppl) {
+    measured_.push_back({method, avg_bits, ppl});
+    drawMeasurements();
+    replot(rpQueuedRefresh);
+}
+
+void RateQualityPlot::clearMeasurements() {
+    measured_.clear();
+    drawMeasurements();
+    replot(rpQueuedRefresh);
+}
+
+int RateQualityPlot::measurementCount() const { return static_cast<int>(measured_.size()); }
+
+void RateQualityPlot::drawMeasurements() {
+    for (int i = graphCount() - 1; i >= 0; --i)
+        if (graph(i)->valueAxis() == yAxis2) removeGraph(i);
+    yAxis2->setVisible(!measured_.isEmpty());
+    if (measured_.isEmpty()) return;
+    yAxis2->setLabel(tr("measured perplexity"));
+    QHash<QString, QCPGraph*> byMethod;
+    double lo = measured_.front().ppl, hi = lo;
+    for (const auto& m : measured_) {
+        QCPGraph*& g = byMethod[m.method];
+        if (!g) {
+            g = addGraph(xAxis, yAxis2);
+            g->setName(tr("%1 (measured ppl)").arg(m.method));
+            g->setLineStyle(QCPGraph::lsNone);
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, methodColor(m.method), 9));
+        }
+        g->addData(m.bits, m.ppl);
+        lo = std::min(lo, m.ppl);
+        hi = std::max(hi, m.ppl);
+    }
+    yAxis2->setRange(lo * 0.95, hi * 1.05 + 1e-9);
 }
 
 }  // namespace scalebits::ui

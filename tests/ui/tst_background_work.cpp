@@ -1,0 +1,141 @@
+// Long work from the explorer: the background job reports progress, finishes, fails and stops on
+// cancel; the export dialog exports stories260K and measures latency under the offscreen platform,
+// and a cancelled export leaves no files; "Evaluate at this budget" adds a measured point.
+#include <QDir>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <chrono>
+#include <thread>
+
+#include "core/analysis/analyze.h"
+#include "core/model/checkpoint.h"
+#include "core/model/llama.h"
+#include "ui/controllers/background_job.h"
+#include "ui/main_window.h"
+#include "ui/views/export_dialog.h"
+#include "ui/views/rate_quality_plot.h"
+
+using namespace scalebits;
+
+namespace {
+const std::filesystem::path kData = SCALEBITS_SHARED_DATA;
+
+std::shared_ptr<const analysis::Analysis> storiesAnalysis(const QString& file) {
+    const auto ckpt = model::load_checkpoint(kData / "stories260K" / "stories260K.bin", kData / "stories260K" / "tok512.bin");
+    model::LlamaModel m(ckpt);
+    analysis::AnalysisOptions o;
+    o.calib_text = kData / "c4" / "c4-sample.utf8";
+    o.samples = 4;
+    o.seq_len = 64;
+    o.tile_rows = 32;
+    o.tile_cols = 32;
+    o.group = 16;
+    return std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, file.toStdString()));
+}
+}  // namespace
+
+class TestBackgroundWork : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    std::shared_ptr<const analysis::Analysis> analysis_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        Q_INIT_RESOURCE(scalebits);  // the icons live in the static ui library
+        QVERIFY(tmp_.isValid());
+        analysis_ = storiesAnalysis(tmp_.filePath(QStringLiteral("stories.sba")));
+    }
+
+    void jobReportsAndFinishes() {
+        ui::BackgroundJob job;
+        QSignalSpy progressed(&job, &ui::BackgroundJob::progressed);
+        QSignalSpy finished(&job, &ui::BackgroundJob::finished);
+        QVERIFY(job.start([](const Progress& p) {
+            for (int i = 0; i <= 5; ++i) {
+                p.checkpoint(i, 5, "counting");
+                std::this_thread::sleep_for(std::chrono::milliseconds(120));
+            }
+        }));
+        QVERIFY(!job.start([](const Progress&) {}));  // one job at a time
+        QVERIFY(finished.wait(10000));
+        QVERIFY(progressed.count() >= 2);
+        QCOMPARE(progressed.last().at(1).toString(), QStringLiteral("counting"));
+        QVERIFY(!job.running());
+    }
+
+    void cancelStopsWithinASecond() {
+        ui::BackgroundJob job;
+        QSignalSpy cancelled(&job, &ui::BackgroundJob::cancelled);
+        job.start([](const Progress& p) {
+            for (int i = 0;; ++i) {
+                p.checkpoint(i, 1e9, "forever");
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        });
+        QTest::qWait(100);
+        QElapsedTimer t;
+        t.start();
+        job.cancel();
+        QVERIFY(cancelled.wait(5000));
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
+    }
+
+    void errorsBecomeMessages() {
+        ui::BackgroundJob job;
+        QSignalSpy failed(&job, &ui::BackgroundJob::failed);
+        job.start([](const Progress&) { model::load_checkpoint("/no/such/model.gguf"); });
+        QVERIFY(failed.wait(5000));
+        QVERIFY(failed.first().first().toString().contains(QStringLiteral("/no/such/model.gguf")));
+    }
+
+    void exportDialogExportsAndMeasures() {
+        ui::ExportDialog dialog(analysis_, AllocMethod::ScaleBits, 5.0);
+        const QString folder = tmp_.filePath(QStringLiteral("exported"));
+        dialog.setFolder(folder);
+        dialog.setLatencySteps(8);
+        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
+        dialog.show();
+        dialog.start();
+        QVERIFY(exported.wait(120000));
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.bin", "latency_report.json"})
+            QVERIFY2(QFileInfo::exists(QDir(folder).filePath(QLatin1String(f))), f);
+        QVERIFY(dialog.reportText().contains(QStringLiteral("tokens/s")));
+        // The export reloads as a model.
+        QCOMPARE(model::load_checkpoint(folder.toStdString()).packed.size(), analysis_->matrices.size());
+    }
+
+    void cancelledExportLeavesNoFiles() {
+        ui::ExportDialog dialog(analysis_, AllocMethod::ScaleBits, 5.0);
+        const QString folder = tmp_.filePath(QStringLiteral("cancelled"));
+        dialog.setFolder(folder);
+        dialog.setQuantizer(QStringLiteral("gptq"));
+        dialog.setLatencySteps(0);
+        QSignalSpy cancelled(dialog.job(), &ui::BackgroundJob::cancelled);
+        dialog.start();
+        dialog.job()->cancel();
+        QVERIFY(cancelled.wait(30000));
+        QVERIFY(!QFileInfo::exists(folder));
+        QCOMPARE(QDir(tmp_.path()).entryList({QStringLiteral("*.tmp*")}, QDir::Files | QDir::Hidden).size(), 0);
+    }
+
+    void evaluateAtBudgetAddsAMeasuredPoint() {
+        ui::MainWindow window;
+        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
+        window.setAnalysis(analysis_, QString::fromStdString(analysis_->file.string()));
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        window.controller()->setBudget(5.0);
+        QSignalSpy done(&window, &ui::MainWindow::evaluationFinished);
+        window.evaluateAtBudget();
+        QVERIFY(done.wait(120000));
+        const double bits = done.first().at(0).toDouble(), ppl = done.first().at(1).toDouble();
+        QVERIFY(bits <= 5.0 && bits > 4.0);
+        QVERIFY(ppl > 1 && std::isfinite(ppl));
+        QCOMPARE(window.rateQualityPlot()->measurementCount(), 1);
+    }
+};
+
+QTEST_MAIN(TestBackgroundWork)
+#include "tst_background_work.moc"
