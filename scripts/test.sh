@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing (Debian packages, the default model), builds with
-# warnings as errors, and runs every test suite. Exits non-zero on any failure.
+# The test command: installs what is missing (Debian packages, the default model), builds, runs every
+# test suite, then fuzzes every parser for 30 s a target (libFuzzer, ASan + UBSan). Exits non-zero on
+# any failure.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
 scripts/build.sh ci
 ctest --preset ci -j 2 --timeout 900
+scripts/fuzz.sh 30

@@ -51,7 +51,8 @@ inline __m256i decode_step(const __m256i (&R)[4], std::integer_sequence<int, I..
 #if defined(SCALEBITS_AVX512VL_VARIANT)
     // q | (moved & mask) in one vpternlogd (0xF8 = A | (B & C)) per extra part.
     __m256i q = _mm256_setzero_si256();
-    ((q = _mm256_ternarylogic_epi32(q, part_moved<B, I, S>(R), part_mask<B, I>(), 0xF8)), ...);
+    // (Parenthesized: clang defines the intrinsic as a macro, and template commas would split it.)
+    ((q = _mm256_ternarylogic_epi32(q, (part_moved<B, I, S>(R)), (part_mask<B, I>()), 0xF8)), ...);
     return q;
 #else
     return ((part_moved<B, I, S>(R) & part_mask<B, I>()) | ...);

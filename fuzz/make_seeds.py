@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Writes the small valid seed files of fuzz/seeds/<target>/ (run once; the output is committed).
+The export seed is a real export of stories260K, copied by scripts/fuzz.sh when it can make one."""
+import json, os, struct
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
+
+def put(target, name, data):
+    d = os.path.join(root, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+def safetensors(tensors, metadata=None):
+    header, blob = {}, b""
+    if metadata: header["__metadata__"] = metadata
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+put("fuzz_safetensors", "two_tensors.safetensors", safetensors({
+    "a": ("F32", [2, 3], struct.pack("<6f", *range(6))),
+    "b": ("F16", [4], struct.pack("<4e", 1, -2, 0.5, 1e4)),
+}, {"format": "pt"}))
+
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+def gguf(kv, tensors):
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
+    for key, (typ, val) in kv.items():
+        out += gguf_string(key) + struct.pack("<I", typ)
+        if typ == 8: out += gguf_string(val)
+        elif typ == 4: out += struct.pack("<I", val)
+        elif typ == 6: out += struct.pack("<f", val)
+        elif typ == 9:
+            et, items = val
+            out += struct.pack("<IQ", et, len(items))
+            for it in items:
+                out += gguf_string(it) if et == 8 else struct.pack("<f" if et == 6 else "<i", it)
+    offset = 0
+    datas = []
+    for name, ne, raw in tensors:
+        out += gguf_string(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+        out += struct.pack("<IQ", 0, offset)
+        datas.append(raw)
+        offset += (len(raw) + 31) // 32 * 32
+    out += b"\0" * ((32 - len(out) % 32) % 32)
+    for raw in datas:
+        out += raw + b"\0" * ((32 - len(raw) % 32) % 32)
+    return out
+
+tokens = ["<unk>", "<s>", "</s>"] + [chr(c) for c in range(ord("a"), ord("z") + 1)] + [" ", "he", "ll", "o"]
+put("fuzz_gguf", "tiny_llama.gguf", gguf({
+    "general.architecture": (8, "llama"),
+    "llama.embedding_length": (4, 8), "llama.feed_forward_length": (4, 16), "llama.block_count": (4, 1),
+    "llama.attention.head_count": (4, 2), "llama.attention.head_count_kv": (4, 2), "llama.context_length": (4, 16),
+    "llama.attention.layer_norm_rms_epsilon": (6, 1e-5),
+    "tokenizer.ggml.model": (8, "llama"),
+    "tokenizer.ggml.tokens": (9, (8, tokens)),
+    "tokenizer.ggml.scores": (9, (6, [0.0] * len(tokens))),
+}, [("token_embd.weight", [8, len(tokens)], struct.pack("<%df" % (8 * len(tokens)), *([0.01] * (8 * len(tokens)))))]))
+
+# llama2.c: 7 int32 header, then the weights of dim 8, hidden 16, 1 layer, 2 heads, vocab 4, seq 4.
+dim, hidden, layers, heads, kv, vocab, seq = 8, 16, 1, 2, 2, 4, 4
+head = dim // heads
+n = (vocab * dim + layers * dim + layers * dim * dim * 2 + layers * dim * kv * head * 2 + layers * dim +
+     layers * hidden * dim * 3 + dim + seq * head // 2 * 2)
+put("fuzz_llama2c", "tiny.bin", struct.pack("<7i", dim, hidden, layers, heads, kv, vocab, seq) +
+    struct.pack("<%df" % n, *([0.02] * n)))
+tok = struct.pack("<i", 8)
+for i, piece in enumerate([b"<unk>", b"<s>", b"</s>", b" a"]):
+    tok += struct.pack("<fi", float(i), len(piece)) + piece
+put("fuzz_llama2c", "tokenizer.bin", tok)
+
+put("fuzz_config_json", "smollm2.json", json.dumps({
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536,
+    "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152,
+    "max_position_embeddings": 8192, "rms_norm_eps": 1e-5, "rope_theta": 100000, "tie_word_embeddings": True,
+    "hidden_act": "silu"}))
+
+vocab_map = {c: i for i, c in enumerate(["h", "e", "l", "o", "Ġ", "w", "r", "d", "he", "ll", "hell", "hello"])}
+put("fuzz_tokenizer_json", "tiny_bpe.json", json.dumps({
+    "version": "1.0", "added_tokens": [{"id": 12, "content": "<|endoftext|>", "special": True}],
+    "normalizer": None,
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+    "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": vocab_map, "merges": ["h e", "l l", "he ll", "hell o"]}}))
