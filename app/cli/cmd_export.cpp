@@ -40,7 +40,7 @@ int cmd_export(const Argv& argv) {
     if (args.flag("json"))
         print_json(j);
     else
-        std::printf("exported %s (%s, %s) to %s: %.4f bits per weight, model.safetensors %lld bytes, predicted %lld "
+        std::printf("exported %s (%s) to %s: %.4f bits per weight, model.safetensors %lld bytes, predicted %lld "
                     "(%+.3f%%), %.1f s\n",
                     alloc_method_name(method), analysis::quantizer_name(quantizer), out.c_str(), alloc.avg_bits,
                     static_cast<long long>(r.model_file_bytes), static_cast<long long>(r.predicted_bytes), 100 * rel,

@@ -9,6 +9,7 @@
 
 #include "app/cli/commands.h"
 #include "core/util/error.h"
+#include "core/util/exception_text.h"
 #include "core/util/version.h"
 
 namespace {
@@ -69,11 +70,10 @@ int main(int argc, char** argv) {
         } catch (const scalebits::CancelledError&) {
             std::fprintf(stderr, "scalebits-cli %s: cancelled\n", c.name);
             return 130;
-        } catch (const std::bad_alloc&) {
-            std::fprintf(stderr, "scalebits-cli %s: error: out of memory\n", c.name);
-            return 1;
         } catch (const std::exception& e) {
-            std::fprintf(stderr, "scalebits-cli %s: internal error: %s\n", c.name, e.what());
+            const auto t = scalebits::describe_exception(e);
+            std::fprintf(stderr, "scalebits-cli %s: %s: %s\n", c.name, t.out_of_memory ? "error" : "internal error",
+                         t.message.c_str());
             return 1;
         }
     }

@@ -1,5 +1,7 @@
 #include "ui/controllers/background_job.h"
 
+#include "core/util/exception_text.h"
+
 #include <QFuture>
 #include <QMetaObject>
 #include <QPointer>
@@ -73,13 +75,8 @@ bool BackgroundJob::start(Work work) {
                 job.running_ = false;
                 Q_EMIT job.cancelled();
             });
-        } catch (const std::bad_alloc&) {
-            post([](BackgroundJob& job) {
-                job.running_ = false;
-                Q_EMIT job.failed(tr("Out of memory. Try fewer calibration samples or a shorter sequence length."));
-            });
         } catch (const std::exception& e) {
-            const QString message = QString::fromStdString(e.what());
+            const QString message = QString::fromStdString(describe_exception(e).message);
             post([message](BackgroundJob& job) {
                 job.running_ = false;
                 Q_EMIT job.failed(message);
