@@ -78,12 +78,12 @@ AnalyzeDialog::AnalyzeDialog(const QString& model, QWidget* parent) : QDialog(pa
     shape->addWidget(new QLabel(tr("sequences of"), this));
     shape->addWidget(seqlen_);
     shape->addWidget(new QLabel(tr("tokens"), this));
-    form->addRow(tr("Calibration &set"), shape);
+    form->addRow(tr("Calibration set"), shape);
     auto* tile = new QHBoxLayout;
     tile->addWidget(tileRows_);
     tile->addWidget(new QLabel(QStringLiteral("×"), this));
     tile->addWidget(tileCols_);
-    form->addRow(tr("T&ile (rows × columns)"), tile);
+    form->addRow(tr("Tile (rows × columns)"), tile);
     form->addRow(tr("&Group"), group_);
     form->addRow(tr("Candidate &widths"), bits_);
     form->addRow(tr("&Save analysis as"), withBrowse(output_, this, [this] {

@@ -67,7 +67,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, A
                                                   .arg(QString::fromLatin1(alloc_method_name(method)))
                                                   .arg(QLocale().toString(budget_bits, 'f', 3)),
                                               this));
-    form->addRow(tr("&Folder"), folderRow);
+    form->addRow(tr("Folder"), folderRow);
     form->addRow(tr("&Quantizer"), quantizer_);
     form->addRow(latency_);
     form->addRow(tr("Latency &run"), steps_);
