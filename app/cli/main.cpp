@@ -18,29 +18,33 @@ struct Command {
     const char* name;
     int (*run)(const scalebits::cli::Argv&);
     const char* summary;
+    const char* options;  // what `scalebits-cli NAME --help` prints after the usage line
 };
 
+
+
 const Command kCommands[] = {
-    {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer"},
-    {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt"},
-    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)"},
-    {"analyze", scalebits::cli::cmd_analyze, "calibrate: sensitivity, channel reordering, per-tile cost tables"},
-    {"inspect", scalebits::cli::cmd_inspect, "summarize an analysis file per matrix"},
-    {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity"},
-    {"allocate", scalebits::cli::cmd_allocate, "solve the bit allocation for a budget"},
-    {"sweep", scalebits::cli::cmd_sweep, "perplexity and KL for every method and budget (rate-quality table)"},
-    {"export", scalebits::cli::cmd_export, "write a packed model folder for an allocation (runs through the kernels)"},
-    {"bench-solver", scalebits::cli::cmd_bench_solver, "benchmark the allocation ladder on synthetic tables"},
-    {"bench", scalebits::cli::cmd_bench, "decode tokens/s of an exported model against its dense weights"},
-    {"bench-kernels", scalebits::cli::cmd_bench_kernels, "verify or benchmark the packed mixed-width kernels (--verify, --json)"},
-    {"bench-matmul", scalebits::cli::cmd_bench_matmul, "fp32 matrix-multiply throughput of this machine (LibTorch)"},
+    {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer", "--model M [--tokenizer T] [--json]"},
+    {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt", "--model M [--tokenizer T] --prompt TEXT [--steps N] [--greedy] [--json]"},
+    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)", "--model M [--tokenizer T] --text FILE [--ctx 512] [--max-windows K] [--max-bytes B] [--batch B] [--json]"},
+    {"analyze", scalebits::cli::cmd_analyze, "calibrate: sensitivity, channel reordering, per-tile cost tables", "--model M [--calib FILE] [--samples 128] [--seqlen 512] [--tile 128x128] [--group G] [--bits 2,3,4,8] [--seed S] [--reorder-heads] --out A [--json]"},
+    {"inspect", scalebits::cli::cmd_inspect, "summarize an analysis file per matrix", "ANALYSIS [--json]"},
+    {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity", "--model M --analysis A --uniform BITS [--quantizer rtn|gptq] [--no-reorder] --text FILE [--ctx 512] [--max-windows K] [--json]"},
+    {"allocate", scalebits::cli::cmd_allocate, "solve the bit allocation for a budget", "--analysis A (--budget BITS | --bytes N) [--method scalebits|tile-noreorder|layer|uniform|uniform-mix|group] [--json]"},
+    {"sweep", scalebits::cli::cmd_sweep, "perplexity and KL for every method and budget (rate-quality table)", "--model M --analysis A [--budgets 2.5,3,3.5,4] [--methods LIST] [--quantizer rtn,gptq] --text FILE [--ctx 512] [--max-windows K] [--rounds R] [--refine-samples S] [--kl-cache-mb MB] [--json]"},
+    {"export", scalebits::cli::cmd_export, "write a packed model folder for an allocation (runs through the kernels)", "--model M --analysis A (--budget BITS | --bytes N) [--method M] [--quantizer rtn|gptq] --out DIR [--json]"},
+    {"bench-solver", scalebits::cli::cmd_bench_solver, "benchmark the allocation ladder on synthetic tables", "[--tiles 500000] [--resolves 1000] [--seed S] [--json]"},
+    {"bench", scalebits::cli::cmd_bench, "decode tokens/s of an exported model against its dense weights", "--model EXPORT_DIR [--steps 64] [--prompt-tokens 16] [--text FILE] [--threads N] [--json]"},
+    {"bench-kernels", scalebits::cli::cmd_bench_kernels, "verify or benchmark the packed mixed-width kernels (--verify, --json)", "[--verify] [--device cpu|cuda] [--shapes NxK,...] [--bits 2,3,4,8,mixed] [--batch 1,4,16] [--group G] [--threads T] [--iters I] [--json]"},
+    {"bench-matmul", scalebits::cli::cmd_bench_matmul, "fp32 matrix-multiply throughput of this machine (LibTorch)", "[--json]"},
 };
 
 void usage(std::FILE* to) {
     std::fprintf(to, "scalebits-cli %s - mixed-precision LLM weight quantization\n\nusage: scalebits-cli <command> [options]\n\ncommands:\n",
                  scalebits::version_string());
     for (const auto& c : kCommands) std::fprintf(to, "  %-12s %s\n", c.name, c.summary);
-    std::fprintf(to, "\nEvery command takes --json for machine-readable output.\n");
+    std::fprintf(to, "\n`scalebits-cli COMMAND --help` lists a command's options. Commands that take --model also take\n"
+                     "--tokenizer T, --device cpu|cuda and --threads N; --json gives machine-readable output.\n");
 }
 
 }  // namespace
@@ -62,6 +66,10 @@ int main(int argc, char** argv) {
     const std::vector<std::string> rest(argv + 2, argv + argc);
     for (const auto& c : kCommands) {
         if (name != c.name) continue;
+        if (rest.size() == 1 && (rest[0] == "--help" || rest[0] == "-h")) {
+            std::printf("%s\n\nusage: scalebits-cli %s %s\n", c.summary, c.name, c.options);
+            return 0;
+        }
         try {
             return c.run(rest);
         } catch (const scalebits::InputError& e) {
