@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/io/checksum.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 
@@ -13,6 +14,7 @@ namespace scalebits::analysis {
 namespace {
 
 constexpr const char* kMetaKey = "scalebits.analysis";
+constexpr const char* kChecksumKey = "scalebits.checksums";
 
 std::string hex64(std::uint64_t v) {
     char buf[17];
@@ -58,6 +60,27 @@ void add_perm(io::SafetensorsWriter& w, const std::string& name, const std::vect
 
 }  // namespace
 
+namespace {
+// Every tensor against the checksums the writer stored (files written before checksums existed
+// have none and are read as they are).
+void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
+    const auto it = f.metadata.find(kChecksumKey);
+    if (it == f.metadata.end()) return;
+    nlohmann::json sums;
+    try {
+        sums = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception&) {
+        throw FormatError(path, "the analysis file's checksums are not valid JSON");
+    }
+    for (const auto& t : f.tensors) {
+        const auto s = sums.find(t.name);
+        if (s == sums.end() || !s->is_string()) throw FormatError(path, "tensor " + t.name + " has no checksum");
+        if (s->get<std::string>() != io::xxh3_64_hex(t.bytes))
+            throw FormatError(path, "tensor " + t.name + " does not match its checksum: the file is corrupt");
+    }
+}
+}  // namespace
+
 void save_analysis(const Analysis& a, const std::filesystem::path& path,
                    const std::function<void(io::SafetensorsWriter&)>& extra) {
     const std::int64_t nw = static_cast<std::int64_t>(a.widths.size());
@@ -98,6 +121,7 @@ void save_analysis(const Analysis& a, const std::filesystem::path& path,
         {"matrices", matrices},
     };
     w.set_metadata(kMetaKey, j.dump());
+    w.add_checksums(kChecksumKey);
     w.write(path);
 }
 
@@ -107,6 +131,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
     if (meta == f.metadata.end()) throw FormatError(path, "not a ScaleBITS analysis file (no '" + std::string(kMetaKey) + "' metadata)");
     std::map<std::string, const io::HostTensor*> tensors;
     for (const auto& t : f.tensors) tensors[t.name] = &t;
+    verify_checksums(f, path);
     auto tensor = [&](const std::string& name) -> const io::HostTensor& {
         auto it = tensors.find(name);
         if (it == tensors.end()) throw FormatError(path, "the analysis file lacks tensor " + name);

@@ -8,6 +8,7 @@
 //    "r.<matrix>" (F32 [rows]) and "c.<matrix>" (F32 [cols]) in the reordered layout,
 //    "perm.hidden", "perm.ffn.<l>", "perm.heads.<l>", "perm.v_dims.<l>" (I64, perm[new] = old),
 //    "hessian.<l>.<site>" (F32 [K, K], reordered layout; site = attn_in, o_in, mlp_in, down_in).
+//  - metadata key "scalebits.checksums": JSON {tensor: XXH3-64 hex}, verified on every load.
 // Loading maps the file and copies only the small tables, so reopening is instant; the group
 // tables, r, c and the Hessians are read on demand.
 #include <filesystem>

@@ -1,5 +1,7 @@
 #include "core/io/safetensors_writer.h"
 
+#include "core/io/checksum.h"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -60,7 +62,13 @@ void SafetensorsWriter::add_i64(const std::string& name, std::vector<std::int64_
 
 std::string SafetensorsWriter::header() const {
     nlohmann::ordered_json h = nlohmann::ordered_json::object();
-    if (!metadata_.empty()) h["__metadata__"] = metadata_;
+    auto metadata = metadata_;
+    if (!checksum_key_.empty()) {
+        nlohmann::json sums = nlohmann::json::object();
+        for (const auto& e : entries_) sums[e.name] = xxh3_64_hex(e.bytes);
+        metadata[checksum_key_] = sums.dump();
+    }
+    if (!metadata.empty()) h["__metadata__"] = metadata;
     std::uint64_t offset = 0;
     std::set<std::string> names;
     for (const auto& e : entries_) {

@@ -23,6 +23,8 @@ public:
     void add_f64(const std::string& name, std::vector<std::int64_t> shape, const std::vector<double>& v);
     void add_i64(const std::string& name, std::vector<std::int64_t> shape, const std::vector<std::int64_t>& v);
     void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+    // Also write metadata[key] = JSON {tensor name: XXH3-64 hex of its bytes} (io/checksum.h).
+    void add_checksums(const std::string& key) { checksum_key_ = key; }
 
     // Bytes the file will have.
     std::uint64_t file_size() const;
@@ -40,6 +42,7 @@ private:
     std::string header() const;
     std::vector<Entry> entries_;
     std::map<std::string, std::string> metadata_;
+    std::string checksum_key_;
 };
 
 }  // namespace scalebits::io

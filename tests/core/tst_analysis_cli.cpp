@@ -219,6 +219,17 @@ private slots:
         const Run r = cli({QStringLiteral("inspect"), cut});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("cut.analysis"), r.err.constData());
+        // One flipped bit in a cost table (the last quarter of the file is tensor data).
+        const QString flipped = tmp_.filePath(QStringLiteral("flipped.analysis"));
+        QFile f2(flipped);
+        QVERIFY(f2.open(QIODevice::WriteOnly));
+        QByteArray bad = bytes;
+        bad[bad.size() * 3 / 4] = static_cast<char>(bad[bad.size() * 3 / 4] ^ 0x04);
+        f2.write(bad);
+        f2.close();
+        const Run r2 = cli({QStringLiteral("inspect"), flipped});
+        QCOMPARE(r2.code, 2);
+        QVERIFY2(r2.err.contains("flipped.analysis") && r2.err.contains("checksum"), r2.err.constData());
     }
 };
 

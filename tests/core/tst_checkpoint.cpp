@@ -1,12 +1,18 @@
 // load_checkpoint: format detection (GGUF, llama2.c, safetensors file or folder), the shape check
 // against the config, and the refusal of pickle checkpoints. It lives with the core tests because
 // load_checkpoint is part of scalebits_core.
-#include <QtTest>
-
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "core/model/checkpoint.h"
+#include "core/model/llama.h"
 #include "core/util/error.h"
+
+// Qt after LibTorch: Qt's `slots` macro would break torch headers that name a method slots().
+#include <QtTest>
+
 #include "../io/gguf_writer.h"
 #include "../io/safetensors_fixture.h"
 
@@ -131,6 +137,43 @@ private slots:
         fs::create_directories(alone);
         write_file(alone / "w.safetensors", safetensors_bytes(tiny_tensors()));
         expect_error(alone / "w.safetensors", "without a config.json");
+    }
+
+    // NaN or inf in a weight is reported with the tensor's name before any work starts.
+    void nonFiniteWeightsAreNamed_data() {
+        QTest::addColumn<float>("bad");
+        QTest::newRow("nan") << std::numeric_limits<float>::quiet_NaN();
+        QTest::newRow("inf") << std::numeric_limits<float>::infinity();
+    }
+    void nonFiniteWeightsAreNamed() {
+        QFETCH(float, bad);
+        auto tensors = tiny_tensors();
+        std::vector<float> v(32, 0.5f);
+        v[17] = bad;
+        tensors[4] = f32_tensor("model.layers.0.self_attn.v_proj.weight", {4, 8}, v);
+        const fs::path m = write_model(std::isnan(bad) ? "nan" : "inf", tiny_config(), tensors);
+        try {
+            model::LlamaModel model(model::load_checkpoint(m));
+            QFAIL("a model with a non-finite weight loaded");
+        } catch (const InputError& e) {
+            const std::string msg = e.what();
+            QVERIFY2(msg.find("model.layers.0.self_attn.v_proj.weight") != std::string::npos &&
+                         msg.find("NaN or infinite") != std::string::npos,
+                     msg.c_str());
+        }
+    }
+
+    // config.json: invalid UTF-8 and a key given twice are refused, naming the file.
+    void configJsonIsStrict() {
+        const fs::path m = write_model("strict", tiny_config(), tiny_tensors());
+        auto text = tiny_config().dump();
+        write_text(m / "config.json", text.substr(0, text.size() - 1) + ",\"hidden_size\":8}");
+        expect_error(m, "duplicate");
+        expect_error(m, (m / "config.json").string());
+        write_text(m / "config.json", "{\"architectures\": [\"Llama\xC3\x28\"]}");
+        expect_error(m, (m / "config.json").string());
+        write_text(m / "config.json", "[1, 2]");
+        expect_error(m, (m / "config.json").string());
     }
 
     void refusesPickle() {

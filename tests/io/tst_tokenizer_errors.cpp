@@ -79,6 +79,7 @@ private slots:
         expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\xC3\x28\": 0}, \"merges\": []}}", "");
         expect_json_error("not json at all", "");
         expect_json_error("[1, 2]", "not a JSON object");
+        expect_json_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"model\": 1}", "duplicate");
 
         json j = small_tokenizer_json();
         j["model"]["merges"] = {"a c"};
