@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "core/analysis/analysis_file.h"
 #include "core/analysis/synthetic.h"
 #include "ui/main_window.h"
 #include "ui/views/budget_panel.h"
@@ -22,7 +23,11 @@ class TestResponsiveness : public QObject {
     void measure(const analysis::SyntheticOptions& options, const char* label, double targetMs) {
         QElapsedTimer setup;
         setup.start();
-        auto a = std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(options));
+        measure(std::make_shared<const analysis::Analysis>(analysis::make_synthetic_analysis(options)), label, targetMs,
+                setup);
+    }
+
+    void measure(std::shared_ptr<const analysis::Analysis> a, const char* label, double targetMs, QElapsedTimer setup) {
         const qint64 generated = setup.elapsed();
         ui::MainWindow window;
         QSignalSpy curves(window.controller(), &ui::AllocationController::rateQualityChanged);
@@ -70,6 +75,15 @@ private Q_SLOTS:
     }
     void smollm2Sized() { measure(analysis::smollm2_like(), "SmolLM2-135M-shaped", 16.0); }
     void halfMillionTiles() { measure(analysis::llama_like_for_tiles(500000), "500k tiles", 50.0); }
+    // A real analysis file, when SCALEBITS_ANALYSIS names one (e.g. the SmolLM2 analysis).
+    void analysisFile() {
+        const QString file = qEnvironmentVariable("SCALEBITS_ANALYSIS");
+        if (file.isEmpty()) QSKIP("set SCALEBITS_ANALYSIS to an analysis file to measure it");
+        QElapsedTimer setup;
+        setup.start();
+        auto a = std::make_shared<const analysis::Analysis>(analysis::load_analysis(file.toStdString()));
+        measure(a, qPrintable(file), 16.0, setup);
+    }
 };
 
 QTEST_MAIN(TestResponsiveness)
