@@ -13,6 +13,7 @@ namespace scalebits::cli {
 int cmd_export(const Argv& argv) {
     auto opts = model_options();
     opts.insert({"analysis", "budget", "bytes", "method", "quantizer", "out"});
+    opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     analysis::check_model_matches(a, args.require("model"));
@@ -20,7 +21,7 @@ int cmd_export(const Argv& argv) {
     const Budget budget = parse_budget(args);
     const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     const std::string out = args.require("out");
-    const analysis::Allocation alloc = analysis::allocate(a, method, budget);
+    const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
     LoadedModel m = load_model(args);
     Progress progress;
     progress.report = print_progress;

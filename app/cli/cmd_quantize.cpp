@@ -59,10 +59,12 @@ int cmd_quantize_eval(const Argv& argv) {
 }
 
 int cmd_allocate(const Argv& argv) {
-    Args args(argv, {"analysis", "budget", "bytes", "method"}, {"json"});
+    std::set<std::string> opts{"analysis", "budget", "bytes", "method"};
+    opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
+    Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
-    const analysis::Allocation alloc = analysis::allocate(a, method, parse_budget(args));
+    const analysis::Allocation alloc = analysis::allocate(a, method, parse_budget(args), parse_constraints(args));
     // Weights per width for each matrix type (q_proj, ..., down_proj).
     nlohmann::json hist = nlohmann::json::object();
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {

@@ -85,6 +85,7 @@ int cmd_sweep(const Argv& argv) {
     auto opts = model_options();
     opts.insert({"analysis", "budgets", "methods", "quantizer", "text", "ctx", "max-windows", "max-bytes", "rounds",
                  "refine-samples", "kl-cache-mb"});
+    opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     analysis::check_model_matches(a, args.require("model"));
@@ -96,6 +97,7 @@ int cmd_sweep(const Argv& argv) {
     for (const auto& q : split_list(args.get_or("quantizer", "rtn"))) so.quantizers.push_back(analysis::parse_quantizer(q));
     so.refine.rounds = static_cast<int>(args.get_int("rounds", 0));
     so.refine.samples = args.get_int("refine-samples", 16);
+    so.constraints = parse_constraints(args);
 
     LoadedModel m = load_model(args);
     const auto& tok = require_tokenizer(m.checkpoint);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <thread>
 #include <cstdio>
 #include <iostream>
@@ -68,6 +69,34 @@ Budget parse_budget(const Args& args) {
     if (args.get("bytes")) return Budget::bytes(args.get_double("bytes", 0));
     if (!args.get("budget")) throw InputError("give a budget: --budget BITS_PER_WEIGHT or --bytes N");
     return Budget::bits_per_weight(args.get_double("budget", 0));
+}
+
+analysis::ProblemOptions parse_constraints(const Args& args) {
+    analysis::ProblemOptions o;
+    auto read = [&](const char* option, int analysis::WidthConstraint::*field) {
+        const auto value = args.get(option);
+        if (!value) return;
+        std::stringstream ss(*value);
+        std::string item;
+        while (std::getline(ss, item, ',')) {
+            const auto eq = item.rfind('=');
+            int bits = 0;
+            try {
+                std::size_t used = 0;
+                if (eq == std::string::npos || eq == 0) throw std::invalid_argument(item);
+                bits = std::stoi(item.substr(eq + 1), &used);
+                if (used != item.size() - eq - 1) throw std::invalid_argument(item);
+            } catch (const std::exception&) {
+                throw InputError(std::string("--") + option + " expects MATCH=BITS[,MATCH=BITS...], e.g. down_proj=4; got '" +
+                                 item + "'");
+            }
+            o.constraints[item.substr(0, eq)].*field = bits;
+        }
+    };
+    read("pin", &analysis::WidthConstraint::pinned_bits);
+    read("min-bits", &analysis::WidthConstraint::min_bits);
+    read("max-bits", &analysis::WidthConstraint::max_bits);
+    return o;
 }
 
 }  // namespace scalebits::cli

@@ -9,6 +9,7 @@
 
 #include "app/cli/args.h"
 #include "core/alloc/budget.h"
+#include "core/analysis/problem.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
 
@@ -34,6 +35,11 @@ void print_json(const nlohmann::json& j);
 
 // --budget BITS_PER_WEIGHT or --bytes N (one is required).
 Budget parse_budget(const Args& args);
+
+// Width constraints from --pin, --min-bits and --max-bits, each a comma-separated list of
+// MATCH=BITS where MATCH is a matrix name, a layer prefix ("model.layers.0.") or a kind ("down_proj").
+analysis::ProblemOptions parse_constraints(const Args& args);
+inline const std::set<std::string> kConstraintOptions = {"pin", "min-bits", "max-bits"};
 
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();

@@ -49,7 +49,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
 
     RefineResult result;
     result.fp_loss = mean_loss(fp, set.tokens, progress);
-    TileProblem problem = make_tile_problem(a, {});
+    TileProblem problem = make_tile_problem(a, o.constraints);
     Allocation current = start;
     std::int64_t changed = 0;  // tiles the last re-solve moved
     for (int round = 0;; ++round) {

@@ -10,6 +10,7 @@
 #include "core/alloc/budget.h"
 #include "core/analysis/allocation.h"
 #include "core/analysis/fake_quant.h"
+#include "core/analysis/problem.h"
 #include "core/model/checkpoint.h"
 #include "core/util/cancel.h"
 
@@ -21,6 +22,7 @@ struct RefineOptions {
     // seed and length) but fewer: each round is one Fisher pass over them.
     std::int64_t samples = 16;
     Quantizer quantizer = Quantizer::Rtn;  // what fake-quantizes the model for the gradient pass
+    ProblemOptions constraints;            // the pins and width limits the start was solved with
 };
 
 struct RefineRound {

@@ -34,7 +34,7 @@ std::vector<SweepRow> run_sweep(const model::Checkpoint& ckpt, const Analysis& a
                 row.method = method;
                 row.quantizer = q;
                 try {
-                    row.allocation = allocate(a, method, budget);
+                    row.allocation = allocate(a, method, budget, o.constraints);
                 } catch (const InputError& e) {
                     row.error = e.what();
                 }
@@ -42,6 +42,7 @@ std::vector<SweepRow> run_sweep(const model::Checkpoint& ckpt, const Analysis& a
                     if (method == AllocMethod::ScaleBits && o.refine.rounds > 0) {
                         RefineOptions ro = o.refine;
                         ro.quantizer = q;
+                        ro.constraints = o.constraints;
                         RefineResult r = refine_allocation(ckpt, a, row.allocation, budget, ro, progress);
                         row.allocation = std::move(r.allocation);
                         row.refine_rounds = std::move(r.rounds);

@@ -24,6 +24,7 @@ struct SweepOptions {
     // End-to-end refinement rounds for the scalebits method (0 = none); its options' quantizer is
     // overridden by the row's.
     RefineOptions refine{0};
+    ProblemOptions constraints;  // pins and width limits, for every method
 };
 
 struct SweepRow {

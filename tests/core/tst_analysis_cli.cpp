@@ -99,6 +99,22 @@ private slots:
         }
     }
 
+    // Pins and width limits by kind, layer prefix or name.
+    void constraintsHold() {
+        const Run r = cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
+                           QStringLiteral("5.5"), QStringLiteral("--pin"), QStringLiteral("down_proj=8"),
+                           QStringLiteral("--max-bits"), QStringLiteral("q_proj=3"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto h = json_of(r).value(QStringLiteral("histogram")).toObject();
+        const auto down = h.value(QStringLiteral("down_proj")).toObject();
+        for (const char* b : {"2", "3", "4"}) QCOMPARE(down.value(QLatin1String(b)).toInteger(), 0);
+        QVERIFY(down.value(QStringLiteral("8")).toInteger() > 0);
+        const auto q = h.value(QStringLiteral("q_proj")).toObject();
+        QCOMPARE(q.value(QStringLiteral("4")).toInteger() + q.value(QStringLiteral("8")).toInteger(), 0);
+        QCOMPARE(cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
+                      QStringLiteral("4.5"), QStringLiteral("--pin"), QStringLiteral("down_proj")}).code, 2);
+    }
+
     void scalebitsPredictsLessLossThanLayerwise() {
         auto loss = [&](const char* method) {
             const Run r = cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
