@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLoggingCategory>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -138,6 +139,8 @@ QWidget* MainWindow::createLeftPane() {
     layout->addWidget(table_, 1);
     connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) { selectMatrix(current); });
+    table_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(table_, &QWidget::customContextMenuRequested, this, &MainWindow::showPinMenu);
     return pane;
 }
 
@@ -372,7 +375,8 @@ void MainWindow::analyzeModel(const QString& model) {
 void MainWindow::showExportDialog() {
     const auto a = controller_->analysis();
     if (!a) return;
-    auto* dialog = new ExportDialog(a, parse_alloc_method(controller_->method().toStdString()), controller_->budget(), this);
+    auto* dialog = new ExportDialog(a, parse_alloc_method(controller_->method().toStdString()), controller_->budget(), this,
+                                    controller_->constraints());
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
 }
@@ -382,12 +386,13 @@ void MainWindow::evaluateAtBudget() {
     if (!a || a->file.empty()) return;
     const QString method = controller_->method();
     const double budget = controller_->budget();
+    const analysis::ProblemOptions constraints = controller_->constraints();
     struct Result {
         double avg_bits = 0, ppl = 0, fp_ppl = 0, kl = 0;
         std::int64_t windows = 0;
     };
     auto result = std::make_shared<Result>();
-    auto work = [a, method, budget, result](const Progress& p) {
+    auto work = [a, method, budget, constraints, result](const Progress& p) {
         const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
         analysis::check_model_matches(*a, a->model_path);
         if (!ckpt.tokenizer) throw InputError(a->model_path, "has no tokenizer to read the evaluation text with");
@@ -397,7 +402,8 @@ void MainWindow::evaluateAtBudget() {
         po.ctx = std::min<std::int64_t>(512, ckpt.config.max_seq_len);
         po.max_windows = 8;
         const eval::ReferenceDistributions reference(fp, tokens, po, std::int64_t{2} << 30, p);
-        const auto alloc = analysis::allocate(*a, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(budget));
+        const auto alloc =
+            analysis::allocate(*a, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(budget), constraints);
         const auto q = analysis::evaluate_allocation(ckpt, *a, alloc, analysis::Quantizer::Rtn, reference, nullptr, p);
         result->avg_bits = alloc.avg_bits;
         result->ppl = q.ppl.ppl;
@@ -443,6 +449,38 @@ void MainWindow::runWithProgress(const QString& title, const QString& failTitle,
     });
     job->start(std::move(work));
     progress->show();
+}
+
+void MainWindow::showPinMenu(const QPoint& pos) {
+    const QModelIndex index = table_->indexAt(pos);
+    const auto a = controller_->analysis();
+    if (!index.isValid() || !a) return;
+    const int row = proxy_->data(index, LayerTableModel::MatrixIndexRole).toInt();
+    const std::string name = a->matrices.at(static_cast<std::size_t>(row)).name;
+    const std::string kind = model::linear_kind_name(static_cast<model::LinearKind>(a->matrices[static_cast<std::size_t>(row)].kind));
+    analysis::ProblemOptions constraints = controller_->constraints();
+    QMenu menu(this);
+    auto pin = [&](const std::string& match, int bits) {
+        analysis::ProblemOptions c = constraints;
+        if (bits == 0)
+            c.constraints.erase(match);
+        else
+            c.constraints[match].pinned_bits = bits;
+        controller_->setConstraints(c);
+    };
+    QMenu* one = menu.addMenu(tr("Pin %1 at").arg(QString::fromStdString(name)));
+    QMenu* all = menu.addMenu(tr("Pin every %1 at").arg(QString::fromStdString(kind)));
+    for (int b : a->widths) {
+        one->addAction(tr("%1 bits").arg(b), this, [pin, name, b] { pin(name, b); });
+        all->addAction(tr("%1 bits").arg(b), this, [pin, kind, b] { pin(kind, b); });
+    }
+    if (constraints.constraints.count(name))
+        menu.addAction(tr("Unpin %1").arg(QString::fromStdString(name)), this, [pin, name] { pin(name, 0); });
+    if (constraints.constraints.count(kind))
+        menu.addAction(tr("Unpin every %1").arg(QString::fromStdString(kind)), this, [pin, kind] { pin(kind, 0); });
+    if (!constraints.constraints.empty())
+        menu.addAction(tr("Remove all pins"), this, [this] { controller_->setConstraints({}); });
+    menu.exec(table_->viewport()->mapToGlobal(pos));
 }
 
 }  // namespace scalebits::ui

@@ -73,6 +73,8 @@ private:
     void selectMatrix(const QModelIndex& proxyIndex);
     void showSolution(std::shared_ptr<const Solution> solution);
     void nudgeBudget(double delta);
+    // The layer table's context menu: pin the matrix (or every matrix of its kind) at a width.
+    void showPinMenu(const QPoint& pos);
     // Runs `work` in a BackgroundJob with a progress dialog; `done` on success, `cancelled` on cancel,
     // a warning titled `failTitle` on failure.
     void runWithProgress(const QString& title, const QString& failTitle, std::function<void(const scalebits::Progress&)> work,

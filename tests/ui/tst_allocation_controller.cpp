@@ -34,6 +34,31 @@ void compareAllocations(const TileAllocation& got, const TileAllocation& want) {
 class TestAllocationController : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // Pins rebuild the allocators; the next allocation holds them and equals the core's for the
+    // same constrained problem.
+    void pinsHold() {
+        AllocationController controller;
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        const auto a = smallAnalysis();
+        controller.setAnalysis(a);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        analysis::ProblemOptions pins;
+        pins.constraints["down_proj"].pinned_bits = 8;
+        QSignalSpy allocations(&controller, &AllocationController::allocationChanged);
+        controller.setConstraints(pins);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 2, 20000);
+        QVERIFY(allocations.count() >= 1);
+        const auto got = allocations.last().first().value<std::shared_ptr<const TileAllocation>>();
+        pins.reordered = true;
+        const auto problem = analysis::make_tile_problem(*a, pins);
+        const TileAllocator reference(problem);
+        compareAllocations(*got, reference.solve(Budget::bits_per_weight(controller.budget())));
+        std::size_t t = 0;
+        for (const auto& m : problem.matrices)
+            for (std::int64_t i = 0; i < m.tile_count(); ++i, ++t)
+                if (m.name.find("down_proj") != std::string::npos) QCOMPARE(int(got->widths[t]), 8);
+    }
+
     void budgetChangeGivesCoreAllocation() {
         AllocationController controller;
         QSignalSpy ready(&controller, &AllocationController::analysisReady);

@@ -46,10 +46,10 @@ struct Engine {
 
 namespace {
 
-std::shared_ptr<const Engine> build_engine(const analysis::Analysis& a) {
+std::shared_ptr<const Engine> build_engine(const analysis::Analysis& a, const analysis::ProblemOptions& constraints) {
     auto e = std::make_shared<Engine>();
-    e->original = analysis::make_tile_problem(a, {.reordered = false, .constraints = {}});
-    e->reordered = analysis::make_tile_problem(a, {.reordered = true, .constraints = {}});
+    e->original = analysis::make_tile_problem(a, {.reordered = false, .constraints = constraints.constraints});
+    e->reordered = analysis::make_tile_problem(a, {.reordered = true, .constraints = constraints.constraints});
     e->scalebits = std::make_unique<TileAllocator>(e->reordered);
     e->noreorder = std::make_unique<TileAllocator>(e->original);
     e->layer = std::make_unique<LayerAllocator>(e->original);
@@ -92,15 +92,26 @@ const TileProblem* AllocationController::problem(bool reordered) const {
 }
 
 void AllocationController::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis) {
+    constraints_ = {};
+    analysis_ = std::move(analysis);
+    rebuild();
+}
+
+void AllocationController::setConstraints(const analysis::ProblemOptions& constraints) {
+    constraints_ = constraints;
+    rebuild();
+}
+
+void AllocationController::rebuild() {
     const quint64 job = ++job_;
     engine_.reset();
     solution_.reset();
-    analysis_ = std::move(analysis);
     if (!analysis_) return;
     auto input = analysis_;
-    QtConcurrent::run([input]() -> EngineResult {
+    auto constraints = constraints_;
+    QtConcurrent::run([input, constraints]() -> EngineResult {
         try {
-            return {build_engine(*input), {}};
+            return {build_engine(*input, constraints), {}};
         } catch (const std::exception& e) {
             return {nullptr, QString::fromStdString(e.what())};
         }

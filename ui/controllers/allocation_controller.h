@@ -13,6 +13,7 @@
 #include "core/alloc/methods.h"
 #include "core/alloc/tile_problem.h"
 #include "core/analysis/analysis.h"
+#include "core/analysis/problem.h"
 #include "core/analysis/summary.h"
 
 namespace scalebits::ui {
@@ -57,6 +58,7 @@ public:
     double maxBits() const;
     double budget() const { return budget_; }
     QString method() const;
+    const analysis::ProblemOptions& constraints() const { return constraints_; }
 
     // The TileProblem behind the chosen layout (tests compare against the core allocator with it).
     const TileProblem* problem(bool reordered) const;
@@ -67,6 +69,9 @@ public Q_SLOTS:
     void setAnalysis(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
     void setBudget(double bits);
     void setMethod(const QString& method);  // an alloc method name; errorOccurred on an unknown one
+    // Pins and width limits (by matrix name, layer prefix or kind): the allocators are rebuilt in a
+    // worker, then analysisReady and a new solution follow as for a new analysis.
+    void setConstraints(const scalebits::analysis::ProblemOptions& constraints);
 
 Q_SIGNALS:
     void analysisReady(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
@@ -76,12 +81,14 @@ Q_SIGNALS:
     void errorOccurred(const QString& message);
 
 private:
+    void rebuild();
     void solve();
     void computeRateQuality();
 
     std::shared_ptr<const analysis::Analysis> analysis_;
     std::shared_ptr<const Engine> engine_;
     std::shared_ptr<const Solution> solution_;
+    analysis::ProblemOptions constraints_;
     AllocMethod method_ = AllocMethod::ScaleBits;
     double budget_ = 4.0;
     quint64 job_ = 0;

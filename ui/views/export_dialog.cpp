@@ -36,8 +36,9 @@ struct Outcome {
 }  // namespace
 
 ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, AllocMethod method, double budget_bits,
-                           QWidget* parent)
-    : QDialog(parent), analysis_(std::move(analysis)), method_(method), budget_(budget_bits) {
+                           QWidget* parent, analysis::ProblemOptions constraints)
+    : QDialog(parent), analysis_(std::move(analysis)), method_(method), budget_(budget_bits),
+      constraints_(std::move(constraints)) {
     setWindowTitle(tr("Export packed model"));
     job_ = new BackgroundJob(this);
     const QString base = analysis_ ? QFileInfo(QString::fromStdString(analysis_->model_path.string())).completeBaseName()
@@ -138,6 +139,7 @@ void ExportDialog::start() {
     auto a = analysis_;
     const AllocMethod method = method_;
     const double budget = budget_;
+    const analysis::ProblemOptions constraints = constraints_;
     report_->clear();
     setRunning(true);
     disconnect(job_, &BackgroundJob::finished, this, nullptr);
@@ -170,11 +172,11 @@ void ExportDialog::start() {
         setRunning(false);
         Q_EMIT exported(folder);
     });
-    job_->start([a, method, budget, quantizer, folder, steps, outcome](const Progress& progress) {
+    job_->start([a, method, budget, constraints, quantizer, folder, steps, outcome](const Progress& progress) {
         const std::filesystem::path out = folder.toStdString();
         const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
         analysis::check_model_matches(*a, a->model_path);
-        const auto alloc = analysis::allocate(*a, method, Budget::bits_per_weight(budget));
+        const auto alloc = analysis::allocate(*a, method, Budget::bits_per_weight(budget), constraints);
         outcome->avg_bits = alloc.avg_bits;
         exporting::ExportInfo info;
         info.budget_bits_per_weight = budget;

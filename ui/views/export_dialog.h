@@ -9,6 +9,7 @@
 
 #include "core/alloc/methods.h"
 #include "core/analysis/analysis.h"
+#include "core/analysis/problem.h"
 
 class QCheckBox;
 class QComboBox;
@@ -27,7 +28,7 @@ class ExportDialog : public QDialog {
     Q_OBJECT
 public:
     ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, AllocMethod method, double budget_bits,
-                 QWidget* parent = nullptr);
+                 QWidget* parent = nullptr, analysis::ProblemOptions constraints = {});
 
     void setFolder(const QString& folder);
     void setQuantizer(const QString& name);  // "rtn" | "gptq"
@@ -46,6 +47,7 @@ private:
     std::shared_ptr<const analysis::Analysis> analysis_;
     AllocMethod method_;
     double budget_;
+    analysis::ProblemOptions constraints_;
     BackgroundJob* job_ = nullptr;
     QLineEdit* folder_ = nullptr;
     QComboBox* quantizer_ = nullptr;
