@@ -61,6 +61,8 @@ nlohmann::json row_json(const analysis::SweepRow& r) {
                               {"tiles_changed", rr.tiles_changed},
                               {"seconds", rr.seconds}});
         j["refine_rounds"] = rounds;
+        j["refine_fp_loss"] = r.refine_fp_loss;
+        j["refine_chosen_round"] = r.refine_chosen_round;
     }
     return j;
 }
@@ -74,8 +76,10 @@ void print_row(const analysis::SweepRow& r) {
                     analysis::quantizer_name(r.quantizer), r.budget.value, r.allocation.avg_bits,
                     static_cast<long long>(r.allocation.total_bytes), r.quality.ppl.ppl, r.quality.kl);
         for (const auto& rr : r.refine_rounds)
-            std::printf("    refine round %d: predicted %.5g, measured calibration loss %.5f, %lld tiles moved\n",
-                        rr.round, rr.predicted_loss, rr.measured_loss, static_cast<long long>(rr.tiles_changed));
+            std::printf("    refine round %d: predicted %.5g, measured calibration loss %.5f (full precision %.5f), %lld tiles "
+                        "moved%s\n",
+                        rr.round, rr.predicted_loss, rr.measured_loss, r.refine_fp_loss,
+                        static_cast<long long>(rr.tiles_changed), rr.round == r.refine_chosen_round ? " (kept)" : "");
     }
     std::fflush(stdout);
 }

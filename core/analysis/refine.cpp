@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <limits>
 
 #include "core/alloc/allocator.h"
 #include "core/calib/calib_set.h"
@@ -52,6 +53,16 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
     TileProblem problem = make_tile_problem(a, o.constraints);
     Allocation current = start;
     std::int64_t changed = 0;  // tiles the last re-solve moved
+    // A re-linearization can overshoot: the result is the round with the lowest measured loss.
+    Allocation best = start;
+    double best_loss = std::numeric_limits<double>::infinity();
+    auto keep_if_best = [&](const RefineRound& rr) {
+        if (rr.measured_loss < best_loss) {
+            best_loss = rr.measured_loss;
+            best = current;
+            result.chosen_round = rr.round;
+        }
+    };
     for (int round = 0;; ++round) {
         const auto t0 = std::chrono::steady_clock::now();
         model::LlamaModel q(ckpt);
@@ -66,6 +77,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
             rr.measured_loss = mean_loss(q, set.tokens, progress);
             rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             result.rounds.push_back(rr);
+            keep_if_best(rr);
             break;
         }
         // Fisher at the quantized weights; the pass also measures the quantized model's loss.
@@ -76,6 +88,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
         rr.measured_loss = sens.mean_loss;
         rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         result.rounds.push_back(rr);
+        keep_if_best(rr);
 
         // New S tables: the same quantizer as the analysis, weighted by the new Fisher.
         std::vector<double> S;
@@ -103,7 +116,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
         updated.widths = std::move(next.widths);
         current = std::move(updated);
     }
-    result.allocation = current;
+    result.allocation = best;
     return result;
 }
 

@@ -3,7 +3,8 @@
 // linearized at the full-precision model; after an allocation, fake-quantize the model with it,
 // take the Fisher again at the quantized weights (gradients through the fake-quantized model),
 // rebuild every tile's S(t, b) with that Fisher against the full-precision weights, and re-solve the
-// same budget. Each round moves many tiles at once instead of one tile per forward pass.
+// same budget. Each round moves many tiles at once instead of one tile per forward pass. The
+// result is the best round by measured calibration loss.
 #include <cstdint>
 #include <vector>
 
@@ -35,7 +36,10 @@ struct RefineRound {
 };
 
 struct RefineResult {
-    Allocation allocation;          // the last round's
+    // The allocation of the round with the lowest measured calibration loss (the start when no
+    // re-solve improved on it): refinement never returns something worse on its own measure.
+    Allocation allocation;
+    int chosen_round = 0;
     double fp_loss = 0.0;           // the full-precision model's loss on the refinement set
     std::vector<RefineRound> rounds;  // rounds + 1 entries: the start and every re-solve
 };

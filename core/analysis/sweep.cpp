@@ -46,6 +46,8 @@ std::vector<SweepRow> run_sweep(const model::Checkpoint& ckpt, const Analysis& a
                         RefineResult r = refine_allocation(ckpt, a, row.allocation, budget, ro, progress);
                         row.allocation = std::move(r.allocation);
                         row.refine_rounds = std::move(r.rounds);
+                        row.refine_fp_loss = r.fp_loss;
+                        row.refine_chosen_round = r.chosen_round;
                     }
                     row.quality = evaluate_allocation(ckpt, a, row.allocation, q, reference, &row.quantize_s, progress);
                 }

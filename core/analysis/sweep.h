@@ -34,6 +34,8 @@ struct SweepRow {
     std::string error;  // non-empty when the budget is infeasible for the method (no measurement)
     Allocation allocation;
     std::vector<RefineRound> refine_rounds;  // scalebits with rounds > 0
+    double refine_fp_loss = 0.0;             // the full-precision loss on the refinement set
+    int refine_chosen_round = 0;
     eval::QualityResult quality;
     double quantize_s = 0.0;
 };

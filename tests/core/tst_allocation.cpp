@@ -149,6 +149,9 @@ private slots:
             QVERIFY(round.predicted_loss > 0);
         }
         QVERIFY(r.allocation.avg_bits <= 4.2 + 1e-12);
+        // The kept round is the one with the lowest measured loss.
+        for (const auto& round : r.rounds)
+            QVERIFY(r.rounds[static_cast<std::size_t>(r.chosen_round)].measured_loss <= round.measured_loss);
         QCOMPARE(r.allocation.widths.size(), start.widths.size());
         const auto group = analysis::allocate(analysis_, AllocMethod::Group, budget);
         QVERIFY_THROWS_EXCEPTION(InputError,
