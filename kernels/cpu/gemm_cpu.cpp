@@ -75,21 +75,45 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch) {
     return p;
 }
 
-// Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order.
+// Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order. One scale
+// per group (converted once, not per weight) times the group's integer-code dot product; the codes
+// are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a fifth of its weights
+// here, so this is not a cold path.
 void tail_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
     const std::size_t nc = g.nc(), tail = g.tail();
     if (tail == 0) return;
     const std::uint8_t* scales = a.tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
+    const std::uint8_t* codes = a.tile + g.tail_start();
+    const std::size_t ub = static_cast<std::size_t>(g.b), c0 = nc * 128;
+    const std::uint64_t mask = (std::uint64_t{1} << ub) - 1;
     for (std::size_t row = 0; row < g.r; ++row) {
         float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * cpu::kAccLanes;
-        for (std::size_t col = nc * 128; col < g.c; ++col) {
+        std::size_t pos = row * tail * ub;
+        for (std::size_t col0 = c0; col0 < g.c;) {
+            const std::size_t gi = col0 / g.g, col1 = std::min(g.c, (gi + 1) * g.g);
             std::uint16_t h;
-            std::memcpy(&h, scales + 2 * ((col / g.g) * g.r + row), 2);
-            const std::size_t idx = row * tail + (col - nc * 128);
-            const float sq = half_to_float(h) *
-                             static_cast<float>(fmt::read_bits(a.tile + g.tail_start(), idx * static_cast<std::size_t>(g.b), g.b));
-            for (int b = 0; b < a.batch; ++b) acc[b * cpu::kAccLanes] += sq * x_nat[static_cast<std::size_t>(b) * K + col];
+            std::memcpy(&h, scales + 2 * (gi * g.r + row), 2);
+            const float s = half_to_float(h);
+            for (int b = 0; b < a.batch; ++b) {
+                const float* xb = x_nat + static_cast<std::size_t>(b) * K;
+                float dot = 0.0f;
+                std::size_t p = pos, col = col0;
+                // A 64-bit window holds at least 56 / b whole codes. The 8-byte load may reach past
+                // the payload into the tile's scale section (16 bytes or more), never past the tile.
+                while (col < col1) {
+                    std::uint64_t w;
+                    std::memcpy(&w, codes + (p >> 3), 8);
+                    w >>= (p & 7);
+                    const std::size_t n = std::min<std::size_t>((64 - (p & 7)) / ub, col1 - col);
+                    for (std::size_t i = 0; i < n; ++i, ++col, w >>= ub)
+                        dot += static_cast<float>(w & mask) * xb[col];
+                    p += n * ub;
+                }
+                acc[b * cpu::kAccLanes] += s * dot;
+            }
+            pos += (col1 - col0) * ub;
+            col0 = col1;
         }
     }
 }
@@ -162,9 +186,9 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
     const std::size_t tr = grid.tiles_r();
     // Contiguous blocks of tile rows per part: each part owns whole output rows, so no reduction.
-    // Waking a thread costs a few microseconds: small matrices (under 64 KiB of tiles a part) run on
+    // Waking a thread costs tens of microseconds here: small matrices (under 128 KiB of tiles a part) run on
     // fewer threads, a tiny one on the caller alone.
-    const std::size_t by_size = std::max<std::size_t>(1, v.data_bytes * static_cast<std::size_t>(batch) / (64 * 1024));
+    const std::size_t by_size = std::max<std::size_t>(1, v.data_bytes * static_cast<std::size_t>(batch) / (128 * 1024));
     const int parts = static_cast<int>(std::min({tr, static_cast<std::size_t>(nthreads), by_size}));
     // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
     // boundaries to fall on multiples of 64 columns or groups to span whole chunks.
