@@ -214,6 +214,23 @@ private slots:
             expect_error(w.bytes(), "truncated");
         }
         {
+            // A metadata key (not a value) whose length is near 2^64.
+            Bytes b;
+            put_bytes(b, "GGUF", 4);
+            put<std::uint32_t>(b, 3);
+            put<std::uint64_t>(b, 0);  // tensors
+            put<std::uint64_t>(b, 1);  // one key/value
+            put<std::uint64_t>(b, ~0ull - 3);
+            b.resize(b.size() + 64, 'a');  // enough bytes that the count itself is plausible
+            expect_error(b, "truncated");
+        }
+        {
+            // A shape whose element count overflows 64 bits: 2^32 * 2^32 * 16.
+            GgufWriter w;
+            w.tensors.push_back({"huge", {1ull << 32, 1ull << 32, 16}, 0, Bytes(16, 0), std::nullopt});
+            expect_error(w.bytes(), "overflows 64 bits");
+        }
+        {
             // Array count that the file cannot hold (would be a 2^61 * 8-byte allocation).
             GgufWriter w;
             Bytes v;
