@@ -86,6 +86,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(controller_, &AllocationController::analysisReady, this, [this] {
         budget_->setRange(controller_->minBits(), controller_->maxBits());
         budget_->setBudget(controller_->budget());
+        std::vector<int> pinned;
+        if (const TileProblem* p = controller_->problem(true))
+            for (const auto& m : p->matrices) pinned.push_back(m.pinned_bits);
+        layers_->setPinned(std::move(pinned));
     });
 
     resize(1500, 950);

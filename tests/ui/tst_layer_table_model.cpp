@@ -55,6 +55,17 @@ private Q_SLOTS:
         for (const auto& m : summary.matrices) bytes += m.bytes;
         QCOMPARE(bytes, allocation.quantized_bytes);
 
+        // Pinned matrices say so beside their width (one dataChanged for the column).
+        std::vector<int> pinned(std::size_t(model.rowCount()), 0);
+        pinned[2] = 8;
+        changed.clear();
+        model.setPinned(pinned);
+        QCOMPARE(changed.count(), 1);
+        QVERIFY(model.data(model.index(2, LayerTableModel::AvgBits)).toString().contains(QStringLiteral("pinned")));
+        QVERIFY(!model.data(model.index(1, LayerTableModel::AvgBits)).toString().contains(QStringLiteral("pinned")));
+        model.setPinned(pinned);  // unchanged: no signal
+        QCOMPARE(changed.count(), 1);
+
         // Sorting by share puts the most sensitive matrix first.
         proxy.sort(LayerTableModel::Share, Qt::DescendingOrder);
         const auto shares = analysis::sensitivity_shares(*a);

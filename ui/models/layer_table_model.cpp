@@ -57,12 +57,22 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     case Matrix: return QString::fromLatin1(model::linear_kind_name(static_cast<model::LinearKind>(m.kind)));
     case Shape: return QStringLiteral("%1 × %2").arg(m.rows).arg(m.cols);
     case Tiles: return QStringLiteral("%1 × %2").arg(m.grid_rows).arg(m.grid_cols);
-    case AvgBits: return allocated ? locale.toString(summary_[row].avg_bits, 'f', 2) : QString();
+    case AvgBits: {
+        if (!allocated) return QString();
+        const QString bits = locale.toString(summary_[row].avg_bits, 'f', 2);
+        return row < pinned_.size() && pinned_[row] ? tr("%1 (pinned)").arg(bits) : bits;
+    }
     case Size:
         return allocated ? locale.formattedDataSize(summary_[row].bytes, 2, QLocale::DataSizeSIFormat) : QString();
     case Share: return row < shares_.size() ? locale.toString(shares_[row] * 100.0, 'f', 2) : QString();
     }
     return {};
+}
+
+void LayerTableModel::setPinned(std::vector<int> pinned_bits) {
+    if (pinned_bits == pinned_) return;
+    pinned_ = std::move(pinned_bits);
+    if (rowCount() > 0) Q_EMIT dataChanged(index(0, AvgBits), index(rowCount() - 1, AvgBits), {Qt::DisplayRole});
 }
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {

@@ -29,6 +29,8 @@ public:
     void setAnalysis(std::shared_ptr<const analysis::Analysis> analysis);
     // Per-matrix values of the current allocation; ignored when its size does not match.
     void setSummary(const analysis::AllocationSummary& summary);
+    // The width each matrix is pinned at (0 = not pinned), analysis order; shown beside its width.
+    void setPinned(std::vector<int> pinned_bits);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -39,6 +41,7 @@ private:
     std::shared_ptr<const analysis::Analysis> analysis_;
     std::vector<double> shares_;
     std::vector<analysis::MatrixSummary> summary_;
+    std::vector<int> pinned_;
 };
 
 }  // namespace scalebits::ui
