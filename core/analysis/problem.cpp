@@ -8,10 +8,6 @@
 namespace scalebits::analysis {
 
 namespace {
-bool ends_with(const std::string& s, const std::string& t) {
-    return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
 // The most specific constraint wins: exact name, then layer prefix, then kind suffix.
 const WidthConstraint* find_constraint(const ProblemOptions& o, const std::string& name) {
     if (auto it = o.constraints.find(name); it != o.constraints.end()) return &it->second;
@@ -19,7 +15,7 @@ const WidthConstraint* find_constraint(const ProblemOptions& o, const std::strin
     const WidthConstraint* by_suffix = nullptr;
     for (const auto& [key, c] : o.constraints) {
         if (name.rfind(key, 0) == 0) by_prefix = &c;
-        if (ends_with(name, key + ".weight") || ends_with(name, key))
+        if (name.ends_with(key + ".weight") || name.ends_with(key))
             by_suffix = &c;
     }
     return by_prefix ? by_prefix : by_suffix;

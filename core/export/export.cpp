@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -42,8 +43,6 @@ Blob tensor_blob(std::string name, const torch::Tensor& t, bool half) {
     return blob_of(std::move(name), half ? "F16" : "F32", c.sizes().vec(), c.data_ptr(),
                    static_cast<std::size_t>(c.numel() * c.element_size()));
 }
-
-std::string base_of(const std::string& weight_name) { return weight_name.substr(0, weight_name.size() - 7); }
 
 void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir) {
     const fs::path& src = ckpt.tokenizer_source;
@@ -96,7 +95,7 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
             } catch (const std::invalid_argument& e) {
                 throw InputError(m.name + ": packing failed: " + e.what());
             }
-            const std::string base = base_of(m.name);
+            const std::string base = io::packed_base_name(m.name);
             const std::vector<std::int64_t> g{m.grid_rows, m.grid_cols};
             data.push_back(blob_of(base + ".qdata", "U8", {static_cast<std::int64_t>(p.data.size())}, p.data.data(),
                                    p.data.size()));
@@ -112,15 +111,17 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     std::vector<Blob> all;
     for (auto* list : {&data, &offsets}) all.insert(all.end(), list->begin(), list->end());
     const auto& cfg = model.config();
+    std::map<std::string, torch::Tensor> unquantized = {{"model.norm.weight", model.final_norm()},
+                                                        {"model.embed_tokens.weight", model.embedding()},
+                                                        {"lm_head.weight", model.lm_head()}};
     for (int l = 0; l < cfg.n_layers; ++l) {
         const auto& layer = model.layers()[static_cast<std::size_t>(l)];
         const std::string p = "model.layers." + std::to_string(l) + ".";
-        all.push_back(tensor_blob(p + "input_layernorm.weight", layer.attn_norm, false));
-        all.push_back(tensor_blob(p + "post_attention_layernorm.weight", layer.ffn_norm, false));
+        unquantized[p + "input_layernorm.weight"] = layer.attn_norm;
+        unquantized[p + "post_attention_layernorm.weight"] = layer.ffn_norm;
     }
-    all.push_back(tensor_blob("model.norm.weight", model.final_norm(), false));
-    all.push_back(tensor_blob("model.embed_tokens.weight", model.embedding(), true));
-    if (!cfg.tie_word_embeddings) all.push_back(tensor_blob("lm_head.weight", model.lm_head(), true));
+    for (const auto& t : io::unquantized_tensors(cfg))
+        all.push_back(tensor_blob(t.name, unquantized.at(t.name), t.dtype == "F16"));
     all.insert(all.end(), widths.begin(), widths.end());
 
     io::SafetensorsWriter writer;
@@ -129,12 +130,9 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
         writer.add(b.name, b.dtype, b.shape, *b.bytes, b.bytes);
         checksums[b.name] = io::xxh3_64_hex(*b.bytes);
     }
-    const nlohmann::json meta = {{"format_version", io::kExportFormatVersion},
-                                 {"tile", {a.options.tile_rows, a.options.tile_cols}},
-                                 {"group", a.options.group},
-                                 {"matrices", matrices},
-                                 {"checksums", checksums}};
-    writer.set_metadata(io::kExportMetadataKey, meta.dump());
+    writer.set_metadata(io::kExportMetadataKey,
+                        io::export_metadata(a.options.tile_rows, a.options.tile_cols, a.options.group, matrices, checksums)
+                            .dump());
     // The folder appears only now: a cancelled or failed quantization leaves nothing behind.
     progress.check();
     fs::create_directories(out_dir);

@@ -33,32 +33,23 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
         const std::vector<std::uint8_t> eight(g.tile_count(), 8);
         const auto max_bytes = static_cast<std::int64_t>(kernels::packed_data_bytes(g, eight.data()));
         max_file += max_bytes + 9 * m.tiles();
-        const std::string base = m.name.substr(0, m.name.size() - 7);
+        const std::string base = io::packed_base_name(m.name);
         entries.push_back({base + ".qdata", "U8", {widest(max_bytes)}});
         entries.push_back({base + ".qoffsets", "I64", {m.grid_rows, m.grid_cols}});
         entries.push_back({base + ".qwidths", "U8", {m.grid_rows, m.grid_cols}});
     }
-    for (int l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        entries.push_back({p + "input_layernorm.weight", "F32", {c.dim}});
-        entries.push_back({p + "post_attention_layernorm.weight", "F32", {c.dim}});
+    for (const auto& t : io::unquantized_tensors(c)) {
+        entries.push_back({t.name, t.dtype, t.shape});
+        unquantized += t.bytes();
     }
-    entries.push_back({"model.norm.weight", "F32", {c.dim}});
-    entries.push_back({"model.embed_tokens.weight", "F16", {c.vocab_size, c.dim}});
-    if (!c.tie_word_embeddings) entries.push_back({"lm_head.weight", "F16", {c.vocab_size, c.dim}});
-    unquantized += (2 * c.n_layers + 1) * c.dim * 4;
-    unquantized += c.vocab_size * c.dim * 2 * (c.tie_word_embeddings ? 1 : 2);
     max_file += unquantized;
 
     // The export metadata exactly as export writes it, with checksums of the fixed hex length.
     nlohmann::json matrices = nlohmann::json::object(), checksums = nlohmann::json::object();
     for (const auto& m : a.matrices) matrices[m.name] = {m.rows, m.cols};
     for (const auto& e : entries) checksums[e.name] = std::string(16, '0');
-    const nlohmann::json meta = {{"format_version", io::kExportFormatVersion},
-                                 {"tile", {a.options.tile_rows, a.options.tile_cols}},
-                                 {"group", a.options.group},
-                                 {"matrices", matrices},
-                                 {"checksums", checksums}};
+    const nlohmann::json meta =
+        io::export_metadata(a.options.tile_rows, a.options.tile_cols, a.options.group, matrices, checksums);
     nlohmann::ordered_json h = nlohmann::ordered_json::object();
     h["__metadata__"] = {{io::kExportMetadataKey, meta.dump()}};
     const std::int64_t offset = widest(max_file);

@@ -23,11 +23,6 @@ nlohmann::json read_json(const fs::path& file) {
     }
 }
 
-std::string base_of(const std::string& weight_name) {
-    const std::string suffix = ".weight";
-    return weight_name.substr(0, weight_name.size() - suffix.size());
-}
-
 // A span that the kernels may read with aligned loads: the mapped bytes when aligned, else a copy.
 std::span<const std::uint8_t> aligned(const HostTensor& t, std::size_t alignment, std::shared_ptr<const void>& owner) {
     if (reinterpret_cast<std::uintptr_t>(t.bytes.data()) % alignment == 0) {
@@ -42,6 +37,39 @@ std::span<const std::uint8_t> aligned(const HostTensor& t, std::size_t alignment
     return {p, t.bytes.size()};
 }
 }  // namespace
+
+std::string packed_base_name(const std::string& weight_name) {
+    const std::string suffix = ".weight";
+    return weight_name.ends_with(suffix) ? weight_name.substr(0, weight_name.size() - suffix.size()) : weight_name;
+}
+
+std::int64_t UnquantizedTensor::bytes() const {
+    std::int64_t n = dtype == "F16" ? 2 : 4;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& c) {
+    std::vector<UnquantizedTensor> out;
+    for (std::int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        out.push_back({p + "input_layernorm.weight", "F32", {c.dim}});
+        out.push_back({p + "post_attention_layernorm.weight", "F32", {c.dim}});
+    }
+    out.push_back({"model.norm.weight", "F32", {c.dim}});
+    out.push_back({"model.embed_tokens.weight", "F16", {c.vocab_size, c.dim}});
+    if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", "F16", {c.vocab_size, c.dim}});
+    return out;
+}
+
+nlohmann::json export_metadata(std::int64_t tile_rows, std::int64_t tile_cols, std::int64_t group,
+                               nlohmann::json matrices, nlohmann::json checksums) {
+    return {{"format_version", kExportFormatVersion},
+            {"tile", {tile_rows, tile_cols}},
+            {"group", group},
+            {"matrices", std::move(matrices)},
+            {"checksums", std::move(checksums)}};
+}
 
 bool is_packed_export(const fs::path& path) {
     const fs::path config = path / "config.json";
@@ -101,7 +129,7 @@ PackedExport read_export(const fs::path& folder) {
         PackedLinear p;
         p.view.grid = {shape.at(0).get<std::size_t>(), shape.at(1).get<std::size_t>(), tile.at(0).get<std::size_t>(),
                        tile.at(1).get<std::size_t>(), group};
-        const std::string base = base_of(name);
+        const std::string base = packed_base_name(name);
         const HostTensor& data = need(base + ".qdata");
         const HostTensor& offsets = need(base + ".qoffsets");
         const HostTensor& widths = need(base + ".qwidths");

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <scalebits/kernels.h>
@@ -47,6 +48,24 @@ struct PackedExport {
     std::map<std::string, PackedLinear> packed;  // by weight name ("...q_proj.weight")
     std::filesystem::path tokenizer_file;        // empty when the folder has none
 };
+
+// "model.layers.0.self_attn.q_proj.weight" -> "model.layers.0.self_attn.q_proj": the prefix of a
+// matrix's .qdata / .qoffsets / .qwidths tensors.
+std::string packed_base_name(const std::string& weight_name);
+
+// The tensors an export stores unquantized, in file order: the RMSNorm weights (F32), then the
+// embedding and an untied lm_head (F16). Export writes them; the size model counts them.
+struct UnquantizedTensor {
+    std::string name;
+    std::string dtype;  // "F32" | "F16"
+    std::vector<std::int64_t> shape;
+    std::int64_t bytes() const;
+};
+std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& config);
+
+// The kExportMetadataKey JSON: export writes it, the size model sizes the same text.
+nlohmann::json export_metadata(std::int64_t tile_rows, std::int64_t tile_cols, std::int64_t group,
+                               nlohmann::json matrices, nlohmann::json checksums);
 
 // A folder whose config.json has quantization_config.quant_method == "scalebits".
 bool is_packed_export(const std::filesystem::path& path);

@@ -32,15 +32,7 @@ class TestAllocation : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
-        analysis::AnalysisOptions o;
-        o.calib_text = kC4;
-        o.samples = 8;
-        o.seq_len = 64;
-        o.tile_rows = 32;
-        o.tile_cols = 32;
-        o.group = 16;
-        auto model = stories_model();
-        analysis_ = analysis::analyze(stories_checkpoint(), *model, o, tmp_.filePath("s.analysis").toStdString());
+        analysis_ = stories_analysis(tmp_.filePath("s.analysis").toStdString(), 32, 32, 16);
         text_ = eval::tokenize_text(*stories_checkpoint().tokenizer, eval::read_text(kWiki, 20000));
     }
 

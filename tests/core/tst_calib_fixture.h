@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/analysis/analyze.h"
 #include "core/eval/text.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
@@ -28,6 +29,20 @@ inline const model::Checkpoint& stories_checkpoint() {
 
 inline std::unique_ptr<model::LlamaModel> stories_model() {
     return std::make_unique<model::LlamaModel>(stories_checkpoint());
+}
+
+// A small analysis of stories260K (8 x 64 C4 tokens) with the given tile shape and group, saved to `out`.
+inline analysis::Analysis stories_analysis(const std::filesystem::path& out, std::int64_t tile_rows,
+                                           std::int64_t tile_cols, std::int64_t group) {
+    analysis::AnalysisOptions o;
+    o.calib_text = kC4;
+    o.samples = 8;
+    o.seq_len = 64;
+    o.tile_rows = tile_rows;
+    o.tile_cols = tile_cols;
+    o.group = group;
+    auto model = stories_model();
+    return analysis::analyze(stories_checkpoint(), *model, o, out);
 }
 
 // `rows` windows of `len` tokens of real text (the first bytes of `file`), {rows, len} int64.

@@ -66,15 +66,8 @@ class TestExport : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
-        analysis::AnalysisOptions o;
-        o.calib_text = kC4;
-        o.samples = 8;
-        o.seq_len = 64;
-        o.tile_rows = 32;
-        o.tile_cols = 64;  // narrower than a 128-column payload chunk: the packed bitstream tail path
-        o.group = 16;
-        auto model = stories_model();
-        analysis_ = analysis::analyze(stories_checkpoint(), *model, o, dir("s.analysis"));
+        // Tiles 64 wide, narrower than a 128-column payload chunk: the packed bitstream tail path.
+        analysis_ = stories_analysis(dir("s.analysis"), 32, 64, 16);
         text_ = eval::tokenize_text(*stories_checkpoint().tokenizer, eval::read_text(kWiki, 20000));
         exported_ = dir("export");
     }
