@@ -76,4 +76,23 @@ double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters) {
     return *std::max_element(rates.begin(), rates.end());
 }
 
+double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threads) {
+    cpu::ThreadPool& pool = cpu::ThreadPool::shared();
+    const int parts = clamp_threads(threads, pool);
+    std::atomic<std::uint64_t> sink{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.run(parts, [&](int p) {
+        const std::size_t i0 = bytes * static_cast<std::size_t>(p) / static_cast<std::size_t>(parts);
+        const std::size_t i1 = bytes * static_cast<std::size_t>(p + 1) / static_cast<std::size_t>(parts);
+        std::uint64_t r = 0;
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+        if (avx2_ok()) r = cpu::or_reduce_avx2(data + i0, i1 - i0);
+        else
+#endif
+            for (std::size_t i = i0; i < i1; ++i) r |= data[i];
+        sink.fetch_or(r, std::memory_order_relaxed);
+    });
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace scalebits::kernels

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace scalebits::kernels::cpu {
 
@@ -28,6 +29,10 @@ struct TileArgs {
     // multiplies 16-bit codes by them with vpmaddwd: exact integer sums, no per-weight conversion.
     const std::int16_t* xq = nullptr;
     const float* xscale = nullptr;  // xscale[b * xscale_stride + chunk], chunk = column / 128
+    // For the VNNI kernel instead of xq: per chunk 256 bytes (xh and xl of 15-bit activations in its
+    // step order, see gemm_vnni.cpp) at byte 2 * column; xscale then holds max|x| / 16383.
+    const std::int8_t* x8 = nullptr;
+    std::size_t x8_stride = 0;  // bytes between batch items
     std::size_t xscale_stride = 0;
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
     int batch = 1;
@@ -40,8 +45,42 @@ struct TileArgs {
     float* zacc = nullptr;
     const float* xsum = nullptr;
     std::size_t xsum_stride = 0;
+    // The tile this thread reads next (nullptr at the end): the kernel prefetches it line by line
+    // while it works through this one. A tile's b planes are short streams (r * 16 bytes each) that
+    // the hardware prefetchers only pick up after several misses, at every tile.
+    const std::uint8_t* next_tile = nullptr;
+    std::size_t next_tile_bytes = 0;
 };
 inline constexpr int kAccLanes = 8;
+
+// The chunk kernels are templates over the width B (2..8) and the batch block NB (1..4). Calls
+// kernel(integral_constant<B>, integral_constant<NB>, b0) over blocks of 4 batch items, then the
+// rest; returns false for a width no template covers. Larger batches decode a chunk again per
+// block, which is cheap next to the products it feeds, and 4 items keep the accumulators and
+// the decoded codes in registers.
+template <class Kernel>
+bool run_width_and_batch_blocks(int width, int batch, Kernel&& kernel) {
+    auto blocks = [&](auto B) {
+        int b0 = 0;
+        for (; b0 + 4 <= batch; b0 += 4) kernel(B, std::integral_constant<int, 4>{}, b0);
+        switch (batch - b0) {
+            case 3: kernel(B, std::integral_constant<int, 3>{}, b0); break;
+            case 2: kernel(B, std::integral_constant<int, 2>{}, b0); break;
+            case 1: kernel(B, std::integral_constant<int, 1>{}, b0); break;
+            default: break;
+        }
+    };
+    switch (width) {
+        case 2: blocks(std::integral_constant<int, 2>{}); return true;
+        case 3: blocks(std::integral_constant<int, 3>{}); return true;
+        case 4: blocks(std::integral_constant<int, 4>{}); return true;
+        case 5: blocks(std::integral_constant<int, 5>{}); return true;
+        case 6: blocks(std::integral_constant<int, 6>{}); return true;
+        case 7: blocks(std::integral_constant<int, 7>{}); return true;
+        case 8: blocks(std::integral_constant<int, 8>{}); return true;
+        default: return false;
+    }
+}
 
 // Portable chunk kernel and zero-point term (any machine).
 void chunks_generic(const TileArgs& a);
@@ -52,9 +91,16 @@ void chunks_avx2(const TileArgs& a);
 // The same kernel with AVX-512VL + VNNI instructions (vpternlogd, vpdpwssd) on 256-bit registers.
 void chunks_avx512vl(const TileArgs& a);
 
+// AVX-512 VNNI chunk kernel; needs geom.g == 64 or a multiple of 128 (checked by the caller).
+void chunks_vnni(const TileArgs& a);
+// One 128-column chunk of activations for chunks_vnni: 256 bytes and the chunk's scale. Built with
+// AVX-512 flags: call only where chunks_vnni may run.
+void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
+
 // Dense fp32 rows [n0, n1) of y = W x (AVX2); and the sum of a float buffer (bandwidth probe).
 void f32_rows_avx2(const float* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
                    std::size_t n1, float* y);
 float sum_avx2(const float* p, std::size_t n);
+std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n);
 
 }  // namespace scalebits::kernels::cpu

@@ -175,19 +175,6 @@ void rows_block(const TileArgs& a, int b0) {
     }
 }
 
-template <int B>
-void chunks_width(const TileArgs& a) {
-    int b0 = 0;
-    // Batch blocks of 4 keep 8 accumulators + 4 code registers in the 16 ymm registers; larger
-    // batches decode the chunk again per block (cheap next to the FMAs they feed).
-    for (; b0 + 4 <= a.batch; b0 += 4) rows_block<B, 4>(a, b0);
-    switch (a.batch - b0) {
-        case 3: rows_block<B, 3>(a, b0); break;
-        case 2: rows_block<B, 2>(a, b0); break;
-        case 1: rows_block<B, 1>(a, b0); break;
-        default: break;
-    }
-}
 
 }  // namespace
 
@@ -202,6 +189,13 @@ void zero_terms_avx2(const TileArgs& a) {
     const std::uint8_t* zeros = scales + sec.scales;
     const std::size_t r = g.r, ub = static_cast<std::size_t>(g.b);
     const unsigned mask = (1u << g.b) - 1u;
+    // Field i of a 64-bit word at bit i * b, spread to 32-bit lanes with two variable shifts (a
+    // scalar loop into a stack array would stall on store forwarding when read back as a vector).
+    const long long b64 = g.b;
+    const __m256i sh_lo = _mm256_setr_epi64x(0, b64, 2 * b64, 3 * b64);
+    const __m256i sh_hi = _mm256_setr_epi64x(4 * b64, 5 * b64, 6 * b64, 7 * b64);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m256i vmask = _mm256_set1_epi32(static_cast<int>(mask));
     for (std::size_t gi = 0; gi < g.groups_per_row(); ++gi) {
         std::size_t row = 0;
         if (r % 8 == 0) {
@@ -213,10 +207,12 @@ void zero_terms_avx2(const TileArgs& a) {
                     std::memcpy(&bits, zeros + at, 8);
                 else
                     std::memcpy(&bits, zeros + at, ub);
-                alignas(32) std::int32_t z[8];
-                for (int i = 0; i < 8; ++i) z[i] = static_cast<std::int32_t>((bits >> (i * g.b)) & mask);
+                const __m256i bv = _mm256_set1_epi64x(static_cast<long long>(bits));
+                const __m256i lo = _mm256_permutevar8x32_epi32(_mm256_srlv_epi64(bv, sh_lo), even);
+                const __m256i hi = _mm256_permutevar8x32_epi32(_mm256_srlv_epi64(bv, sh_hi), even);
+                const __m256i z = _mm256_and_si256(_mm256_blend_epi32(lo, hi, 0xF0), vmask);
                 const __m256 s8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 2 * idx)));
-                const __m256 sz = _mm256_mul_ps(s8, _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(z))));
+                const __m256 sz = _mm256_mul_ps(s8, _mm256_cvtepi32_ps(z));
                 for (int b = 0; b < a.batch; ++b) {
                     float* za = a.zacc + static_cast<std::size_t>(b) * r + row;
                     const __m256 xs = _mm256_set1_ps(a.xsum[static_cast<std::size_t>(b) * a.xsum_stride + gi]);
@@ -240,16 +236,10 @@ void chunks_avx512vl(const TileArgs& a) {
 #else
 void chunks_avx2(const TileArgs& a) {
 #endif
-    switch (a.geom.b) {
-        case 2: chunks_width<2>(a); break;
-        case 3: chunks_width<3>(a); break;
-        case 4: chunks_width<4>(a); break;
-        case 5: chunks_width<5>(a); break;
-        case 6: chunks_width<6>(a); break;
-        case 7: chunks_width<7>(a); break;
-        case 8: chunks_width<8>(a); break;
-        default: chunks_generic(a); break;
-    }
+    const bool done = run_width_and_batch_blocks(a.geom.b, a.batch, [&](auto B, auto NB, int b0) {
+        rows_block<decltype(B)::value, decltype(NB)::value>(a, b0);
+    });
+    if (!done) chunks_generic(a);
 }
 
 #if !defined(SCALEBITS_AVX512VL_VARIANT)
@@ -288,6 +278,22 @@ float sum_avx2(const float* p, std::size_t n) {
     float s = hsum128(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
     for (; i < n; ++i) s += p[i];
     return s;
+}
+
+std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    std::size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm256_or_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        a1 = _mm256_or_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        a2 = _mm256_or_si256(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        a3 = _mm256_or_si256(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    }
+    const __m256i t = _mm256_or_si256(_mm256_or_si256(a0, a1), _mm256_or_si256(a2, a3));
+    std::uint64_t r = static_cast<std::uint64_t>(_mm256_extract_epi64(t, 0) | _mm256_extract_epi64(t, 1) |
+                                                 _mm256_extract_epi64(t, 2) | _mm256_extract_epi64(t, 3));
+    for (; i < n; ++i) r |= p[i];
+    return r;
 }
 
 #endif  // !SCALEBITS_AVX512VL_VARIANT

@@ -8,6 +8,7 @@
 #include "scalebits/kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -40,14 +41,18 @@ struct Prepared {
     std::vector<float> xscale;     // batch * xscale_stride
     std::size_t xscale_stride = 0;
     std::vector<float> xsum;  // batch * groups_per_row
+    std::vector<std::int8_t> x8;  // VNNI kernel: batch * 2K bytes (see TileArgs::x8)
 };
 
-Prepared prepare(const TileGrid& grid, const float* x, int batch) {
+Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
     const std::size_t K = grid.cols, gpr = grid.groups_per_row();
     Prepared p;
     p.xp.resize(static_cast<std::size_t>(batch) * K);
     p.xsum.assign(static_cast<std::size_t>(batch) * gpr, 0.0f);
-    p.xq.assign(static_cast<std::size_t>(batch) * K, 0);
+    if (vnni)
+        p.x8.assign(static_cast<std::size_t>(batch) * 2 * K, 0);
+    else
+        p.xq.assign(static_cast<std::size_t>(batch) * K, 0);
     p.xscale_stride = K / 128 + 1;
     p.xscale.assign(static_cast<std::size_t>(batch) * p.xscale_stride, 0.0f);
     for (int b = 0; b < batch; ++b) {
@@ -57,6 +62,12 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch) {
             const std::size_t k0 = tj * grid.tile_cols, w = grid.tile_width(tj), nc = w / 128;
             for (std::size_t j = 0; j < nc; ++j) {
                 const std::size_t c0 = k0 + 128 * j;
+                if (vnni) {
+                    for (int cc = 0; cc < 128; ++cc) out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
+                    cpu::vnni_chunk_activations(xb + c0, &p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128],
+                                                p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
+                    continue;
+                }
                 float amax = 0.0f;
                 for (int cc = 0; cc < 128; ++cc) {
                     out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
@@ -175,41 +186,58 @@ static bool have_avx512vl() {
 #endif
 }
 
-std::string cpu_path() { return have_avx512vl() ? "avx512vl+vnni" : have_avx2() ? "avx2+fma" : "generic"; }
+// SCALEBITS_CPU_PATH=avx512 caps it below the byte-code VNNI kernel.
+static bool have_avx512vnni() {
+    static const bool ok = have_avx512vl() && cpu_path_cap() != "avx512";
+    return ok;
+}
+
+std::string cpu_path() {
+    return have_avx512vnni() ? "avx512vnni-bytes" : have_avx512vl() ? "avx512vl+vnni" : have_avx2() ? "avx2+fma" : "generic";
+}
 
 void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, int threads) {
     if (batch < 1) throw std::invalid_argument("gemm_cpu: batch must be >= 1");
     validate(v);
     const TileGrid& grid = v.grid;
-    const Prepared prep = prepare(grid, x, batch);
+    // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
+    // boundaries to fall on multiples of 64 columns or groups to span whole chunks; the VNNI kernel
+    // needs groups of exactly one half or whole chunks.
+    const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
+    const bool vnni = have_avx512vnni() && (grid.group == 64 || grid.group % 128 == 0);
+    const Prepared prep = prepare(grid, x, batch, vnni);
     cpu::ThreadPool& pool = cpu::ThreadPool::shared();
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
     const std::size_t tr = grid.tiles_r();
-    // Contiguous blocks of tile rows per part: each part owns whole output rows, so no reduction.
+    // Each thread owns whole tile rows (whole outputs), so no reduction.
     // Waking a thread costs tens of microseconds here: small matrices (under 128 KiB of tiles a part) run on
     // fewer threads, a tiny one on the caller alone.
     const std::size_t by_size = std::max<std::size_t>(1, v.data_bytes * static_cast<std::size_t>(batch) / (128 * 1024));
     const int parts = static_cast<int>(std::min({tr, static_cast<std::size_t>(nthreads), by_size}));
-    // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
-    // boundaries to fall on multiples of 64 columns or groups to span whole chunks.
-    const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
     const std::size_t gpr = grid.groups_per_row(), K = grid.cols, N = grid.rows;
-    pool.run(parts, [&](int part) {
-        const std::size_t ti0 = tr * static_cast<std::size_t>(part) / static_cast<std::size_t>(parts);
-        const std::size_t ti1 = tr * static_cast<std::size_t>(part + 1) / static_cast<std::size_t>(parts);
+    // Tile rows are handed out one at a time: on a shared or busy machine a thread that loses its
+    // core for a while then does fewer rows instead of holding up the whole call. Each thread claims
+    // its next row when it starts the last tile of the current one, so it can prefetch its first tile.
+    std::atomic<std::size_t> next_row{0};
+    pool.run(parts, [&](int) {
         std::vector<float> acc, zacc;
-        for (std::size_t ti = ti0; ti < ti1; ++ti) {
+        std::size_t ti = next_row.fetch_add(1, std::memory_order_relaxed);
+        while (ti < tr) {
             const std::size_t r = grid.tile_height(ti);
+            std::size_t ti_next = tr;
             acc.assign(r * static_cast<std::size_t>(batch) * cpu::kAccLanes, 0.0f);
             zacc.assign(r * static_cast<std::size_t>(batch), 0.0f);
             for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+                if (tj + 1 == grid.tiles_c()) ti_next = next_row.fetch_add(1, std::memory_order_relaxed);
                 const std::size_t t = ti * grid.tiles_c() + tj, k0 = tj * grid.tile_cols;
                 cpu::TileArgs a;
                 a.tile = v.data + v.tile_offsets[t];
                 a.geom = fmt::TileGeom{r, grid.tile_width(tj), grid.group, v.widths[t]};
                 a.x = prep.xp.data() + k0;
                 a.x_stride = K;
-                a.xq = prep.xq.data() + k0;
+                a.xq = vnni ? nullptr : prep.xq.data() + k0;
+                a.x8 = vnni ? prep.x8.data() + 2 * k0 : nullptr;
+                a.x8_stride = 2 * K;
                 a.xscale = prep.xscale.data();
                 a.xscale_stride = prep.xscale_stride;
                 a.col0 = k0;
@@ -218,9 +246,17 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
                 a.zacc = zacc.data();
                 a.xsum = prep.xsum.data() + k0 / grid.group;
                 a.xsum_stride = gpr;
+                const bool last = tj + 1 == grid.tiles_c();
+                if (!last || ti_next < tr) {
+                    const std::size_t nti = last ? ti_next : ti, ntj = last ? 0 : tj + 1, nt = nti * grid.tiles_c() + ntj;
+                    a.next_tile = v.data + v.tile_offsets[nt];
+                    a.next_tile_bytes = packed_tile_bytes(grid.tile_height(nti), grid.tile_width(ntj), grid.group, v.widths[nt]);
+                }
                 if (a.geom.nc() > 0) {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-                    if (avx2 && have_avx512vl())
+                    if (vnni)
+                        cpu::chunks_vnni(a);
+                    else if (avx2 && have_avx512vl())
                         cpu::chunks_avx512vl(a);
                     else if (avx2)
                         cpu::chunks_avx2(a);
@@ -246,6 +282,7 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
                     sum -= zacc[static_cast<std::size_t>(b) * r + row];
                     y[static_cast<std::size_t>(b) * N + ti * grid.tile_rows + row] = sum;
                 }
+            ti = ti_next;
         }
     });
 }

@@ -1,7 +1,8 @@
 // bench mode: median time of the packed GEMV/GEMM, achieved GB/s of packed bytes and its share of
 // the bandwidth measured in the same run, the dense baseline (FP32 on CPU, FP16 cuBLAS on GPU) for
 // the same shape in the same run, and the max error against the CPU reference. Several copies of
-// the weights rotate so the last-level cache (CPU LLC / GPU L2) does not hold the matrix.
+// the weights rotate so the last-level cache (CPU LLC / GPU L2) does not hold the matrix. On the CPU
+// each kernel run is paired with a plain read of as many bytes (read_alongside_*).
 #include "cases.h"
 #include "tool.h"
 
@@ -42,6 +43,8 @@ struct Result {
     double avg_bits = 0;          // packed bytes * 8 / weights, metadata and headers included
     std::size_t packed_bytes = 0;  // tiles + headers
     double us = 0, gbps = 0, bw_gbps = 0, share = 0, base_us = 0, speedup = 0;
+    // CPU: a plain read of the same number of bytes, timed between the kernel's runs (0 on CUDA).
+    double read_gbps = 0, read_share = 0;
     double max_abs_err = 0, max_err_over_tol = 0;
     int copies = 1;
 };
@@ -98,9 +101,25 @@ Result bench_cpu_case(const Options& opt, const Case& c, int batch, double bw) {
     const std::vector<float> x = random_activations(static_cast<std::size_t>(batch) * K, 99);
     std::vector<float> y(static_cast<std::size_t>(batch) * N);
     const int iters = auto_iters(opt, static_cast<double>(bytes));
-    r.us = time_cpu_median_us(iters, [&](int i) {
-        gemm_cpu(mats[static_cast<std::size_t>(i) % mats.size()].view(), x.data(), batch, y.data(), opt.threads);
-    });
+    // Each kernel run is followed by a plain read of another copy's bytes on the same threads. On a
+    // shared host the bandwidth drifts by tens of percent within seconds; the pair shows how close
+    // the kernel comes to what the memory delivered at that moment.
+    const std::size_t n_copies = mats.size();
+    auto kernel = [&](std::size_t i) {
+        gemm_cpu(mats[i % n_copies].view(), x.data(), batch, y.data(), opt.threads);
+    };
+    kernel(0);
+    kernel(1);  // warm up: thread pool, page faults
+    std::vector<double> tk, tr;
+    for (int i = 0; i < iters; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        kernel(static_cast<std::size_t>(i));
+        tk.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+        const PackedMatrix& other = mats[(static_cast<std::size_t>(i) + n_copies / 2 + 1) % n_copies];
+        tr.push_back(cpu_stream_read_us(other.data.data(), other.data.size(), opt.threads));
+    }
+    r.us = median(tk);
+    r.read_gbps = static_cast<double>(mats[0].data.size()) / (median(tr) * 1e3);
     mats.resize(1);
     // Dense FP32 baseline on the dequantized matrix (itself larger than the LLC for real shapes).
     std::vector<float> W(N * K);
@@ -191,12 +210,17 @@ int run_bench(const Options& opt) {
                 r.avg_bits = 8.0 * static_cast<double>(r.packed_bytes) / static_cast<double>(N * K);
                 r.gbps = static_cast<double>(r.packed_bytes) / (r.us * 1e3);
                 r.share = r.gbps / r.bw_gbps;
+                r.read_share = r.read_gbps > 0 ? r.gbps / r.read_gbps : 0.0;
                 r.speedup = r.base_us / r.us;
                 results.push_back(r);
-                if (!opt.json)
-                    std::printf("%6zux%-6zu bits %-6s batch %2d  %9.1f us  %7.1f GB/s  %5.1f%% of %.1f GB/s  %s %9.1f us  x%.2f  err %.3g (%.2g tol)\n",
-                                N, K, r.bits.c_str(), batch, r.us, r.gbps, 100 * r.share, r.bw_gbps,
+                if (!opt.json) {
+                    char alongside[64] = "";
+                    if (!cuda)
+                        std::snprintf(alongside, sizeof alongside, "  %5.1f%% of %.1f read alongside", 100 * r.read_share, r.read_gbps);
+                    std::printf("%6zux%-6zu bits %-6s batch %2d  %9.1f us  %7.1f GB/s  %5.1f%% of %.1f GB/s%s  %s %9.1f us  x%.2f  err %.3g (%.2g tol)\n",
+                                N, K, r.bits.c_str(), batch, r.us, r.gbps, 100 * r.share, r.bw_gbps, alongside,
                                 cuda ? "fp16 cuBLAS" : "fp32", r.base_us, r.speedup, r.max_abs_err, r.max_err_over_tol);
+                }
                 std::fflush(stdout);
             }
         }
@@ -209,9 +233,11 @@ int run_bench(const Options& opt) {
         for (std::size_t i = 0; i < results.size(); ++i) {
             const Result& r = results[i];
             std::printf("    {\"N\": %zu, \"K\": %zu, \"bits\": \"%s\", \"batch\": %d, \"avg_bits\": %.3f, \"packed_bytes\": %zu, "
-                        "\"median_us\": %.2f, \"gbps\": %.2f, \"bandwidth_share\": %.4f, \"baseline_us\": %.2f, "
+                        "\"median_us\": %.2f, \"gbps\": %.2f, \"bandwidth_share\": %.4f, \"read_alongside_gbps\": %.2f, "
+                        "\"read_alongside_share\": %.4f, \"baseline_us\": %.2f, "
                         "\"speedup\": %.3f, \"max_abs_err\": %.4g, \"max_err_over_tol\": %.4g, \"copies\": %d}%s\n",
-                        r.N, r.K, r.bits.c_str(), r.batch, r.avg_bits, r.packed_bytes, r.us, r.gbps, r.share, r.base_us,
+                        r.N, r.K, r.bits.c_str(), r.batch, r.avg_bits, r.packed_bytes, r.us, r.gbps, r.share, r.read_gbps,
+                        r.read_share, r.base_us,
                         r.speedup, r.max_abs_err, r.max_err_over_tol, r.copies, i + 1 < results.size() ? "," : "");
         }
         std::printf("  ]\n}\n");

@@ -113,16 +113,22 @@ void dequantize_reference(const PackedMatrixView& view, float* out);
 // y[b][n] = sum_k W[n][k] * x[b][k], fp32 accumulation in k order. x: batch*K, y: batch*N.
 void gemm_reference(const PackedMatrixView& view, const float* x, int batch, float* y);
 
-// ---- CPU optimized: AVX-512VL+VNNI / AVX2 (runtime dispatch) and threads, reading the tiles ----
+// ---- CPU optimized: AVX-512 VNNI / AVX2 (runtime dispatch) and threads, reading the tiles ----
 // Same result as gemm_reference for batch >= 1 within rounding: inside full 128-column chunks the
-// activations are rounded to int16 per chunk (relative error <= 2^-16 of the chunk's largest |x|)
-// and q * x is summed exactly in int32 (vpmaddwd); scales, zero points and tails are fp32.
-// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx2|generic caps the dispatch (tests).
+// activations are rounded per chunk to 15 bits (AVX-512 VNNI byte kernel) or 16 bits (the others),
+// a relative error of at most 2^-15 of the chunk's largest |x|, and q * x is summed exactly in
+// int32; scales, zero points and tails are fp32.
+// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2|generic caps the dispatch
+// (tests): avx512 stops below the byte kernel.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
 // Dense FP32 baseline for benchmarks: y[b][n] = sum_k W[n][k] x[b][k], W row-major N x K.
 void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, int batch, float* y, int threads = 0);
 // Read bandwidth of this machine in GB/s: `threads` threads summing a buffer of `bytes`.
 double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
+// Streams `bytes` of `data` through the same threads the kernels use (an OR over 32-byte loads)
+// and returns the wall time in microseconds: the read ceiling for that buffer, measured next to a
+// kernel run on a machine whose bandwidth drifts (shared hosts).
+double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threads);
 // "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes on this machine.
 std::string cpu_path();
 
