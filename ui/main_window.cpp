@@ -30,6 +30,7 @@
 #include "core/model/llama.h"
 #include "core/util/default_paths.h"
 #include "ui/controllers/background_job.h"
+#include "ui/controllers/when_finished.h"
 #include "ui/views/analyze_dialog.h"
 #include "ui/views/export_dialog.h"
 #include "ui/views/job_progress_dialog.h"
@@ -223,13 +224,14 @@ void MainWindow::openFile(const QString& path) {
         return;
     }
     statusBar()->showMessage(tr("Loading %1…").arg(path));
-    QtConcurrent::run([path]() -> std::pair<std::shared_ptr<const analysis::Analysis>, QString> {
+    auto work = QtConcurrent::run([path]() -> std::pair<std::shared_ptr<const analysis::Analysis>, QString> {
         try {
             return {std::make_shared<const analysis::Analysis>(analysis::load_analysis(path.toStdString())), {}};
         } catch (const std::exception& e) {
             return {nullptr, QString::fromStdString(e.what())};
         }
-    }).then(this, [this, path](std::pair<std::shared_ptr<const analysis::Analysis>, QString> result) {
+    });
+    whenFinished(this, work, [this, path](std::pair<std::shared_ptr<const analysis::Analysis>, QString> result) {
         if (!result.first) {
             settings_.removeRecentFile(path);
             updateRecentMenu();

@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace scalebits::kernels::cpu {
@@ -9,6 +10,27 @@ namespace {
 // Set while a thread runs a part: a nested run() from inside a part executes inline instead of
 // waiting for workers that are busy running the outer job (which would deadlock).
 thread_local bool t_in_job = false;
+
+// How long a thread spins for the next job (workers) or for the last part (the caller) before it
+// blocks on a condition variable.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Spins until pred() holds or kSpin has passed; returns pred().
+template <class Pred>
+bool spin_until(Pred pred) {
+    const auto end = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 0;; ++i) {
+        if (pred()) return true;
+        cpu_relax();
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() >= end) return pred();
+    }
+}
 
 struct JobScope {
     bool saved;
@@ -25,6 +47,7 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
+        published_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -50,13 +73,15 @@ void ThreadPool::work_on_current() {
             if (!error_) error_ = std::current_exception();
         }
         lock.lock();
-        if (--remaining_ == 0) done_.notify_all();
+        remaining_now_.store(--remaining_, std::memory_order_release);
+        if (remaining_ == 0) done_.notify_all();
     }
 }
 
 void ThreadPool::worker_loop() {
     unsigned long seen = 0;
     for (;;) {
+        spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
         {
             std::unique_lock<std::mutex> lock(mutex_);
             wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -83,9 +108,12 @@ void ThreadPool::run(int parts, const std::function<void(int)>& fn) {
         remaining_ = parts;
         error_ = nullptr;
         ++generation_;
+        remaining_now_.store(parts, std::memory_order_relaxed);
+        published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     work_on_current();
+    spin_until([&] { return remaining_now_.load(std::memory_order_acquire) == 0; });
     std::exception_ptr err;
     {
         std::unique_lock<std::mutex> lock(mutex_);

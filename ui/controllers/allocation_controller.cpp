@@ -11,6 +11,7 @@
 #include "core/alloc/uniform.h"
 #include "core/analysis/problem.h"
 #include "core/util/error.h"
+#include "ui/controllers/when_finished.h"
 
 Q_LOGGING_CATEGORY(lcAlloc, "scalebits.ui.allocation")
 
@@ -109,13 +110,14 @@ void AllocationController::rebuild() {
     if (!analysis_) return;
     auto input = analysis_;
     auto constraints = constraints_;
-    QtConcurrent::run([input, constraints]() -> EngineResult {
+    auto work = QtConcurrent::run([input, constraints]() -> EngineResult {
         try {
             return {build_engine(*input, constraints), {}};
         } catch (const std::exception& e) {
             return {nullptr, QString::fromStdString(e.what())};
         }
-    }).then(this, [this, job, input](EngineResult r) {
+    });
+    whenFinished(this, work, [this, job, input](EngineResult r) {
         if (job != job_ || input != analysis_) return;  // a newer analysis was opened meanwhile
         if (!r.engine) {
             Q_EMIT errorOccurred(tr("Could not prepare the allocation: %1").arg(r.error));
@@ -177,7 +179,7 @@ void AllocationController::computeRateQuality() {
     const quint64 job = job_;
     auto engine = engine_;
     const double lo = minBits(), hi = maxBits();
-    QtConcurrent::run([engine, lo, hi]() {
+    auto work = QtConcurrent::run([engine, lo, hi]() {
         auto rq = std::make_shared<RateQuality>();
         constexpr int kPoints = 48;
         for (auto m : {AllocMethod::ScaleBits, AllocMethod::TileNoReorder, AllocMethod::Layer, AllocMethod::Uniform,
@@ -197,7 +199,8 @@ void AllocationController::computeRateQuality() {
             rq->curves << curve;
         }
         return std::shared_ptr<const RateQuality>(rq);
-    }).then(this, [this, job](std::shared_ptr<const RateQuality> rq) {
+    });
+    whenFinished(this, work, [this, job](std::shared_ptr<const RateQuality> rq) {
         if (job == job_) Q_EMIT rateQualityChanged(rq);
     });
 }
