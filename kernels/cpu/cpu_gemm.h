@@ -45,7 +45,7 @@ struct TileArgs {
     float* zacc = nullptr;
     const float* xsum = nullptr;
     std::size_t xsum_stride = 0;
-    // The tile this thread reads next (nullptr at the end): the kernel prefetches it line by line
+    // The tile this thread reads next (nullptr at the end): the VNNI kernel prefetches it line by line
     // while it works through this one. A tile's b planes are short streams (r * 16 bytes each) that
     // the hardware prefetchers only pick up after several misses, at every tile.
     const std::uint8_t* next_tile = nullptr;

@@ -180,8 +180,8 @@ void rows_block(const TileArgs& a, int b0) {
 
 #if !defined(SCALEBITS_AVX512VL_VARIANT)
 // Zero-point term for 8 rows at a time: scales are [group][row] fp16 (one 16-byte load), zeros
-// the matching 8 b-bit fields (b bytes when the rows start on a multiple of 8), spread to bytes
-// with pdep-free shifts.
+// the matching 8 b-bit fields (b bytes when the rows start on a multiple of 8), spread to 32-bit
+// lanes with variable shifts.
 void zero_terms_avx2(const TileArgs& a) {
     const fmt::TileGeom& g = a.geom;
     const TileSections sec = packed_tile_sections(g.r, g.c, g.g, g.b);

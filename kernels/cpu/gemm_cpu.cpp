@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -62,22 +63,28 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
             const std::size_t k0 = tj * grid.tile_cols, w = grid.tile_width(tj), nc = w / 128;
             for (std::size_t j = 0; j < nc; ++j) {
                 const std::size_t c0 = k0 + 128 * j;
+#if defined(SCALEBITS_HAVE_AVX512_KERNEL)
                 if (vnni) {
                     for (int cc = 0; cc < 128; ++cc) out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
                     cpu::vnni_chunk_activations(xb + c0, &p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128],
                                                 p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
                     continue;
                 }
+#endif
                 float amax = 0.0f;
                 for (int cc = 0; cc < 128; ++cc) {
                     out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
                     amax = std::max(amax, std::fabs(xb[c0 + cc]));
                 }
-                const float scale = amax / 32767.0f, inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+                // Non-finite activations: codes 0 and a NaN scale, so the outputs are NaN like the
+                // reference's (a NaN cannot be converted to an integer).
+                const bool finite = std::isfinite(amax);
+                const float scale = finite ? amax / 32767.0f : std::numeric_limits<float>::quiet_NaN();
+                const float inv = finite && amax > 0.0f ? 32767.0f / amax : 0.0f;
                 p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = scale;
                 std::int16_t* q = p.xq.data() + static_cast<std::size_t>(b) * K + c0;
                 for (int i = 0; i < 128; ++i)
-                    q[i] = static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * inv), -32767.0f, 32767.0f));
+                    q[i] = finite ? static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * inv), -32767.0f, 32767.0f)) : 0;
             }
             std::memcpy(out + k0 + 128 * nc, xb + k0 + 128 * nc, (w - 128 * nc) * sizeof(float));
         }

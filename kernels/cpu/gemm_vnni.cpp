@@ -1,5 +1,5 @@
-// AVX-512 VNNI chunk kernel: row pairs on 512-bit registers, an odd last row on 256-bit ones (this
-// file alone is compiled with AVX-512 flags; the driver calls it after __builtin_cpu_supports says
+// AVX-512 VNNI chunk kernel: row pairs on 512-bit registers, an odd last row on 256-bit ones (built
+// with AVX-512 flags like gemm_avx512vl.cpp; the driver calls it after __builtin_cpu_supports says
 // so, for groups of 64 or whole chunks).
 //
 // Why a second kernel: the int16 kernel (gemm_avx2.cpp) turns 16 codes into 16-bit lanes per step
@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 namespace scalebits::kernels::cpu {
@@ -289,13 +290,15 @@ void chunks_vnni(const TileArgs& a) {
 void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
     float amax = 0.0f;
     for (int c = 0; c < 128; ++c) amax = std::max(amax, std::fabs(x[c]));
-    const float inv = amax > 0.0f ? 16383.0f / amax : 0.0f;
-    *scale_out = amax / 16383.0f;
+    // Non-finite activations: codes 0 and a NaN scale, so the outputs are NaN like the reference's.
+    const bool finite = std::isfinite(amax);
+    const float inv = finite && amax > 0.0f ? 16383.0f / amax : 0.0f;
+    *scale_out = finite ? amax / 16383.0f : std::numeric_limits<float>::quiet_NaN();
     for (int s = 0; s < 4; ++s)
         for (int beta = 0; beta < 32; ++beta) {
             const int H = beta / 16, L = (beta % 16) / 2, h = beta % 2;
             const int col = 64 * H + 8 * s + 32 * h + L;
-            const int q = static_cast<int>(std::clamp(std::nearbyint(x[col] * inv), -16383.0f, 16383.0f));
+            const int q = finite ? static_cast<int>(std::clamp(std::nearbyint(x[col] * inv), -16383.0f, 16383.0f)) : 0;
             out[64 * s + beta] = static_cast<std::int8_t>(q >> 7);       // floor(q / 128): -128..127
             out[64 * s + 32 + beta] = static_cast<std::int8_t>(q & 127);  // q - 128 * floor(q / 128)
         }

@@ -7,10 +7,14 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <c10/util/Exception.h>
+
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 #include "core/analysis/analyze.h"
+#include "core/util/exception_text.h"
 #include "tst_calib_fixture.h"
 
 // Qt after LibTorch: Qt's `slots` macro would break torch headers that name a method slots().
@@ -175,10 +179,29 @@ private Q_SLOTS:
         QVERIFY(!model->layers()[0].q.weight.requires_grad());
     }
 
+    // LibTorch's allocation failures, as they reach the CLI and the explorer: one line, the size
+    // when LibTorch gives it in bytes, no C++ backtrace. (A GPU cannot be filled here.)
+    void allocationFailuresReadAsOutOfMemory() {
+        const c10::SourceLocation where{__func__, __FILE__, static_cast<std::uint32_t>(__LINE__)};
+        const ExceptionText gpu = describe_exception(
+            c10::OutOfMemoryError(where, "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.10 GiB total capacity)"));
+        QVERIFY(gpu.out_of_memory);
+        QVERIFY2(gpu.message.rfind("out of GPU memory; use fewer calibration samples", 0) == 0, gpu.message.c_str());
+        const ExceptionText gpu_text = describe_exception(std::runtime_error("CUDA out of memory. Tried to allocate 20.00 MiB"));
+        QVERIFY2(gpu_text.out_of_memory && gpu_text.message.rfind("out of GPU memory", 0) == 0, gpu_text.message.c_str());
+        const ExceptionText cpu = describe_exception(
+            c10::Error(where, "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1073741824 bytes. Error code 12"));
+        QVERIFY(cpu.out_of_memory);
+        QVERIFY2(cpu.message.rfind("out of memory (an allocation of 1024 MiB failed)", 0) == 0, cpu.message.c_str());
+        QVERIFY(cpu.message.find('\n') == std::string::npos && cpu.message.find("Exception raised") == std::string::npos);
+        QVERIFY(!describe_exception(std::runtime_error("bad header")).out_of_memory);
+    }
+
     void outOfMemoryIsAClearError() {
 #if defined(__SANITIZE_ADDRESS__)
         // AddressSanitizer reserves terabytes of address space for its shadow memory, so the CLI
-        // cannot start at all under an address-space limit: nothing to test there.
+        // cannot start under an address-space limit; its per-allocation limit does not stop an
+        // analysis that allocates in many smaller pieces. The optimized build runs this test.
         QSKIP("RLIMIT_AS cannot be combined with AddressSanitizer");
 #endif
         const Run r = cli(analyzeArgs(tmp_.filePath(QStringLiteral("oom.sba")), "200000"), 0, rlim_t{1500} << 20);

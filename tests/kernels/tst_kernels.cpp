@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -182,6 +183,33 @@ private slots:
                         QFAIL(qPrintable(QStringLiteral("batch %1 y[%2][%3] = %4, reference %5 (tol %6)")
                                              .arg(batch).arg(b).arg(n).arg(got[i]).arg(ref[i]).arg(tol[n])));
                 }
+        }
+    }
+
+    // A NaN or infinite activation makes every output NaN, as in the reference, on every path
+    // (the activation rounding must not convert a NaN to an integer: UBSan checks that here).
+    void nonFiniteActivationsGiveNaN_data() {
+        QTest::addColumn<int>("group");
+        QTest::addColumn<float>("bad");
+        for (int g : {16, 64, 128}) {
+            QTest::newRow(qPrintable(QStringLiteral("g%1 nan").arg(g))) << g << std::numeric_limits<float>::quiet_NaN();
+            QTest::newRow(qPrintable(QStringLiteral("g%1 inf").arg(g))) << g << std::numeric_limits<float>::infinity();
+        }
+    }
+    void nonFiniteActivationsGiveNaN() {
+        QFETCH(int, group);
+        QFETCH(float, bad);
+        const TileGrid grid{130, 384, 128, 128, static_cast<std::size_t>(group)};
+        const Packed p = make(grid, 3, 11);
+        std::vector<float> x = activations(2 * grid.cols, 6);
+        x[200] = bad;                // first batch item, inside a full chunk
+        x[grid.cols + 383] = bad;    // second batch item, last column
+        std::vector<float> ref(2 * grid.rows), got(ref.size());
+        gemm_reference(p.m.view(), x.data(), 2, ref.data());
+        gemm_cpu(p.m.view(), x.data(), 2, got.data(), 2);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            QVERIFY2(!std::isfinite(ref[i]), qPrintable(QString::number(i)));
+            QVERIFY2(std::isnan(got[i]) || std::isinf(got[i]), qPrintable(QStringLiteral("y[%1] = %2").arg(i).arg(got[i])));
         }
     }
 

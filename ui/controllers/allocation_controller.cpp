@@ -201,7 +201,7 @@ void AllocationController::computeRateQuality() {
         return std::shared_ptr<const RateQuality>(rq);
     });
     whenFinished(this, work, [this, job](std::shared_ptr<const RateQuality> rq) {
-        if (job == job_) Q_EMIT rateQualityChanged(rq);
+        if (job == job_ && rq) Q_EMIT rateQualityChanged(rq);
     });
 }
 

@@ -1,16 +1,19 @@
 // Delivers a worker's result to a GUI-thread handler, but only while the receiving object lives.
 //
-// Why not QFuture::then(context, ...): in Qt 6.4 a continuation whose context object was destroyed
-// before the future finished still runs (with a null context it asserts in debug builds, and posts
-// to the application object otherwise), so a window or controller closed during a background job
-// would get its handler called after destruction. A QFutureWatcher parented to the receiver dies
-// with it, and the result of the orphaned job is simply dropped.
+// Why not QFuture::then(context, ...): in Qt 6.4 the continuation still fires when its context
+// object was destroyed before the future finished (a debug build asserts on the null context), so
+// a window or controller closed during a background job is not safely out of the way. A
+// QFutureWatcher parented to the receiver dies with it, and the orphaned job's result is dropped.
+// A job that threw or was cancelled (thread pool shutting down) has no result: the handler is not
+// called, and an exception is logged (jobs report their errors in their result type).
 #pragma once
 
 #include <QFuture>
 #include <QFutureWatcher>
+#include <QtGlobal>
 #include <QObject>
 
+#include <exception>
 #include <utility>
 
 namespace scalebits::ui {
@@ -21,7 +24,15 @@ void whenFinished(QObject* receiver, QFuture<T> future, Handler&& handler) {
     QObject::connect(watcher, &QFutureWatcherBase::finished, receiver,
                      [watcher, handler = std::forward<Handler>(handler)]() mutable {
                          watcher->deleteLater();
-                         handler(watcher->result());
+                         if (watcher->isCanceled() || watcher->future().resultCount() == 0) return;
+                         T result;
+                         try {
+                             result = watcher->result();  // rethrows what the job threw
+                         } catch (const std::exception& e) {
+                             qWarning("background job failed: %s", e.what());
+                             return;
+                         }
+                         handler(std::move(result));
                      });
     watcher->setFuture(std::move(future));
 }

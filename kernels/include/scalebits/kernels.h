@@ -129,7 +129,8 @@ double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
 // and returns the wall time in microseconds: the read ceiling for that buffer, measured next to a
 // kernel run on a machine whose bandwidth drifts (shared hosts).
 double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threads);
-// "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes on this machine.
+// "avx512vnni-bytes", "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes here
+// (for groups the byte kernel cannot take, the next one down).
 std::string cpu_path();
 
 // fp16 helpers (round to nearest even), so callers need no F16C or CUDA types.
