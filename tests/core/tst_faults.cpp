@@ -21,6 +21,7 @@
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -145,6 +146,27 @@ private Q_SLOTS:
             QVERIFY2(info.code == 0, info.err.constData());
         }
         qInfo() << "exports that completed before the kill:" << replaced << "of 7";
+    }
+
+    // A first export (no earlier one to keep) killed at any moment: model.safetensors is either
+    // absent or complete (it loads, checksums included), never a partial file under that name.
+    void killDuringAFirstExportLeavesNothingOrAWholeModel() {
+        int complete = 0;
+        for (int delay_ms : {50, 300, 800, 2000}) {
+            const QString out = tmp_.filePath(QStringLiteral("first-%1").arg(delay_ms));
+            QProcess p;
+            p.start(QStringLiteral(SCALEBITS_CLI), exportArgs(out, "6", "gptq"));
+            QVERIFY(p.waitForStarted());
+            QTest::qWait(delay_ms);
+            p.kill();
+            p.waitForFinished();
+            const QString model = out + QStringLiteral("/model.safetensors");
+            if (!QFileInfo::exists(model)) continue;
+            const Run info = cli({QStringLiteral("info"), QStringLiteral("--model"), out});
+            QVERIFY2(info.code == 0, info.err.constData());
+            ++complete;
+        }
+        qInfo() << "first exports that completed before the kill:" << complete << "of 4";
     }
 
     void cancelledAnalysisStopsWithinASecondAndWritesNothing() {
