@@ -63,19 +63,16 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
             const std::size_t k0 = tj * grid.tile_cols, w = grid.tile_width(tj), nc = w / 128;
             for (std::size_t j = 0; j < nc; ++j) {
                 const std::size_t c0 = k0 + 128 * j;
+                for (int cc = 0; cc < 128; ++cc) out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
 #if defined(SCALEBITS_HAVE_AVX512_KERNEL)
                 if (vnni) {
-                    for (int cc = 0; cc < 128; ++cc) out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
                     cpu::vnni_chunk_activations(xb + c0, &p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128],
                                                 p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
                     continue;
                 }
 #endif
                 float amax = 0.0f;
-                for (int cc = 0; cc < 128; ++cc) {
-                    out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
-                    amax = std::max(amax, std::fabs(xb[c0 + cc]));
-                }
+                for (int cc = 0; cc < 128; ++cc) amax = std::max(amax, std::fabs(xb[c0 + cc]));
                 // Non-finite activations: codes 0 and a NaN scale, so the outputs are NaN like the
                 // reference's (a NaN cannot be converted to an integer).
                 const bool finite = std::isfinite(amax);

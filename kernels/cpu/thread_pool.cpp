@@ -47,7 +47,7 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
-        published_.fetch_add(1, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);  // ends the workers' spin
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -73,15 +73,14 @@ void ThreadPool::work_on_current() {
             if (!error_) error_ = std::current_exception();
         }
         lock.lock();
-        remaining_now_.store(--remaining_, std::memory_order_release);
-        if (remaining_ == 0) done_.notify_all();
+        if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_all();
     }
 }
 
 void ThreadPool::worker_loop() {
     unsigned long seen = 0;
     for (;;) {
-        spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
+        spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
         {
             std::unique_lock<std::mutex> lock(mutex_);
             wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -107,13 +106,11 @@ void ThreadPool::run(int parts, const std::function<void(int)>& fn) {
         next_ = 0;
         remaining_ = parts;
         error_ = nullptr;
-        ++generation_;
-        remaining_now_.store(parts, std::memory_order_relaxed);
-        published_.store(generation_, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work_on_current();
-    spin_until([&] { return remaining_now_.load(std::memory_order_acquire) == 0; });
+    spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; });
     std::exception_ptr err;
     {
         std::unique_lock<std::mutex> lock(mutex_);

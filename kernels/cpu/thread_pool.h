@@ -35,12 +35,11 @@ private:
     std::mutex run_mutex_;  // one run() at a time
     std::condition_variable wake_, done_;
     const std::function<void(int)>* job_ = nullptr;
-    int parts_ = 0, next_ = 0, remaining_ = 0;
-    unsigned long generation_ = 0;
+    int parts_ = 0, next_ = 0;
+    // Written under mutex_; atomic so spinning threads can read them without it.
+    std::atomic<int> remaining_{0};
+    std::atomic<unsigned long> generation_{0};
     bool stop_ = false;
-    // Mirrors of generation_ and remaining_ for spinning without the mutex (written under it).
-    std::atomic<unsigned long> published_{0};
-    std::atomic<int> remaining_now_{0};
     std::exception_ptr error_;
 };
 

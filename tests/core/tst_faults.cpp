@@ -91,6 +91,18 @@ class TestFaults : public QObject {
                            QStringLiteral("--quantizer"), QLatin1String(quantizer), QStringLiteral("--out"), out};
     }
 
+    // Starts a 6-bit GPTQ export into `out` and kills it (SIGKILL) after `delay_ms`; false if the
+    // CLI did not start.
+    bool killExportAfter(const QString& out, int delay_ms) {
+        QProcess p;
+        p.start(QStringLiteral(SCALEBITS_CLI), exportArgs(out, "6", "gptq"));
+        if (!p.waitForStarted()) return false;
+        QTest::qWait(delay_ms);
+        p.kill();
+        p.waitForFinished();
+        return true;
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
@@ -134,12 +146,7 @@ private Q_SLOTS:
         const QByteArray old = digest(out + QStringLiteral("/model.safetensors"));
         int replaced = 0;
         for (int delay_ms : {50, 150, 300, 500, 800, 1200, 2000}) {
-            QProcess p;
-            p.start(QStringLiteral(SCALEBITS_CLI), exportArgs(out, "6", "gptq"));
-            QVERIFY(p.waitForStarted());
-            QTest::qWait(delay_ms);
-            p.kill();
-            p.waitForFinished();
+            QVERIFY(killExportAfter(out, delay_ms));
             const QByteArray now = digest(out + QStringLiteral("/model.safetensors"));
             if (now != old) ++replaced;
             const Run info = cli({QStringLiteral("info"), QStringLiteral("--model"), out});
@@ -154,12 +161,7 @@ private Q_SLOTS:
         int complete = 0;
         for (int delay_ms : {50, 300, 800, 2000}) {
             const QString out = tmp_.filePath(QStringLiteral("first-%1").arg(delay_ms));
-            QProcess p;
-            p.start(QStringLiteral(SCALEBITS_CLI), exportArgs(out, "6", "gptq"));
-            QVERIFY(p.waitForStarted());
-            QTest::qWait(delay_ms);
-            p.kill();
-            p.waitForFinished();
+            QVERIFY(killExportAfter(out, delay_ms));
             const QString model = out + QStringLiteral("/model.safetensors");
             if (!QFileInfo::exists(model)) continue;
             const Run info = cli({QStringLiteral("info"), QStringLiteral("--model"), out});
