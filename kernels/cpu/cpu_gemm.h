@@ -4,8 +4,10 @@
 
 #include "format.h"
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 namespace scalebits::kernels::cpu {
@@ -90,6 +92,24 @@ void zero_terms_avx2(const TileArgs& a);
 void chunks_avx2(const TileArgs& a);
 // The same kernel with AVX-512VL + VNNI instructions (vpternlogd, vpdpwssd) on 256-bit registers.
 void chunks_avx512vl(const TileArgs& a);
+
+// How one 128-column chunk of activations is rounded to integers in [-levels, levels] (32767 or
+// 16383): q = round(x * inv), x ~ q * scale.
+//  - A NaN or infinite activation gives a NaN scale and codes 0, so the outputs are NaN like the
+//    reference's (a NaN cannot be converted to an integer).
+//  - A chunk whose largest |x| is below 2^-100 counts as zero: levels / amax would overflow to
+//    infinity below amax = levels / FLT_MAX, and amax / levels would be a subnormal with few
+//    significant bits. What is dropped is at most 2^-100 * sum |w| per output, far inside the
+//    absolute term of every tolerance (1e-12).
+struct ChunkRounding {
+    float scale = 0.0f, inv = 0.0f;
+    bool finite = true;
+};
+inline ChunkRounding chunk_rounding(float amax, float levels) {
+    if (!std::isfinite(amax)) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
+    if (amax < 0x1.0p-100f) return {0.0f, 0.0f, true};
+    return {amax / levels, levels / amax, true};
+}
 
 // AVX-512 VNNI chunk kernel; needs geom.g == 64 or a multiple of 128 (checked by the caller).
 void chunks_vnni(const TileArgs& a);

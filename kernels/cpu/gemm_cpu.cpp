@@ -73,15 +73,11 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
 #endif
                 float amax = 0.0f;
                 for (int cc = 0; cc < 128; ++cc) amax = std::max(amax, std::fabs(xb[c0 + cc]));
-                // Non-finite activations: codes 0 and a NaN scale, so the outputs are NaN like the
-                // reference's (a NaN cannot be converted to an integer).
-                const bool finite = std::isfinite(amax);
-                const float scale = finite ? amax / 32767.0f : std::numeric_limits<float>::quiet_NaN();
-                const float inv = finite && amax > 0.0f ? 32767.0f / amax : 0.0f;
-                p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = scale;
+                const cpu::ChunkRounding r = cpu::chunk_rounding(amax, 32767.0f);
+                p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = r.scale;
                 std::int16_t* q = p.xq.data() + static_cast<std::size_t>(b) * K + c0;
                 for (int i = 0; i < 128; ++i)
-                    q[i] = finite ? static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * inv), -32767.0f, 32767.0f)) : 0;
+                    q[i] = r.finite ? static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * r.inv), -32767.0f, 32767.0f)) : 0;
             }
             std::memcpy(out + k0 + 128 * nc, xb + k0 + 128 * nc, (w - 128 * nc) * sizeof(float));
         }

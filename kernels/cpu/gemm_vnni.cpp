@@ -290,15 +290,13 @@ void chunks_vnni(const TileArgs& a) {
 void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
     float amax = 0.0f;
     for (int c = 0; c < 128; ++c) amax = std::max(amax, std::fabs(x[c]));
-    // Non-finite activations: codes 0 and a NaN scale, so the outputs are NaN like the reference's.
-    const bool finite = std::isfinite(amax);
-    const float inv = finite && amax > 0.0f ? 16383.0f / amax : 0.0f;
-    *scale_out = finite ? amax / 16383.0f : std::numeric_limits<float>::quiet_NaN();
+    const ChunkRounding r = chunk_rounding(amax, 16383.0f);
+    *scale_out = r.scale;
     for (int s = 0; s < 4; ++s)
         for (int beta = 0; beta < 32; ++beta) {
             const int H = beta / 16, L = (beta % 16) / 2, h = beta % 2;
             const int col = 64 * H + 8 * s + 32 * h + L;
-            const int q = finite ? static_cast<int>(std::clamp(std::nearbyint(x[col] * inv), -16383.0f, 16383.0f)) : 0;
+            const int q = r.finite ? static_cast<int>(std::clamp(std::nearbyint(x[col] * r.inv), -16383.0f, 16383.0f)) : 0;
             out[64 * s + beta] = static_cast<std::int8_t>(q >> 7);       // floor(q / 128): -128..127
             out[64 * s + 32 + beta] = static_cast<std::int8_t>(q & 127);  // q - 128 * floor(q / 128)
         }

@@ -59,7 +59,7 @@ ErrorStats compare(const Case& c, const std::vector<float>& got, const std::vect
     ErrorStats e;
     for (std::size_t i = 0; i < ref.size(); ++i) {
         const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
-        const double tol = cuda ? cuda_tolerance(b.absw[i], b.qz[i], c.grid.cols) : cpu_tolerance(b.qz[i], b.qzmax[i], c.grid.cols);
+        const double tol = cuda ? cuda_tolerance(b.absw[i], b.qz[i], c.grid.cols) : cpu_tolerance(b.qz[i], b.qzmax[i], b.sqz[i], c.grid.cols);
         e.max_abs = std::max(e.max_abs, err);
         e.max_ratio = std::max(e.max_ratio, std::isfinite(err) ? err / tol : 1e30);
     }

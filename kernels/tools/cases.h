@@ -26,18 +26,29 @@ struct Case {
 Case make_case(const TileGrid& grid, int width_spec, std::uint64_t seed);
 std::vector<float> random_activations(std::size_t n, std::uint64_t seed);
 
+// The numbers at the edges of the format, for the CPU paths: groups whose scale is the largest
+// fp16 value (65504, what a saturated outlier group gets), the smallest normal and subnormal fp16
+// scales, negative ones, and all-zero groups (every code at the zero point).
+Case make_edge_case(const TileGrid& grid, int width_spec, std::uint64_t seed);
+// Activations whose 128-column blocks (batch item by batch item) cycle through all zeros,
+// subnormal floats, normal floats too small to invert (1e-36), just above the kernels' flush
+// threshold (1e-30), ordinary values, very large values (1e25) and one large value among tiny ones.
+std::vector<float> edge_activations(std::size_t batch, std::size_t K, std::uint64_t seed);
+
 // Per output n and batch item b: bound = sum_k |s| * (q + z) * |x| (the magnitude the
 // accumulations run through; the CPU kernel sums s*q*x and s*z*x separately) and
 // absw = sum_k |s (q - z) x| (the magnitude of the exact terms).
-// qzmax = sum_k |s| (q + z) * max_k' |x_k'|: scale of the CPU path's int16 activation rounding.
+// qzmax = sum_k |s| (q + z) * (largest |x| of the 128-column chunk holding k, or |x_k| in tail
+// columns): the scale of the CPU path's per-chunk activation rounding.
+// sqz = sum_k |s| (q + z): what chunks flushed to zero (largest |x| below 2^-100) can lose, times 2^-100.
 struct Bounds {
-    std::vector<double> qz, absw, qzmax;
+    std::vector<double> qz, absw, qzmax, sqz;
 };
 Bounds error_bounds(const Case& c, const float* x, int batch);
 
 // Tolerances derived from the arithmetic: fp32 (u = 2^-24) for the CPU, fp16 products and
 // half2 partial sums (u = 2^-11) for CUDA.
-double cpu_tolerance(double qz_bound, double qzmax_bound, std::size_t K);
+double cpu_tolerance(double qz_bound, double qzmax_bound, double sqz_bound, std::size_t K);
 double cuda_tolerance(double absw_bound, double qz_bound, std::size_t K);
 
 std::uint8_t mixed_width(std::uint64_t& state, int spec);

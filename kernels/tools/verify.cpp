@@ -37,7 +37,7 @@ bool check(const char* what, const Case& c, const std::vector<float>& got, const
     double worst = 0;
     std::size_t worst_i = 0;
     for (std::size_t i = 0; i < static_cast<std::size_t>(batch) * N; ++i) {
-        const double tol = cuda ? cuda_tolerance(bounds.absw[i], bounds.qz[i], K) : cpu_tolerance(bounds.qz[i], bounds.qzmax[i], K);
+        const double tol = cuda ? cuda_tolerance(bounds.absw[i], bounds.qz[i], K) : cpu_tolerance(bounds.qz[i], bounds.qzmax[i], bounds.sqz[i], K);
         const double err = std::fabs(static_cast<double>(got[i]) - ref[i]);
         const double ratio = std::isfinite(err) ? err / tol : 1e30;
         if (ratio > worst) { worst = ratio; worst_i = i; }
@@ -124,15 +124,37 @@ int run_verify(const Options& opt) {
             }
         }
     }
+    // The numbers at the format's edges (CPU only: the CUDA path takes fp16 activations, and a
+    // weight beyond fp16's range, scale 65504 times a code, overflows its fp16 products).
+    Stats edge_st;
+    const int edge_specs[] = {2, 3, 4, 8, kMixedAll};
+    for (const Shape& sh : kShapes)
+        for (int spec : edge_specs) {
+            const TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
+            const Case c = make_edge_case(grid, spec, ++seed);
+            if (!round_trip(c)) ++rt_fail;
+            const int maxb = 9;  // one item per activation class, then two that mix them
+            const std::vector<float> x = edge_activations(maxb, sh.K, seed);
+            std::vector<float> ref(static_cast<std::size_t>(maxb) * sh.N), got(ref.size());
+            gemm_reference(c.packed.view(), x.data(), maxb, ref.data());
+            const Bounds bounds = error_bounds(c, x.data(), maxb);
+            for (int batch : {1, maxb}) {
+                gemm_cpu(c.packed.view(), x.data(), batch, got.data(), opt.threads);
+                const std::string what = "cpu edge numbers width " + width_name(spec);
+                check(what.c_str(), c, got, ref, bounds, batch, false, edge_st);
+            }
+        }
     std::printf("verify: cpu path %s, %d cases, %d failed, worst err/tol %.3g\n", cpu_path().c_str(), cpu_st.cases,
                 cpu_st.failed, cpu_st.worst_ratio);
+    std::printf("verify: cpu edge numbers (fp16 scale limits, zero groups, activations 0 / 1e-40 .. 1e25), %d cases, "
+                "%d failed, worst err/tol %.3g\n", edge_st.cases, edge_st.failed, edge_st.worst_ratio);
     std::printf("verify: round trip %d matrices failed\n", rt_fail);
     if (cuda)
         std::printf("verify: cuda (%s) %d cases, %d failed, worst err/tol %.3g\n", cuda_device_name().c_str(),
                     cuda_st.cases, cuda_st.failed, cuda_st.worst_ratio);
     else
         std::printf("verify: cuda not checked (%s)\n", opt.cpu_only ? "--device cpu" : "no CUDA device");
-    const int failed = cpu_st.failed + cuda_st.failed + rt_fail;
+    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail;
     std::printf("verify: %s\n", failed == 0 ? "PASS" : "FAIL");
     return failed;
 }
