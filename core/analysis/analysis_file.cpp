@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "core/io/checksum.h"
 #include "core/io/safetensors.h"
@@ -52,6 +54,38 @@ std::vector<T> values_of(const io::HostTensor& t, io::DType want, const std::fil
     std::vector<T> v(t.bytes.size() / sizeof(T));
     if (!v.empty()) std::memcpy(v.data(), t.bytes.data(), v.size() * sizeof(T));
     return v;
+}
+
+// The weight shape {rows, cols} of matrix kind `kind` (model::LinearKind order: q k v o gate up
+// down) in a model of config `c`.
+std::pair<std::int64_t, std::int64_t> expected_shape(const model::ModelConfig& c, int kind) {
+    const std::int64_t q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
+    switch (kind) {
+        case 0: return {q, c.dim};
+        case 1:
+        case 2: return {kv, c.dim};
+        case 3: return {c.dim, q};
+        case 4:
+        case 5: return {c.hidden_dim, c.dim};
+        default: return {c.dim, c.hidden_dim};
+    }
+}
+
+// A matrix record against the model it claims to belong to, before anything is sized from it.
+void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const std::filesystem::path& path) {
+    const std::string what = "matrix " + m.name;
+    if (m.kind < 0 || m.kind > 6) throw FormatError(path, what + " has an unknown kind " + std::to_string(m.kind));
+    if (m.layer < 0 || m.layer >= c.n_layers)
+        throw FormatError(path, what + " names layer " + std::to_string(m.layer) + " of a model with " +
+                                    std::to_string(c.n_layers) + " layers");
+    const auto [rows, cols] = expected_shape(c, m.kind);
+    if (m.rows != rows || m.cols != cols)
+        throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+                                    ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
+    // rows and cols are now at most 2^28 (the config's bounds), so nothing below can overflow.
+    if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.group <= 0 || m.group > m.tile_cols ||
+        m.grid_rows != (m.rows + m.tile_rows - 1) / m.tile_rows || m.grid_cols != (m.cols + m.tile_cols - 1) / m.tile_cols)
+        throw FormatError(path, what + " has an inconsistent tile grid");
 }
 
 void add_perm(io::SafetensorsWriter& w, const std::string& name, const std::vector<std::int64_t>& p) {
@@ -166,8 +200,13 @@ Analysis load_analysis(const std::filesystem::path& path) {
         a.calib_loss = j.at("calib_loss").get<double>();
         a.seconds = j.at("seconds").get<double>();
         a.unquantized_bytes = j.at("unquantized_bytes").get<std::int64_t>();
+        a.config.validate(path.string());
         if (a.widths.empty()) throw FormatError(path, "the analysis has no candidate widths");
+        for (std::size_t i = 0; i < a.widths.size(); ++i)
+            if (a.widths[i] < 2 || a.widths[i] > 8 || (i > 0 && a.widths[i] <= a.widths[i - 1]))
+                throw FormatError(path, "the candidate widths are not ascending values in 2..8");
         const std::size_t nw = a.widths.size();
+        std::set<std::string> names;
         for (const auto& mj : j.at("matrices")) {
             MatrixAnalysis m;
             m.name = mj.at("name").get<std::string>();
@@ -185,10 +224,8 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.top10_share_after = mj.at("top10_share_after").get<double>();
             m.factored_corr = mj.at("factored_corr").get<double>();
             m.factored_log_corr = mj.at("factored_log_corr").get<double>();
-            if (m.rows <= 0 || m.cols <= 0 || m.tile_rows <= 0 || m.tile_cols <= 0 ||
-                m.grid_rows != (m.rows + m.tile_rows - 1) / m.tile_rows ||
-                m.grid_cols != (m.cols + m.tile_cols - 1) / m.tile_cols)
-                throw FormatError(path, "matrix " + m.name + " has an inconsistent tile grid");
+            check_matrix(m, a.config, path);
+            if (!names.insert(m.name).second) throw FormatError(path, "matrix " + m.name + " is described twice");
             m.cost_original = values_of<double>(tensor("cost.original." + m.name), io::DType::F64, path);
             m.cost_reordered = values_of<double>(tensor("cost.reordered." + m.name), io::DType::F64, path);
             m.fisher_original = values_of<double>(tensor("fisher.original." + m.name), io::DType::F64, path);
@@ -199,14 +236,18 @@ Analysis load_analysis(const std::filesystem::path& path) {
                 throw FormatError(path, "the tables of " + m.name + " do not match its tile grid");
             a.matrices.push_back(std::move(m));
         }
-        const auto layers = j.at("layers").get<std::size_t>();
+        // Permutations are stored for every layer or for none (an analysis without reordering).
+        const auto layers = j.at("layers").get<std::int64_t>();
+        if (layers != 0 && layers != a.config.n_layers)
+            throw FormatError(path, "permutations for " + std::to_string(layers) + " layers in a model of " +
+                                        std::to_string(a.config.n_layers));
         auto perm = [&](const std::string& name) {
             auto it = tensors.find(name);
             return it == tensors.end() ? std::vector<std::int64_t>{}
                                        : values_of<std::int64_t>(*it->second, io::DType::I64, path);
         };
         a.permutations.hidden = perm("perm.hidden");
-        for (std::size_t l = 0; l < layers; ++l) {
+        for (std::int64_t l = 0; l < layers; ++l) {
             a.permutations.ffn.push_back(perm("perm.ffn." + std::to_string(l)));
             a.permutations.heads.push_back(perm("perm.heads." + std::to_string(l)));
             a.permutations.v_dims.push_back(perm("perm.v_dims." + std::to_string(l)));
@@ -218,7 +259,11 @@ Analysis load_analysis(const std::filesystem::path& path) {
         };
         if (all_empty(a.permutations.heads)) a.permutations.heads.clear();
         if (all_empty(a.permutations.v_dims)) a.permutations.v_dims.clear();
-        reorder::validate(a.permutations, a.config);
+        try {
+            reorder::validate(a.permutations, a.config);
+        } catch (const InputError& e) {
+            throw FormatError(path, e.problem());
+        }
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(path, std::string("malformed analysis description: ") + e.what());
     } catch (const std::invalid_argument&) {

@@ -8,6 +8,7 @@
 #include "core/calib/sensitivity.h"
 #include "core/quant/gptq.h"
 #include "core/quant/rtn.h"
+#include "core/reorder/matrix_index.h"
 #include "core/reorder/reorder.h"
 #include "core/util/error.h"
 

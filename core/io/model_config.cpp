@@ -17,7 +17,8 @@ void ModelConfig::validate(const std::string& source) const {
     positive(vocab_size, "vocab_size");
     positive(max_seq_len, "max_position_embeddings");
     // Generous sanity bounds: they stop absurd files before any allocation, not real models.
-    if (dim > (1 << 20) || hidden_dim > (1 << 22) || n_layers > 4096 || n_heads > 4096 || vocab_size > (1 << 24))
+    if (dim > (1 << 20) || hidden_dim > (1 << 22) || n_layers > 4096 || n_heads > 4096 || head_dim > (1 << 16) ||
+        vocab_size > (1 << 24))
         throw InputError(source, "config values are implausibly large");
     if (n_heads % n_kv_heads != 0)
         throw InputError(source, "num_attention_heads (" + std::to_string(n_heads) +

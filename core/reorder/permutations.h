@@ -1,5 +1,7 @@
 #pragma once
-// The free permutations of a Llama decoder (DESIGN.md 2.2) and where each one lands in the weights.
+// The free permutations of a Llama decoder (DESIGN.md 2.2): plain vectors (no LibTorch, so the
+// analysis file that stores them is read by the parsers' library). Where each one lands in the
+// weights is matrix_index.h.
 // Convention everywhere: perm[new] = old, i.e. position `new` of the reordered layout holds what
 // was at index `old` (a gather, as index_select does). An empty vector means identity.
 //  - hidden: one global permutation of the residual dimension: columns of q, k, v, gate, up; rows
@@ -10,13 +12,10 @@
 //  - v_dims[l]: inside each KV head, the head_dim rows of v and, with them, the matching column of
 //    o for every query head of the group. Entry [g * head_dim + d] is the old in-head dimension now
 //    at dimension d of the KV head now at position g.
-#include <torch/types.h>
-
 #include <cstdint>
 #include <vector>
 
 #include "core/model/config.h"
-#include "core/model/llama.h"
 
 namespace scalebits::reorder {
 
@@ -39,13 +38,5 @@ Permutations random_permutations(const model::ModelConfig& config, std::uint64_t
 
 // perm^-1: inverse(p)[p[i]] = i. Applying p then inverse(p) is the identity.
 std::vector<std::int64_t> inverse(const std::vector<std::int64_t>& perm);
-
-// The row and column gathers of one linear weight {out, in} (undefined = unchanged), as int64
-// tensors on `device`.
-struct MatrixIndex {
-    torch::Tensor rows, cols;
-};
-MatrixIndex matrix_index(const Permutations& perms, const model::ModelConfig& config, int layer,
-                         model::LinearKind kind, torch::Device device = torch::kCPU);
 
 }  // namespace scalebits::reorder

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "core/reorder/matrix_index.h"
 #include "core/util/error.h"
 
 namespace scalebits::reorder {
