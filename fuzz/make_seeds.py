@@ -90,3 +90,53 @@ put("fuzz_tokenizer_json", "tiny_bpe.json", json.dumps({
     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
     "decoder": {"type": "ByteLevel"},
     "model": {"type": "BPE", "vocab": vocab_map, "merges": ["h e", "l l", "he ll", "hell o"]}}))
+
+# A sharded safetensors model: the fuzzed input is model.safetensors.index.json; the two shards it
+# names are written by the target itself (fuzz_sharded_index.cpp) with these tensors.
+put("fuzz_sharded_index", "two_shards.json", json.dumps({
+    "metadata": {"total_size": 40},
+    "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors",
+                   "c": "model-00002-of-00002.safetensors"}}))
+
+# An analysis file of a tiny Llama (dim 16, ffn 24, 1 layer, 2 heads sharing 1 KV head of 8), tiles
+# 16 x 16, group 8, widths 2 and 4. Without the checksum key, so that mutated tables are parsed
+# instead of failing their checksum (a second seed has a key that lists nothing).
+def analysis_seed(checksums):
+    cfg = {"architecture": "llama", "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1,
+           "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "vocab_size": 32, "max_seq_len": 64,
+           "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True}
+    shapes = [("q_proj", 16, 16), ("k_proj", 8, 16), ("v_proj", 8, 16), ("o_proj", 16, 16),
+              ("gate_proj", 24, 16), ("up_proj", 24, 16), ("down_proj", 16, 24)]
+    tensors, matrices = {}, []
+    for kind, (short, rows, cols) in enumerate(shapes):
+        section = "self_attn" if kind < 4 else "mlp"
+        name = "model.layers.0.%s.%s.weight" % (section, short)
+        gr, gc = (rows + 15) // 16, (cols + 15) // 16
+        tiles = gr * gc
+        matrices.append({"name": name, "layer": 0, "kind": kind, "rows": rows, "cols": cols, "tile_rows": 16,
+                         "tile_cols": 16, "group": 8, "grid_rows": gr, "grid_cols": gc, "fisher_total": 1.5,
+                         "top10_share_before": 0.2, "top10_share_after": 0.3, "factored_corr": 0.8,
+                         "factored_log_corr": 0.7})
+        cost = [v for t in range(tiles) for v in (0.5 + t, 0.1 + t)]
+        tensors["cost.original." + name] = ("F64", [tiles, 2], struct.pack("<%dd" % len(cost), *cost))
+        tensors["cost.reordered." + name] = ("F64", [tiles, 2], struct.pack("<%dd" % len(cost), *cost))
+        tensors["fisher.original." + name] = ("F64", [tiles], struct.pack("<%dd" % tiles, *range(tiles)))
+        tensors["fisher.reordered." + name] = ("F64", [tiles], struct.pack("<%dd" % tiles, *range(tiles)))
+    perm = lambda n: struct.pack("<%dq" % n, *reversed(range(n)))
+    tensors["perm.hidden"] = ("I64", [16], perm(16))
+    tensors["perm.ffn.0"] = ("I64", [24], perm(24))
+    tensors["perm.heads.0"] = ("I64", [1], perm(1))
+    tensors["perm.v_dims.0"] = ("I64", [8], perm(8))
+    meta = {"format": "scalebits-analysis", "format_version": 1, "model_path": "tiny.gguf",
+            "fingerprint": {"size": 1234, "hash": "00000000deadbeef"}, "config": cfg,
+            "options": {"calib_text": "calib.txt", "samples": 2, "seq_len": 16, "seed": "000000000000002a",
+                        "tile_rows": 16, "tile_cols": 16, "group": 8, "widths": [2, 4], "reorder_heads": True,
+                        "device": "cpu"},
+            "widths": [2, 4], "calib_loss": 3.5, "seconds": 1.0, "unquantized_bytes": 4096, "layers": 1,
+            "matrices": matrices}
+    metadata = {"scalebits.analysis": json.dumps(meta)}
+    if checksums: metadata["scalebits.checksums"] = "{}"
+    return safetensors(tensors, metadata)
+
+put("fuzz_analysis", "tiny.sba", analysis_seed(False))
+put("fuzz_analysis", "tiny_empty_checksums.sba", analysis_seed(True))

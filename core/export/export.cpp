@@ -135,8 +135,14 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
                             .dump());
     // The folder appears only now: a cancelled or failed quantization leaves nothing behind.
     progress.check();
-    fs::create_directories(out_dir);
-    writer.write(out_dir / "model.safetensors");
+    const bool created = fs::create_directories(out_dir);
+    try {
+        writer.write(out_dir / "model.safetensors", progress);
+    } catch (...) {
+        std::error_code ec;
+        if (created) fs::remove(out_dir, ec);  // the folder this export made, still empty
+        throw;
+    }
     write_tokenizer(ckpt, out_dir);
 
     nlohmann::ordered_json config = io::hf_config_to_json(cfg);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "core/io/atomic_file.h"
@@ -89,7 +90,7 @@ std::uint64_t SafetensorsWriter::file_size() const {
     return n;
 }
 
-void SafetensorsWriter::write(const std::filesystem::path& path) const {
+void SafetensorsWriter::write(const std::filesystem::path& path, const Progress& progress) const {
     const std::string h = header();
     AtomicFile f(path);
     std::uint8_t len[8];
@@ -97,7 +98,15 @@ void SafetensorsWriter::write(const std::filesystem::path& path) const {
     for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
     f.write({len, 8});
     f.write(h);
-    for (const auto& e : entries_) f.write(e.bytes);
+    // A large model is gigabytes: a cancel waits for one 64 MiB piece at most (the temporary file
+    // is removed by AtomicFile's destructor).
+    constexpr std::size_t kPiece = std::size_t(64) << 20;
+    for (const auto& e : entries_)
+        for (std::size_t at = 0; at < e.bytes.size(); at += kPiece) {
+            progress.check();
+            f.write(e.bytes.subspan(at, std::min(kPiece, e.bytes.size() - at)));
+        }
+    progress.check();
     f.commit();
 }
 

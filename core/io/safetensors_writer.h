@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/util/cancel.h"
+
 namespace scalebits::io {
 
 class SafetensorsWriter {
@@ -29,8 +31,9 @@ public:
     // Bytes the file will have.
     std::uint64_t file_size() const;
     // Throws InputError on a name used twice, a byte count that does not match the shape, or an
-    // I/O error (no space left...): the previous file under `path`, if any, stays intact.
-    void write(const std::filesystem::path& path) const;
+    // I/O error (no space left...): the previous file under `path`, if any, stays intact. Checks
+    // `progress`'s token every 64 MiB: a cancelled write throws CancelledError the same way.
+    void write(const std::filesystem::path& path, const Progress& progress = {}) const;
 
 private:
     struct Entry {

@@ -6,6 +6,8 @@
 
 #include "core/io/ggml_dequant.h"
 #include "core/io/safetensors.h"
+#include "core/io/safetensors_writer.h"
+#include "core/util/cancel.h"
 #include "core/util/error.h"
 #include "safetensors_fixture.h"
 
@@ -168,6 +170,10 @@ private slots:
         QTest::newRow("no weight_map") << R"({"metadata":{}})" << "weight_map";
         QTest::newRow("duplicate key") << R"({"weight_map":{"a":"s.safetensors","a":"s.safetensors"}})"
                                        << "duplicate JSON key";
+        QTest::newRow("not an object") << "[1, 2]" << "not a JSON object";
+        QTest::newRow("bad utf8") << QString::fromLatin1("{\"weight_map\":{\"a\xff\":\"s.safetensors\"}}") << "JSON";
+        QTest::newRow("shard not a string") << R"({"weight_map":{"a":5}})" << "is not a string";
+        QTest::newRow("empty weight_map") << R"({"weight_map":{}})" << "weight_map is empty";
     }
 
     void shardIndexBroken() {
@@ -177,12 +183,15 @@ private slots:
         fs::create_directories(m);
         write_file(m / "s.safetensors", safetensors_bytes({f32_tensor("a", {1}, {1})}));
         write_file(dir() / "outside.safetensors", safetensors_bytes({f32_tensor("a", {1}, {1})}));
-        write_text(m / "model.safetensors.index.json", index.toStdString());
+        write_text(m / "model.safetensors.index.json", std::string(index.toLatin1().constData()));
         try {
             io::read_safetensors_model(m);
             QFAIL("accepted a broken index");
         } catch (const InputError& e) {
             QVERIFY2(std::string(e.what()).find(needle.toStdString()) != std::string::npos, e.what());
+            // The index, or the shard whose contents disagree with it.
+            const std::string file = e.file().filename().string();
+            QVERIFY2(file == "model.safetensors.index.json" || file == "s.safetensors", e.what());
         }
     }
 
@@ -208,6 +217,30 @@ private slots:
         const fs::path m = dir() / "nothing";
         fs::create_directories(m);
         QVERIFY_THROWS_EXCEPTION(InputError, io::read_safetensors_model(m));
+    }
+
+    // A cancelled write (the token is looked at before every 64 MiB piece of a multi-gigabyte
+    // export) throws CancelledError: the earlier file under the name stays as it was and no
+    // temporary file is left.
+    void cancelledWriteKeepsTheEarlierFile() {
+        const fs::path folder = dir() / "cancel";
+        fs::create_directories(folder);
+        const fs::path p = folder / "model.safetensors";
+        io::SafetensorsWriter old;
+        old.add_f32("w", {2}, {1.0f, 2.0f});
+        old.write(p);
+
+        CancelToken token;
+        token.cancel();
+        Progress progress;
+        progress.token = &token;
+        io::SafetensorsWriter w;
+        w.add_f32("big", {1 << 20}, std::vector<float>(1 << 20, 0.5f));
+        QVERIFY_THROWS_EXCEPTION(CancelledError, w.write(p, progress));
+        QCOMPARE(io::read_safetensors(p).tensors.at(0).to_float(), (std::vector<float>{1.0f, 2.0f}));
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().filename().string());
+        QCOMPARE(names, std::vector<std::string>{"model.safetensors"});
     }
 };
 
