@@ -302,7 +302,9 @@ GgufFile parse_gguf(std::span<const std::uint8_t> bytes, std::shared_ptr<const v
     if (!infos.empty() && f.data_offset > bytes.size())
         throw FormatError(source, "tensor data section starts past the end of the file");
 
-    // Offsets: aligned, inside the data section, and no two tensors share bytes.
+    // Offsets: aligned, inside the data section, no two tensors share bytes, and the tensors tile the
+    // section: each starts where the previous one ends, rounded up to the alignment (writers pad
+    // every tensor to it), and nothing but that padding follows the last one.
     std::vector<std::size_t> order(infos.size());
     for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return infos[a].offset < infos[b].offset; });
@@ -319,9 +321,15 @@ GgufFile parse_gguf(std::span<const std::uint8_t> bytes, std::shared_ptr<const v
                                           std::to_string(t.offset) + ") runs past the end of the file");
         if (t.offset < prev_end && !prev_name.empty())
             throw FormatError(source, where + " overlaps tensor '" + prev_name + "'");
+        if (t.offset > align_up(prev_end, f.alignment))
+            throw FormatError(source, "a gap of " + std::to_string(t.offset - prev_end) + " bytes before " + where);
         prev_end = t.offset + t.nbytes;
         prev_name = t.name;
     }
+    const std::uint64_t used = infos.empty() ? 0 : align_up(prev_end, f.alignment);
+    if (f.data_offset + used < bytes.size())
+        throw FormatError(source, std::to_string(bytes.size() - f.data_offset - used) + " trailing bytes after the " +
+                                      (infos.empty() ? std::string("header") : "last tensor"));
 
     f.tensors.reserve(infos.size());
     std::map<std::string, int> names;

@@ -135,6 +135,11 @@ PackedExport read_export(const fs::path& folder) {
         const HostTensor& widths = need(base + ".qwidths");
         if (data.dtype != DType::U8 || offsets.dtype != DType::I64 || widths.dtype != DType::U8)
             throw InputError(model_path, "packed tensors of " + name + " have the wrong dtypes");
+        try {
+            p.view.grid.validate();  // before tile_count(): a zero tile shape would divide by zero
+        } catch (const std::invalid_argument& e) {
+            throw InputError(model_path, name + ": " + e.what());
+        }
         const std::size_t tiles = p.view.grid.tile_count();
         if (static_cast<std::size_t>(widths.numel()) != tiles || static_cast<std::size_t>(offsets.numel()) != tiles)
             throw InputError(model_path, name + ": width map or offsets do not have one entry per tile (" +

@@ -279,6 +279,17 @@ private slots:
         }
         {
             GgufWriter w = small();
+            w.add_f32("b", {4}, {5, 6, 7, 8});
+            w.tensors[1].offset = 64;  // "a" ends at 16 (padded to 32), so "b" belongs at 32
+            expect_error(w.bytes(), "a gap of 48 bytes before tensor 'b'");
+        }
+        {
+            auto b = small().bytes();
+            b.insert(b.end(), 40, 0);  // more than the last tensor's padding
+            expect_error(b, "trailing bytes after the last tensor");
+        }
+        {
+            GgufWriter w = small();
             w.tensors[0].ggml_type = 99;
             expect_error(w.bytes(), "unsupported ggml type 99");
         }
