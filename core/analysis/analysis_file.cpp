@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/io/checksum.h"
+#include "core/io/json_strict.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 
@@ -31,21 +32,33 @@ nlohmann::json config_json(const model::ModelConfig& c) {
             {"rms_norm_eps", c.rms_norm_eps},  {"rope_theta", c.rope_theta},     {"tie_word_embeddings", c.tie_word_embeddings}};
 }
 
-model::ModelConfig config_from(const nlohmann::json& j) {
+// Integer fields through io::json_integer: a float such as 1e308 in an integer field is refused
+// instead of being converted with undefined behaviour.
+std::int64_t int_field(const nlohmann::json& j, const char* key, const std::filesystem::path& path) {
+    return io::json_integer<std::int64_t>(j.at(key), path, std::string("field '") + key + "'");
+}
+
+model::ModelConfig config_from(const nlohmann::json& j, const std::filesystem::path& path) {
     model::ModelConfig c;
     c.architecture = j.at("architecture").get<std::string>();
-    c.dim = j.at("hidden_size").get<std::int64_t>();
-    c.hidden_dim = j.at("intermediate_size").get<std::int64_t>();
-    c.n_layers = j.at("num_hidden_layers").get<std::int64_t>();
-    c.n_heads = j.at("num_attention_heads").get<std::int64_t>();
-    c.n_kv_heads = j.at("num_key_value_heads").get<std::int64_t>();
-    c.head_dim = j.at("head_dim").get<std::int64_t>();
-    c.vocab_size = j.at("vocab_size").get<std::int64_t>();
-    c.max_seq_len = j.at("max_seq_len").get<std::int64_t>();
+    c.dim = int_field(j, "hidden_size", path);
+    c.hidden_dim = int_field(j, "intermediate_size", path);
+    c.n_layers = int_field(j, "num_hidden_layers", path);
+    c.n_heads = int_field(j, "num_attention_heads", path);
+    c.n_kv_heads = int_field(j, "num_key_value_heads", path);
+    c.head_dim = int_field(j, "head_dim", path);
+    c.vocab_size = int_field(j, "vocab_size", path);
+    c.max_seq_len = int_field(j, "max_seq_len", path);
     c.rms_norm_eps = j.at("rms_norm_eps").get<double>();
     c.rope_theta = j.at("rope_theta").get<double>();
     c.tie_word_embeddings = j.at("tie_word_embeddings").get<bool>();
     return c;
+}
+
+std::vector<int> widths_field(const nlohmann::json& j, const char* key, const std::filesystem::path& path) {
+    std::vector<int> out;
+    for (const auto& v : j.at(key)) out.push_back(io::json_integer<int>(v, path, std::string("an entry of '") + key + "'"));
+    return out;
 }
 
 template <typename T>
@@ -176,30 +189,30 @@ Analysis load_analysis(const std::filesystem::path& path) {
     try {
         const auto j = nlohmann::json::parse(meta->second);
         if (j.at("format").get<std::string>() != "scalebits-analysis") throw FormatError(path, "not a ScaleBITS analysis file");
-        a.format_version = j.at("format_version").get<int>();
+        a.format_version = static_cast<int>(int_field(j, "format_version", path));
         if (a.format_version != kAnalysisFormatVersion)
             throw FormatError(path, "analysis format version " + std::to_string(a.format_version) +
                                         " is not supported (this build reads version " +
                                         std::to_string(kAnalysisFormatVersion) + "); re-run analyze");
         a.model_path = j.at("model_path").get<std::string>();
-        a.fingerprint.size = j.at("fingerprint").at("size").get<std::uint64_t>();
+        a.fingerprint.size = io::json_integer<std::uint64_t>(j.at("fingerprint").at("size"), path, "the fingerprint size");
         a.fingerprint.hash = std::stoull(j.at("fingerprint").at("hash").get<std::string>(), nullptr, 16);
-        a.config = config_from(j.at("config"));
+        a.config = config_from(j.at("config"), path);
         const auto& o = j.at("options");
         a.options.calib_text = o.at("calib_text").get<std::string>();
-        a.options.samples = o.at("samples").get<std::int64_t>();
-        a.options.seq_len = o.at("seq_len").get<std::int64_t>();
+        a.options.samples = int_field(o, "samples", path);
+        a.options.seq_len = int_field(o, "seq_len", path);
         a.options.seed = std::stoull(o.at("seed").get<std::string>(), nullptr, 16);
-        a.options.tile_rows = o.at("tile_rows").get<std::int64_t>();
-        a.options.tile_cols = o.at("tile_cols").get<std::int64_t>();
-        a.options.group = o.at("group").get<std::int64_t>();
-        a.options.widths = o.at("widths").get<std::vector<int>>();
+        a.options.tile_rows = int_field(o, "tile_rows", path);
+        a.options.tile_cols = int_field(o, "tile_cols", path);
+        a.options.group = int_field(o, "group", path);
+        a.options.widths = widths_field(o, "widths", path);
         a.options.reorder_heads = o.at("reorder_heads").get<bool>();
         a.options.device = o.at("device").get<std::string>();
-        a.widths = j.at("widths").get<std::vector<int>>();
+        a.widths = widths_field(j, "widths", path);
         a.calib_loss = j.at("calib_loss").get<double>();
         a.seconds = j.at("seconds").get<double>();
-        a.unquantized_bytes = j.at("unquantized_bytes").get<std::int64_t>();
+        a.unquantized_bytes = int_field(j, "unquantized_bytes", path);
         a.config.validate(path.string());
         if (a.widths.empty()) throw FormatError(path, "the analysis has no candidate widths");
         for (std::size_t i = 0; i < a.widths.size(); ++i)
@@ -210,15 +223,15 @@ Analysis load_analysis(const std::filesystem::path& path) {
         for (const auto& mj : j.at("matrices")) {
             MatrixAnalysis m;
             m.name = mj.at("name").get<std::string>();
-            m.layer = mj.at("layer").get<int>();
-            m.kind = mj.at("kind").get<int>();
-            m.rows = mj.at("rows").get<std::int64_t>();
-            m.cols = mj.at("cols").get<std::int64_t>();
-            m.tile_rows = mj.at("tile_rows").get<std::int64_t>();
-            m.tile_cols = mj.at("tile_cols").get<std::int64_t>();
-            m.group = mj.at("group").get<std::int64_t>();
-            m.grid_rows = mj.at("grid_rows").get<std::int64_t>();
-            m.grid_cols = mj.at("grid_cols").get<std::int64_t>();
+            m.layer = io::json_integer<int>(mj.at("layer"), path, "a matrix's layer");
+            m.kind = io::json_integer<int>(mj.at("kind"), path, "a matrix's kind");
+            m.rows = int_field(mj, "rows", path);
+            m.cols = int_field(mj, "cols", path);
+            m.tile_rows = int_field(mj, "tile_rows", path);
+            m.tile_cols = int_field(mj, "tile_cols", path);
+            m.group = int_field(mj, "group", path);
+            m.grid_rows = int_field(mj, "grid_rows", path);
+            m.grid_cols = int_field(mj, "grid_cols", path);
             m.fisher_total = mj.at("fisher_total").get<double>();
             m.top10_share_before = mj.at("top10_share_before").get<double>();
             m.top10_share_after = mj.at("top10_share_after").get<double>();
@@ -237,7 +250,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
             a.matrices.push_back(std::move(m));
         }
         // Permutations are stored for every layer or for none (an analysis without reordering).
-        const auto layers = j.at("layers").get<std::int64_t>();
+        const auto layers = int_field(j, "layers", path);
         if (layers != 0 && layers != a.config.n_layers)
             throw FormatError(path, "permutations for " + std::to_string(layers) + " layers in a model of " +
                                         std::to_string(a.config.n_layers));

@@ -5,6 +5,7 @@
 
 #include "core/io/checksum.h"
 #include "core/io/hf_config.h"
+#include "core/io/json_strict.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 
@@ -91,7 +92,8 @@ PackedExport read_export(const fs::path& folder) {
     PackedExport out;
     out.config = hf_config_from_json(config, config_path);
     out.quantization = config.value("quantization_config", nlohmann::json::object());
-    const int version = out.quantization.value("format_version", 0);
+    const auto v = out.quantization.find("format_version");
+    const int version = v == out.quantization.end() ? 0 : json_integer<int>(*v, config_path, "format_version");
     if (version != kExportFormatVersion)
         throw InputError(config_path, "export format version " + std::to_string(version) + " is not supported (this build reads " +
                                           std::to_string(kExportFormatVersion) + ")");
@@ -123,12 +125,13 @@ PackedExport read_export(const fs::path& folder) {
     };
 
     const auto tile = meta.at("tile");
-    const std::size_t group = meta.at("group").get<std::size_t>();
+    auto size = [&](const nlohmann::json& v, const std::string& what) { return json_integer<std::size_t>(v, model_path, what); };
+    const std::size_t group = size(meta.at("group"), "the group size");
     std::map<std::string, bool> quantized_part;
     for (const auto& [name, shape] : meta.at("matrices").items()) {
         PackedLinear p;
-        p.view.grid = {shape.at(0).get<std::size_t>(), shape.at(1).get<std::size_t>(), tile.at(0).get<std::size_t>(),
-                       tile.at(1).get<std::size_t>(), group};
+        p.view.grid = {size(shape.at(0), name + "'s rows"), size(shape.at(1), name + "'s columns"),
+                       size(tile.at(0), "the tile height"), size(tile.at(1), "the tile width"), group};
         const std::string base = packed_base_name(name);
         const HostTensor& data = need(base + ".qdata");
         const HostTensor& offsets = need(base + ".qoffsets");

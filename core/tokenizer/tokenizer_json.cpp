@@ -115,7 +115,7 @@ struct JsonLoader {
         spec.tokens.resize(base + added.size());
         std::size_t top = base;
         for (const json& t : added) {
-            const auto id = member(t, "id", "added token").get<std::int64_t>();
+            const auto id = io::json_integer<std::int64_t>(member(t, "id", "added token"), path, "an added token's id");
             const std::string content = member(t, "content", "added token").get<std::string>();
             if (id < 0 || id >= static_cast<std::int64_t>(base + added.size()))
                 fail("added token \"" + content + "\" has id " + std::to_string(id) + ", out of range");

@@ -4,6 +4,7 @@
 
 #include "format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,18 @@ struct ChunkRounding {
     float scale = 0.0f, inv = 0.0f;
     bool finite = true;
 };
+// The largest |x| of a chunk, or NaN when any value is NaN or infinite (std::max alone would step
+// over a NaN and leave the chunk looking finite).
+inline float chunk_amax(const float* x, int n) {
+    float amax = 0.0f;
+    bool finite = true;
+    for (int i = 0; i < n; ++i) {
+        const float a = std::fabs(x[i]);
+        finite &= a <= std::numeric_limits<float>::max();
+        amax = std::max(amax, a);
+    }
+    return finite ? amax : std::numeric_limits<float>::quiet_NaN();
+}
 inline ChunkRounding chunk_rounding(float amax, float levels) {
     if (!std::isfinite(amax)) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
     if (amax < 0x1.0p-100f) return {0.0f, 0.0f, true};

@@ -71,9 +71,7 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
                     continue;
                 }
 #endif
-                float amax = 0.0f;
-                for (int cc = 0; cc < 128; ++cc) amax = std::max(amax, std::fabs(xb[c0 + cc]));
-                const cpu::ChunkRounding r = cpu::chunk_rounding(amax, 32767.0f);
+                const cpu::ChunkRounding r = cpu::chunk_rounding(cpu::chunk_amax(xb + c0, 128), 32767.0f);
                 p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = r.scale;
                 std::int16_t* q = p.xq.data() + static_cast<std::size_t>(b) * K + c0;
                 for (int i = 0; i < 128; ++i)

@@ -288,9 +288,7 @@ void chunks_vnni(const TileArgs& a) {
 
 // Activations of one chunk in the step order above: per step 32 bytes of xh, then 32 of xl.
 void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
-    float amax = 0.0f;
-    for (int c = 0; c < 128; ++c) amax = std::max(amax, std::fabs(x[c]));
-    const ChunkRounding r = chunk_rounding(amax, 16383.0f);
+    const ChunkRounding r = chunk_rounding(chunk_amax(x, 128), 16383.0f);
     *scale_out = r.scale;
     for (int s = 0; s < 4; ++s)
         for (int beta = 0; beta < 32; ++beta) {

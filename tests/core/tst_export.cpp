@@ -184,6 +184,20 @@ private slots:
         QVERIFY2(err.find("model.layers.0.mlp.down_proj") != std::string::npos, err.c_str());
     }
 
+    // A config.json that disagrees with the packed tensors (another model's shape) is refused with
+    // the matrix named, before anything runs.
+    void configThatDisagreesWithTheTensorsIsRejected() {
+        const fs::path bad = dir("config");
+        copy_folder(exported_, bad);
+        nlohmann::json config = nlohmann::json::parse(std::ifstream(bad / "config.json"));
+        config["intermediate_size"] = config["intermediate_size"].get<int>() + 8;
+        std::ofstream(bad / "config.json") << config.dump(2);
+        const std::string err = load_error(bad);
+        QVERIFY2(err.find("gate_proj") != std::string::npos || err.find("up_proj") != std::string::npos ||
+                     err.find("down_proj") != std::string::npos,
+                 err.c_str());
+    }
+
     // A reader keeps the bytes it mapped while the folder is exported again.
     void reexportWhileReadingIsSafe() {
         const auto a1 = analysis::allocate(analysis_, AllocMethod::ScaleBits, Budget::bits_per_weight(4.0));

@@ -9,6 +9,7 @@
 // project's InputError.
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -32,23 +33,49 @@ namespace {
 std::atomic<bool> g_tracking{false};
 std::atomic<std::size_t> g_largest{0};
 
-void* tracked_alloc(std::size_t n) {
-    if (g_tracking.load(std::memory_order_relaxed)) {
-        std::size_t cur = g_largest.load(std::memory_order_relaxed);
-        while (n > cur && !g_largest.compare_exchange_weak(cur, n)) {
-        }
+void record(std::size_t n) {
+    if (!g_tracking.load(std::memory_order_relaxed)) return;
+    std::size_t cur = g_largest.load(std::memory_order_relaxed);
+    while (n > cur && !g_largest.compare_exchange_weak(cur, n)) {
     }
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
+}
+void* tracked_alloc(std::size_t n) noexcept {
+    record(n);
+    return std::malloc(n ? n : 1);
+}
+void* tracked_aligned_alloc(std::size_t n, std::align_val_t a) noexcept {
+    record(n);
+    const auto al = static_cast<std::size_t>(a);
+    return std::aligned_alloc(al, (std::max<std::size_t>(n, 1) + al - 1) / al * al);
+}
+void* or_throw(void* p) {
+    if (!p) throw std::bad_alloc();
+    return p;
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return tracked_alloc(n); }
-void* operator new[](std::size_t n) { return tracked_alloc(n); }
+// Every replaceable form, so that what is allocated here is also freed here (and under ASan no
+// allocation of its own operator new reaches this free).
+void* operator new(std::size_t n) { return or_throw(tracked_alloc(n)); }
+void* operator new[](std::size_t n) { return or_throw(tracked_alloc(n)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return tracked_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return tracked_alloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return or_throw(tracked_aligned_alloc(n, a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return or_throw(tracked_aligned_alloc(n, a)); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return tracked_aligned_alloc(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return tracked_aligned_alloc(n, a); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace scalebits;
 namespace fs = std::filesystem;

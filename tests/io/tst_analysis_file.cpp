@@ -177,7 +177,10 @@ private slots:
         row("kv heads not dividing heads", "/config/num_key_value_heads", "3", "not a multiple");
         row("format version 2", "/format_version", "2", "format version 2 is not supported");
         row("not an analysis", "/format", "\"something\"", "not a ScaleBITS analysis file");
-        row("layers as a string", "/layers", "\"one\"", "malformed analysis description");
+        row("layers as a string", "/layers", "\"one\"", "field 'layers' is not an integer");
+        row("rows 1e308", "/matrices/3/rows", "1e308", "field 'rows' is not an integer");
+        row("width 2.5", "/widths", "[2.5, 4]", "an entry of 'widths' is not an integer");
+        row("kind 2^40", "/matrices/3/kind", "1099511627776", "a matrix's kind is out of range");
         row("hash not hexadecimal", "/fingerprint/hash", "\"xyz\"", "malformed hexadecimal");
         row("config of another model", "/config/intermediate_size", "32", "the model's config makes it 32 x 16");
     }

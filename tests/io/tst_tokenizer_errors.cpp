@@ -103,6 +103,9 @@ private slots:
         j["added_tokens"][0]["id"] = -1;
         expect_json_error(j.dump(), "out of range");
         j = small_tokenizer_json();
+        j["added_tokens"][0]["id"] = 1e308;  // a float where an id belongs: no conversion to an integer
+        expect_json_error(j.dump(), "an added token's id is not an integer");
+        j = small_tokenizer_json();
         j["model"]["vocab"]["b"] = 7;
         expect_json_error(j.dump(), "out of range");
         j = small_tokenizer_json();
