@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -113,17 +114,23 @@ std::vector<Bytes> binary_mutations(const Bytes& seed, std::size_t span) {
     return out;
 }
 
-// Text: every number replaced, one at a time, by each hostile value.
+// Text: every number replaced, one at a time, by each hostile value. Digits inside words (hex
+// checksums, dtype names such as F32) are not numbers.
 std::vector<std::string> text_mutations(const std::string& text) {
     static const char* values[] = {"4611686018427387904", "18446744073709551615", "-1", "1e308", "0", "2147483648"};
     std::vector<std::string> out;
     static const std::regex number("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it)
+    auto word = [&](std::ptrdiff_t at) {
+        return at >= 0 && at < static_cast<std::ptrdiff_t>(text.size()) && std::isalnum(static_cast<unsigned char>(text[static_cast<std::size_t>(at)]));
+    };
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it) {
+        if (word(it->position() - 1) || word(it->position() + it->length())) continue;
         for (const char* v : values) {
             std::string t = text;
             t.replace(static_cast<std::size_t>(it->position()), static_cast<std::size_t>(it->length()), v);
             out.push_back(std::move(t));
         }
+    }
     return out;
 }
 
@@ -216,7 +223,8 @@ private slots:
     }
 
     void gguf() {
-        run("gguf", binary_mutations(read_bytes(kSeeds / "fuzz_gguf" / "tiny_llama.gguf"), 2048), dir() / "m.gguf",
+        // The first 1 KiB: the counts, the key/value pairs and the tensor infos.
+        run("gguf", binary_mutations(read_bytes(kSeeds / "fuzz_gguf" / "tiny_llama.gguf"), 1024), dir() / "m.gguf",
             [](const fs::path& p) {
                 const Bytes b = read_bytes(p);  // the size of the file: inside the bound
                 const auto f = io::parse_gguf(b, nullptr, p);
