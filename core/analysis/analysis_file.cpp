@@ -56,6 +56,7 @@ model::ModelConfig config_from(const nlohmann::json& j, const std::filesystem::p
 }
 
 std::vector<int> widths_field(const nlohmann::json& j, const char* key, const std::filesystem::path& path) {
+    if (!j.at(key).is_array()) throw FormatError(path, std::string("field '") + key + "' is not a list");
     std::vector<int> out;
     for (const auto& v : j.at(key)) out.push_back(io::json_integer<int>(v, path, std::string("an entry of '") + key + "'"));
     return out;
@@ -95,9 +96,12 @@ void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const st
     if (m.rows != rows || m.cols != cols)
         throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
                                     ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
-    // rows and cols are now at most 2^28 (the config's bounds), so nothing below can overflow.
-    if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.group <= 0 || m.group > m.tile_cols ||
-        m.grid_rows != (m.rows + m.tile_rows - 1) / m.tile_rows || m.grid_cols != (m.cols + m.tile_cols - 1) / m.tile_cols)
+    // rows and cols are now in 1..2^28 (the config's bounds); with the grid written as
+    // (rows - 1) / tile + 1 nothing here can overflow.
+    constexpr std::int64_t kMaxTile = std::int64_t(1) << 28;  // the kernels' bound (TileGrid::validate)
+    if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.tile_rows > kMaxTile || m.tile_cols > kMaxTile || m.group <= 0 ||
+        m.tile_cols % m.group != 0 ||
+        m.grid_rows != (m.rows - 1) / m.tile_rows + 1 || m.grid_cols != (m.cols - 1) / m.tile_cols + 1)
         throw FormatError(path, what + " has an inconsistent tile grid");
 }
 
@@ -189,7 +193,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
     try {
         const auto j = nlohmann::json::parse(meta->second);
         if (j.at("format").get<std::string>() != "scalebits-analysis") throw FormatError(path, "not a ScaleBITS analysis file");
-        a.format_version = static_cast<int>(int_field(j, "format_version", path));
+        a.format_version = io::json_integer<int>(j.at("format_version"), path, "field 'format_version'");
         if (a.format_version != kAnalysisFormatVersion)
             throw FormatError(path, "analysis format version " + std::to_string(a.format_version) +
                                         " is not supported (this build reads version " +

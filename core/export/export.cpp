@@ -138,27 +138,28 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     const bool created = fs::create_directories(out_dir);
     try {
         writer.write(out_dir / "model.safetensors", progress);
+        write_tokenizer(ckpt, out_dir);
+        nlohmann::ordered_json config = io::hf_config_to_json(cfg);
+        config["quantization_config"] = {{"quant_method", "scalebits"},
+                                         {"format_version", io::kExportFormatVersion},
+                                         {"method", alloc_method_name(alloc.method)},
+                                         {"quantizer", analysis::quantizer_name(quantizer)},
+                                         {"tile", {a.options.tile_rows, a.options.tile_cols}},
+                                         {"group", a.options.group},
+                                         {"widths", a.widths},
+                                         {"budget_bits_per_weight", info.budget_bits_per_weight},
+                                         {"avg_bits", alloc.avg_bits},
+                                         {"predicted_bytes", alloc.total_bytes},
+                                         {"reordered", alloc.reordered},
+                                         {"source_model", a.model_path.filename().string()}};
+        io::write_file_atomic(out_dir / "config.json", config.dump(2) + "\n");
     } catch (...) {
+        // A folder this export made holds only what it wrote: remove it whole, so that a cancel or
+        // a failure publishes nothing. An existing folder keeps its files (each replaced atomically).
         std::error_code ec;
-        if (created) fs::remove(out_dir, ec);  // the folder this export made, still empty
+        if (created) fs::remove_all(out_dir, ec);
         throw;
     }
-    write_tokenizer(ckpt, out_dir);
-
-    nlohmann::ordered_json config = io::hf_config_to_json(cfg);
-    config["quantization_config"] = {{"quant_method", "scalebits"},
-                                     {"format_version", io::kExportFormatVersion},
-                                     {"method", alloc_method_name(alloc.method)},
-                                     {"quantizer", analysis::quantizer_name(quantizer)},
-                                     {"tile", {a.options.tile_rows, a.options.tile_cols}},
-                                     {"group", a.options.group},
-                                     {"widths", a.widths},
-                                     {"budget_bits_per_weight", info.budget_bits_per_weight},
-                                     {"avg_bits", alloc.avg_bits},
-                                     {"predicted_bytes", alloc.total_bytes},
-                                     {"reordered", alloc.reordered},
-                                     {"source_model", a.model_path.filename().string()}};
-    io::write_file_atomic(out_dir / "config.json", config.dump(2) + "\n");
 
     ExportResult r;
     r.model_file_bytes = static_cast<std::int64_t>(fs::file_size(out_dir / "model.safetensors"));

@@ -16,7 +16,7 @@ namespace scalebits::kernels::cpu {
 // Activations are permuted inside every full 128-column chunk of a tile into the order of the
 // 16-bit code lanes the AVX2 kernel extracts per step s (0..7): [slot s | slot s+8], i.e. columns
 // 8s..8s+7 then 8s+64..8s+71.
-inline int permuted_position(int cc) {
+static inline int permuted_position(int cc) {
     const int slot = cc / 8, lane = cc % 8;
     return 16 * (slot % 8) + 8 * (slot / 8) + lane;
 }
@@ -98,17 +98,20 @@ void chunks_avx512vl(const TileArgs& a);
 // 16383): q = round(x * inv), x ~ q * scale.
 //  - A NaN or infinite activation gives a NaN scale and codes 0, so the outputs are NaN like the
 //    reference's (a NaN cannot be converted to an integer).
-//  - A chunk whose largest |x| is below 2^-100 counts as zero: levels / amax would overflow to
-//    infinity below amax = levels / FLT_MAX, and amax / levels would be a subnormal with few
-//    significant bits. What is dropped is at most 2^-100 * sum |w| per output, far inside the
-//    absolute term of every tolerance (1e-12).
+//  - A chunk whose largest |x| is below 2^-64 counts as zero: levels / amax overflows to infinity
+//    below amax = levels / FLT_MAX, and the kernels multiply the chunk's scale by a group's scale
+//    (at least 2^-24) before the integer sum: above 2^-64 that product stays a normal float
+//    (>= 2^-103), below it could be a subnormal with few significant bits. What is dropped is at
+//    most 2^-64 * sum |w| per output.
+// static: these helpers are compiled into translation units built for different instruction sets
+// (AVX2, AVX-512); an out-of-line copy must not be shared between them.
 struct ChunkRounding {
     float scale = 0.0f, inv = 0.0f;
     bool finite = true;
 };
 // The largest |x| of a chunk, or NaN when any value is NaN or infinite (std::max alone would step
 // over a NaN and leave the chunk looking finite).
-inline float chunk_amax(const float* x, int n) {
+static inline float chunk_amax(const float* x, int n) {
     float amax = 0.0f;
     bool finite = true;
     for (int i = 0; i < n; ++i) {
@@ -118,9 +121,9 @@ inline float chunk_amax(const float* x, int n) {
     }
     return finite ? amax : std::numeric_limits<float>::quiet_NaN();
 }
-inline ChunkRounding chunk_rounding(float amax, float levels) {
+static inline ChunkRounding chunk_rounding(float amax, float levels) {
     if (!std::isfinite(amax)) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
-    if (amax < 0x1.0p-100f) return {0.0f, 0.0f, true};
+    if (amax < 0x1.0p-64f) return {0.0f, 0.0f, true};
     return {amax / levels, levels / amax, true};
 }
 

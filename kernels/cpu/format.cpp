@@ -38,9 +38,10 @@ std::size_t TileGrid::tile_width(std::size_t tj) const {
 
 void TileGrid::validate() const {
     if (rows == 0 || cols == 0) throw std::invalid_argument("packed matrix: empty shape " + shape_text(rows, cols));
-    // Far beyond any weight matrix; keeps every count and byte size below 2^64 (a grid read from a
-    // file is validated before anything is computed from it).
-    constexpr std::size_t kMaxDim = std::size_t(1) << 31;
+    // Far beyond any weight matrix (2^28 rows or columns); keeps every count and byte size, up to a
+    // whole tile's r * c * 8 bits, far below 2^64 (a grid read from a file is validated before
+    // anything is computed from it).
+    constexpr std::size_t kMaxDim = std::size_t(1) << 28;
     if (rows > kMaxDim || cols > kMaxDim || tile_rows > kMaxDim || tile_cols > kMaxDim)
         throw std::invalid_argument("packed matrix: implausible shape " + shape_text(rows, cols) + " or tile " +
                                     shape_text(tile_rows, tile_cols));

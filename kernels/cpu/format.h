@@ -110,14 +110,14 @@ SB_HD unsigned read_bits(const std::uint8_t* s, std::size_t pos, int bits) {
     return v & ((1u << bits) - 1u);
 }
 // Callers write each field once into zeroed memory. Fields of <= 8 bits span at most two bytes.
-inline void write_bits(std::uint8_t* s, std::size_t pos, int bits, unsigned value) {
+static inline void write_bits(std::uint8_t* s, std::size_t pos, int bits, unsigned value) {
     const unsigned shifted = (value & ((1u << bits) - 1u)) << (pos & 7);
     s[pos >> 3] = static_cast<std::uint8_t>(s[pos >> 3] | (shifted & 0xffu));
     if ((pos & 7) + static_cast<std::size_t>(bits) > 8) s[(pos >> 3) + 1] = static_cast<std::uint8_t>(s[(pos >> 3) + 1] | (shifted >> 8));
 }
 
 // The code at (row, col) of one tile (reference unpack).
-inline unsigned tile_code(const TileGeom& t, const std::uint8_t* tile, std::size_t row, std::size_t col) {
+static inline unsigned tile_code(const TileGeom& t, const std::uint8_t* tile, std::size_t row, std::size_t col) {
     const std::size_t j = col / 128;
     if (j < t.nc()) {
         const int cc = static_cast<int>(col % 128);

@@ -40,7 +40,7 @@ std::vector<float> edge_activations(std::size_t batch, std::size_t K, std::uint6
 // absw = sum_k |s (q - z) x| (the magnitude of the exact terms).
 // qzmax = sum_k |s| (q + z) * (largest |x| of the 128-column chunk holding k, or |x_k| in tail
 // columns): the scale of the CPU path's per-chunk activation rounding.
-// sqz = sum_k |s| (q + z): what chunks flushed to zero (largest |x| below 2^-100) can lose, times 2^-100.
+// sqz = sum_k |s| (q + z): what chunks flushed to zero (largest |x| below 2^-64) can lose, times 2^-64.
 struct Bounds {
     std::vector<double> qz, absw, qzmax, sqz;
 };

@@ -133,7 +133,7 @@ int run_verify(const Options& opt) {
             const TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
             const Case c = make_edge_case(grid, spec, ++seed);
             if (!round_trip(c)) ++rt_fail;
-            const int maxb = 9;  // one item per activation class, then two that mix them
+            const int maxb = 10;  // one item per activation class, then two that mix them
             const std::vector<float> x = edge_activations(maxb, sh.K, seed);
             std::vector<float> ref(static_cast<std::size_t>(maxb) * sh.N), got(ref.size());
             gemm_reference(c.packed.view(), x.data(), maxb, ref.data());

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -47,6 +48,7 @@ void* tracked_alloc(std::size_t n) noexcept {
 void* tracked_aligned_alloc(std::size_t n, std::align_val_t a) noexcept {
     record(n);
     const auto al = static_cast<std::size_t>(a);
+    if (n > SIZE_MAX - al) return nullptr;
     return std::aligned_alloc(al, (std::max<std::size_t>(n, 1) + al - 1) / al * al);
 }
 void* or_throw(void* p) {

@@ -165,6 +165,10 @@ private slots:
         row("rows 2^63-1", "/matrices/0/rows", "9223372036854775807", "the model's config makes it 16 x 16");
         row("grid 2^62 x 2^62", "/matrices/0/grid_rows", "4611686018427387904", "inconsistent tile grid");
         row("tile rows 0", "/matrices/1/tile_rows", "0", "inconsistent tile grid");
+        row("tile rows 2^63-1", "/matrices/1/tile_rows", "9223372036854775807", "inconsistent tile grid");
+        row("group not dividing the tile", "/matrices/1/group", "6", "inconsistent tile grid");
+        row("widths not a list", "/widths", "4", "field 'widths' is not a list");
+        row("format version 2^32 + 1", "/format_version", "4294967297", "field 'format_version' is out of range");
         row("group wider than a tile", "/matrices/1/group", "32", "inconsistent tile grid");
         row("unknown kind", "/matrices/2/kind", "9", "unknown kind 9");
         row("layer out of range", "/matrices/2/layer", "5", "names layer 5 of a model with 1 layers");

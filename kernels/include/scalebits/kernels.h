@@ -117,7 +117,7 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // Same result as gemm_reference for batch >= 1 within rounding: inside full 128-column chunks the
 // activations are rounded per chunk to 15 bits (AVX-512 VNNI byte kernel) or 16 bits (the others),
 // a relative error of at most 2^-15 of the chunk's largest |x| (a chunk whose largest |x| is below
-// 2^-100 counts as zero), and q * x is summed exactly in int32; scales, zero points and tails are
+// 2^-64 counts as zero), and q * x is summed exactly in int32; scales, zero points and tails are
 // fp32. A NaN or infinite activation makes the outputs NaN, as in the reference.
 // threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2|generic caps the dispatch
 // (tests): avx512 stops below the byte kernel.
