@@ -133,7 +133,7 @@ void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path&
 }  // namespace
 
 void save_analysis(const Analysis& a, const std::filesystem::path& path,
-                   const std::function<void(io::SafetensorsWriter&)>& extra) {
+                   const std::function<void(io::SafetensorsWriter&)>& extra, const Progress& progress) {
     const std::int64_t nw = static_cast<std::int64_t>(a.widths.size());
     nlohmann::json matrices = nlohmann::json::array();
     io::SafetensorsWriter w;
@@ -173,7 +173,7 @@ void save_analysis(const Analysis& a, const std::filesystem::path& path,
     };
     w.set_metadata(kMetaKey, j.dump());
     w.add_checksums(kChecksumKey);
-    w.write(path);
+    w.write(path, progress);
 }
 
 Analysis load_analysis(const std::filesystem::path& path) {

@@ -22,9 +22,10 @@
 
 namespace scalebits::analysis {
 
-// Tensors beyond the tables (r, c, Hessians) are added by the caller through `extra`.
+// Tensors beyond the tables (r, c, Hessians) are added by the caller through `extra`. The write
+// checks `progress`'s token every 64 MiB; a cancelled save leaves no file (and any earlier one intact).
 void save_analysis(const Analysis& analysis, const std::filesystem::path& path,
-                   const std::function<void(io::SafetensorsWriter&)>& extra = {});
+                   const std::function<void(io::SafetensorsWriter&)>& extra = {}, const Progress& progress = {});
 
 // Throws InputError/FormatError naming the file when it is not an analysis file of a known version
 // or its tables do not match its own description.

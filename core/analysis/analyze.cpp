@@ -150,7 +150,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
                                calib::input_site_name(static_cast<calib::InputSite>(s)),
                            {h.size(0), h.size(1)}, to_floats(h));
             }
-    });
+    }, progress);
     return a;
 }
 

@@ -23,7 +23,11 @@ struct SweepOptions {
     std::vector<Quantizer> quantizers{Quantizer::Rtn};
     // End-to-end refinement rounds for the scalebits method (0 = none); its options' quantizer is
     // overridden by the row's.
-    RefineOptions refine{0};
+    RefineOptions refine = [] {
+        RefineOptions none;
+        none.rounds = 0;
+        return none;
+    }();
     ProblemOptions constraints;  // pins and width limits, for every method
 };
 

@@ -206,6 +206,7 @@ torch::Tensor LlamaModel::attention(const DecoderLayer& l, int index, const torc
 
 torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) const {
     TORCH_CHECK(tokens.dim() == 2, "tokens must be {B, T}");
+    forward_passes_.fetch_add(1, std::memory_order_relaxed);
     const std::int64_t start = cache ? cache->length : 0;
     if (cache && cache->k.empty()) {
         cache->k.resize(layers_.size());

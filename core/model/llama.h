@@ -5,6 +5,8 @@
 // the forward (calibration) and quantizers can replace weights in place (fake quantization).
 #include <torch/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -76,6 +78,10 @@ public:
     // Every linear weight (7 per layer) requires grad or not.
     void set_linear_requires_grad(bool on);
 
+    // Calls of forward() so far, from any thread. A forward is the unit of work of calibration and
+    // evaluation, so this counts work independently of progress reports (how much ran after a cancel).
+    std::uint64_t forward_passes() const { return forward_passes_.load(std::memory_order_relaxed); }
+
 private:
     torch::Tensor attention(const DecoderLayer& layer, int index, const torch::Tensor& x, std::int64_t start,
                             KVCache* cache) const;
@@ -88,6 +94,7 @@ private:
     torch::Tensor inv_freq_;  // {head_dim/2}
     LinearInputObserver input_observer_;
     LinearOutputObserver output_observer_;
+    mutable std::atomic<std::uint64_t> forward_passes_{0};
 };
 
 }  // namespace scalebits::model

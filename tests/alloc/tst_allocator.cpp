@@ -9,6 +9,7 @@
 
 #include <QtTest>
 
+#include <cmath>
 #include <random>
 
 using namespace scalebits;
@@ -217,9 +218,11 @@ private slots:
         const BenchSolverResult r = bench_solver(20000, 50, 3);
         QCOMPARE(r.tiles, qint64(20000));
         QVERIFY(r.ladder_steps > 20000 && r.ladder_steps <= 60000);
-        QVERIFY(r.precompute_ms > 0);
-        QVERIFY(r.resolve_median_us > 0 && r.resolve_median_us <= r.resolve_p90_us && r.resolve_p90_us <= r.resolve_max_us);
-        QVERIFY(r.slider_median_us > 0);
+        // Times are the benchmark's output (bench-solver --json), not bounds: only that they were
+        // measured and that the order statistics are ordered.
+        QVERIFY(std::isfinite(r.precompute_ms) && r.precompute_ms >= 0);
+        QVERIFY(r.resolve_median_us >= 0 && r.resolve_median_us <= r.resolve_p90_us && r.resolve_p90_us <= r.resolve_max_us);
+        QVERIFY(std::isfinite(r.slider_median_us) && r.slider_median_us >= 0);
         QVERIFY_THROWS_EXCEPTION(InputError, bench_solver(0));
     }
 };

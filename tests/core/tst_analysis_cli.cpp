@@ -7,6 +7,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "hang_guard.h"
+
 namespace {
 
 struct Run {
@@ -18,9 +20,9 @@ Run cli(const QStringList& args) {
     QProcess p;
     p.start(QStringLiteral(SCALEBITS_CLI), args);
     Run r;
-    if (!p.waitForFinished(600000)) {
+    if (!p.waitForFinished(scalebits::testing::kHangGuardMs)) {
         p.kill();
-        p.waitForFinished();
+        p.waitForFinished(scalebits::testing::kHangGuardMs);
         return r;
     }
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "../io/gguf_writer.h"
+#include "hang_guard.h"
 #include "../io/safetensors_fixture.h"
 
 namespace fs = std::filesystem;
@@ -23,14 +24,14 @@ struct Run {
     QByteArray out, err;
 };
 
-Run cli(const QStringList& args, int timeout_ms = 300000) {
+Run cli(const QStringList& args, int timeout_ms = kHangGuardMs) {
     QProcess p;
     p.start(QStringLiteral(SCALEBITS_CLI), args);
     Run r;
     if (!p.waitForFinished(timeout_ms)) {
         p.kill();
-        p.waitForFinished();
-        r.err = "timed out";
+        p.waitForFinished(kHangGuardMs);
+        r.err = "timed out (hang guard)";
         return r;
     }
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;  // -2: crashed

@@ -134,7 +134,7 @@ private slots:
         }
     }
 
-    void wikitextSpeed() {
+    void wikitextRoundTrip() {
         if (!gguf_tok_) QSKIP("SmolLM2 GGUF not downloaded");
         const auto path = std::filesystem::path(SCALEBITS_SHARED_DATA) / "wikitext-2-raw/wiki.test.raw";
         if (!std::filesystem::exists(path)) QSKIP("wiki.test.raw not in shared data");
@@ -147,9 +147,9 @@ private slots:
         const auto t0 = std::chrono::steady_clock::now();
         const auto ids = tok->encode(text, false);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        qInfo("wiki.test.raw: %zu bytes -> %zu tokens in %.3f s", text.size(), ids.size(), seconds);
+        qInfo("wiki.test.raw: %zu bytes -> %zu tokens in %.3f s (reported, not asserted)", text.size(), ids.size(),
+              seconds);
         QVERIFY(ids.size() > 250000 && ids.size() < 400000);
-        QVERIFY2(seconds < 10.0, "tokenizing WikiText-2 test should take seconds at most");
         QCOMPARE(tok->decode(ids), text);
     }
 

@@ -4,6 +4,8 @@
 #include <QSlider>
 #include <QtTest>
 
+#include "hang_guard.h"
+
 #include "core/alloc/allocator.h"
 #include "core/alloc/methods.h"
 #include "core/analysis/problem.h"
@@ -12,6 +14,7 @@
 #include "ui/views/budget_panel.h"
 
 using namespace scalebits;
+using scalebits::testing::kHangGuardMs;
 using scalebits::ui::AllocationController;
 
 namespace {
@@ -41,12 +44,12 @@ private Q_SLOTS:
         QSignalSpy ready(&controller, &AllocationController::analysisReady);
         const auto a = smallAnalysis();
         controller.setAnalysis(a);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         analysis::ProblemOptions pins;
         pins.constraints["down_proj"].pinned_bits = 8;
         QSignalSpy allocations(&controller, &AllocationController::allocationChanged);
         controller.setConstraints(pins);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 2, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 2, kHangGuardMs);
         QVERIFY(allocations.count() >= 1);
         const auto got = allocations.last().first().value<std::shared_ptr<const TileAllocation>>();
         pins.reordered = true;
@@ -65,7 +68,7 @@ private Q_SLOTS:
         QSignalSpy allocations(&controller, &AllocationController::allocationChanged);
         const auto a = smallAnalysis();
         controller.setAnalysis(a);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         QCOMPARE(allocations.count(), 1);  // the first solution follows the analysis at once
 
         const auto problem = analysis::make_tile_problem(*a, {});
@@ -99,7 +102,7 @@ private Q_SLOTS:
         QSignalSpy ready(&controller, &AllocationController::analysisReady);
         const auto a = smallAnalysis();
         controller.setAnalysis(a);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         controller.setBudget(3.7);
         controller.setMethod(method);
         const auto s = controller.solution();
@@ -119,7 +122,7 @@ private Q_SLOTS:
         QSignalSpy ready(&controller, &AllocationController::analysisReady);
         QSignalSpy errors(&controller, &AllocationController::errorOccurred);
         controller.setAnalysis(smallAnalysis());
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         controller.setMethod(QStringLiteral("no-such-method"));
         QCOMPARE(errors.count(), 1);
         QCOMPARE(controller.method(), QStringLiteral("scalebits"));
@@ -136,7 +139,7 @@ private Q_SLOTS:
         connect(&panel, &ui::BudgetPanel::methodRequested, &controller, &AllocationController::setMethod);
         QSignalSpy ready(&controller, &AllocationController::analysisReady);
         controller.setAnalysis(smallAnalysis());
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         panel.setRange(controller.minBits(), controller.maxBits());
         panel.setBudget(controller.budget());
         panel.show();
@@ -163,7 +166,7 @@ private Q_SLOTS:
         AllocationController controller;
         QSignalSpy curves(&controller, &AllocationController::rateQualityChanged);
         controller.setAnalysis(smallAnalysis());
-        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, 30000);
+        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, kHangGuardMs);
         const auto rq = curves.takeFirst().at(0).value<std::shared_ptr<const ui::RateQuality>>();
         QCOMPARE(rq->curves.size(), AllocationController::methodNames().size());
         const auto& sb = rq->curves.front();

@@ -3,6 +3,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "hang_guard.h"
+
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/synthetic.h"
 #include "core/util/error.h"
@@ -11,6 +13,7 @@
 #include "ui/views/heatmap_view.h"
 
 using namespace scalebits;
+using scalebits::testing::kHangGuardMs;
 using scalebits::ui::HeatmapPlot;
 
 namespace {
@@ -44,7 +47,7 @@ private Q_SLOTS:
         QSignalSpy ready(&controller, &ui::AllocationController::analysisReady);
         view.setAnalysis(a);
         controller.setAnalysis(a);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         controller.setBudget(3.3);
         for (int index : {0, 6, 13}) {  // q_proj of layer 0, down_proj of layer 0, down_proj of layer 1
             view.setMatrix(index);

@@ -1,12 +1,15 @@
 // Time from a budget change (the slider's value) to the repainted width heatmap, in the whole main
-// window (table, histogram, rate-quality marker and totals update too). Figures are printed; the
-// assertion is a generous bound because CI machines vary.
+// window (table, histogram, rate-quality marker and totals update too). What is asserted is that
+// every change repaints the heatmap; the times are printed (qInfo), never asserted, because they
+// measure the machine's load as much as the code.
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QtTest>
 
 #include <algorithm>
+
+#include "hang_guard.h"
 
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/synthetic.h"
@@ -16,6 +19,7 @@
 #include "ui/views/heatmap_view.h"
 
 using namespace scalebits;
+using scalebits::testing::kHangGuardMs;
 
 class TestResponsiveness : public QObject {
     Q_OBJECT
@@ -34,7 +38,7 @@ class TestResponsiveness : public QObject {
         window.setAnalysis(a, QString::fromLatin1(label));
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
-        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, 240000);  // allocators and curves are built in workers
+        QTRY_COMPARE_WITH_TIMEOUT(curves.count(), 1, kHangGuardMs);  // allocators and curves are built in workers
         qInfo("%s: %lld tiles, generated in %lld ms, ready after %lld ms", label, qlonglong(a->total_tiles()),
               qlonglong(generated), qlonglong(setup.elapsed()));
         // The largest matrix (gate_proj of layer 0) is the heaviest heatmap to repaint.
@@ -55,8 +59,8 @@ class TestResponsiveness : public QObject {
             // Everything up to here ran synchronously: solve, summaries, table update and every plot's
             // replot into its buffer. What follows is the wait for the platform's next paint.
             work.push_back(double(t.nsecsElapsed()) / 1e6);
-            while (painted.isEmpty() && t.elapsed() < 5000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-            QVERIFY2(!painted.isEmpty(), "the width heatmap was not repainted");
+            while (painted.isEmpty() && t.elapsed() < kHangGuardMs) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            QVERIFY2(!painted.isEmpty(), "the width heatmap was not repainted (hang guard)");
             ms.push_back(double(t.nsecsElapsed()) / 1e6);
         }
         std::sort(ms.begin(), ms.end());
@@ -65,7 +69,6 @@ class TestResponsiveness : public QObject {
         qInfo("%s: budget change -> repainted heatmap over %d changes: median %.2f ms, worst %.2f ms (target %.0f ms); "
               "of which synchronous work (solve + all views redrawn into their buffers): median %.2f ms, worst %.2f ms",
               label, kChanges, median, worst, targetMs, work[work.size() / 2], work.back());
-        QVERIFY2(median < 500.0, "median repaint latency far above any reasonable bound");
     }
 
 private Q_SLOTS:
