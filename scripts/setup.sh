@@ -17,7 +17,7 @@ done
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   qt6-base-dev qt6-base-dev-tools libqt6svg6-dev libqcustomplot-dev
-  libtorch-dev libopenblas0-pthread nlohmann-json3-dev libpcre2-dev libxxhash-dev
+  libtorch-dev libopenblas0-pthread nlohmann-json3-dev libpcre2-dev libxxhash-dev libutf8proc-dev
   xvfb xauth fonts-dejavu-core
   clang libclang-rt-14-dev
   python3 python3-pip

@@ -78,6 +78,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     vsplit_->setSizes({600, 320});
     createActions();
     statusBar()->showMessage(tr("Open an analysis file (Ctrl+O) or drop one here."));
+    modelLabel_ = new QLabel(this);
+    modelLabel_->setObjectName(QStringLiteral("modelLabel"));
+    statusBar()->addPermanentWidget(modelLabel_);
 
     connect(budget_, &BudgetPanel::budgetRequested, controller_, &AllocationController::setBudget);
     connect(budget_, &BudgetPanel::methodRequested, controller_, &AllocationController::setMethod);
@@ -207,13 +210,25 @@ void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis,
     exportAction_->setEnabled(hasModel);
     evaluateAction_->setEnabled(hasModel);
     rateQuality_->clearMeasurements();
+    modelLabel_->setText(modelDescription());
     if (analysis) {
-        setWindowTitle(tr("%1 — ScaleBITS explorer").arg(QFileInfo(source).fileName()));
+        setWindowTitle(tr("%1 (%2) — ScaleBITS explorer")
+                           .arg(QFileInfo(source).fileName(), QString::fromLatin1(scalebits::model::family_name(analysis->config.family))));
         statusBar()->showMessage(tr("%1: %2 matrices, %3 tiles · preparing the allocators…")
                                      .arg(source)
                                      .arg(analysis->matrices.size())
                                      .arg(analysis->total_tiles()));
     }
+}
+
+QString MainWindow::modelDescription() const {
+    const auto a = controller_->analysis();
+    if (!a) return {};
+    const auto& c = a->config;
+    return tr("%1 · %2 layers · hidden %3")
+        .arg(QString::fromStdString(scalebits::model::describe_family(c)))
+        .arg(c.n_layers)
+        .arg(c.dim);
 }
 
 void MainWindow::openFile(const QString& path) {

@@ -2,6 +2,7 @@
 // The explorer's main window: budget panel and layer table on the left, the four heatmaps in the
 // middle, width histogram and rate-quality plot below. It wires views to the AllocationController and
 // handles files (open, recent, drag and drop) and settings; the pages themselves live in views/.
+#include <QLabel>
 #include <QMainWindow>
 
 #include <functional>
@@ -53,6 +54,9 @@ public:
     // and adds the point to the rate-quality plot.
     void evaluateAtBudget();
     RateQualityPlot* rateQualityPlot() const { return rateQuality_; }
+    // The analysed model's family and size, as the status bar shows it ("qwen2 (biases on q, k, v) ·
+    // 24 layers · hidden 896"); empty without an analysis.
+    QString modelDescription() const;
 
 Q_SIGNALS:
     void fileFailed(const QString& message);
@@ -95,6 +99,7 @@ private:
     QMenu* recentMenu_ = nullptr;
     QAction* evaluateAction_ = nullptr;
     QAction* exportAction_ = nullptr;
+    QLabel* modelLabel_ = nullptr;  // permanent, right of the status bar
     QString source_;
     bool sizeColumns_ = false;
 };

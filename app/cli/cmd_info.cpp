@@ -29,7 +29,8 @@ int cmd_info(const Argv& argv) {
     nlohmann::json j = io::hf_config_to_json(c);
     j["path"] = ckpt.path.string();
     j["format"] = ckpt.format;
-    j["architecture"] = c.architecture;
+    j["family"] = model::family_name(c.family);
+    j["family_description"] = model::describe_family(c);
     j["max_seq_len"] = c.max_seq_len;
     j["tensors"] = ckpt.tensors.size() + ckpt.packed.size();
     j["parameters"] = params;
@@ -45,7 +46,7 @@ int cmd_info(const Argv& argv) {
         return 0;
     }
     std::cout << ckpt.path.string() << " (" << ckpt.format << ")\n"
-              << "  " << c.architecture << ": " << c.n_layers << " layers, hidden " << c.dim << ", MLP "
+              << "  " << model::describe_family(c) << ": " << c.n_layers << " layers, hidden " << c.dim << ", MLP "
               << c.hidden_dim << ", heads " << c.n_heads << " (" << c.n_kv_heads << " KV, head_dim " << c.head_dim
               << "), vocab " << c.vocab_size << (c.tie_word_embeddings ? ", tied embeddings" : "") << "\n"
               << "  " << ckpt.tensors.size() + ckpt.packed.size() << " tensors, " << params << " parameters:";

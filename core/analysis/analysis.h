@@ -15,7 +15,8 @@
 
 namespace scalebits::analysis {
 
-inline constexpr int kAnalysisFormatVersion = 1;
+// 2: the model config as Hugging Face config.json fields, so the family is recorded (1 is still read).
+inline constexpr int kAnalysisFormatVersion = 2;
 
 // Identifies the model file an analysis was made from: size and a hash of its bytes.
 struct ModelFingerprint {

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "core/io/checksum.h"
+#include "core/io/hf_config.h"
+#include "core/model/tensor_names.h"
 #include "core/io/json_strict.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
@@ -25,22 +27,20 @@ std::string hex64(std::uint64_t v) {
     return buf;
 }
 
-nlohmann::json config_json(const model::ModelConfig& c) {
-    return {{"architecture", c.architecture}, {"hidden_size", c.dim},          {"intermediate_size", c.hidden_dim},
-            {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
-            {"head_dim", c.head_dim},          {"vocab_size", c.vocab_size},     {"max_seq_len", c.max_seq_len},
-            {"rms_norm_eps", c.rms_norm_eps},  {"rope_theta", c.rope_theta},     {"tie_word_embeddings", c.tie_word_embeddings}};
-}
-
 // Integer fields through io::json_integer: a float such as 1e308 in an integer field is refused
 // instead of being converted with undefined behaviour.
 std::int64_t int_field(const nlohmann::json& j, const char* key, const std::filesystem::path& path) {
     return io::json_integer<std::int64_t>(j.at(key), path, std::string("field '") + key + "'");
 }
 
-model::ModelConfig config_from(const nlohmann::json& j, const std::filesystem::path& path) {
+// Version 2 stores the model's config as Hugging Face config.json fields (io/hf_config: the family and
+// its switches, read back by the same strict reader); version 1 stored the Llama fields under names
+// of its own.
+model::ModelConfig config_from(const nlohmann::json& j, int version, const std::filesystem::path& path) {
+    if (version >= 2) return io::hf_config_from_json(j, path);
     model::ModelConfig c;
-    c.architecture = j.at("architecture").get<std::string>();
+    if (j.at("architecture").get<std::string>() != "llama")
+        throw FormatError(path, "field 'architecture' of a version 1 analysis must be \"llama\"");
     c.dim = int_field(j, "hidden_size", path);
     c.hidden_dim = int_field(j, "intermediate_size", path);
     c.n_layers = int_field(j, "num_hidden_layers", path);
@@ -70,21 +70,6 @@ std::vector<T> values_of(const io::HostTensor& t, io::DType want, const std::fil
     return v;
 }
 
-// The weight shape {rows, cols} of matrix kind `kind` (model::LinearKind order: q k v o gate up
-// down) in a model of config `c`.
-std::pair<std::int64_t, std::int64_t> expected_shape(const model::ModelConfig& c, int kind) {
-    const std::int64_t q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
-    switch (kind) {
-        case 0: return {q, c.dim};
-        case 1:
-        case 2: return {kv, c.dim};
-        case 3: return {c.dim, q};
-        case 4:
-        case 5: return {c.hidden_dim, c.dim};
-        default: return {c.dim, c.hidden_dim};
-    }
-}
-
 // A matrix record against the model it claims to belong to, before anything is sized from it.
 void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const std::filesystem::path& path) {
     const std::string what = "matrix " + m.name;
@@ -92,7 +77,7 @@ void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const st
     if (m.layer < 0 || m.layer >= c.n_layers)
         throw FormatError(path, what + " names layer " + std::to_string(m.layer) + " of a model with " +
                                     std::to_string(c.n_layers) + " layers");
-    const auto [rows, cols] = expected_shape(c, m.kind);
+    const auto [rows, cols] = model::linear_shape(c, static_cast<model::LinearKind>(m.kind));
     if (m.rows != rows || m.cols != cols)
         throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
                                     ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
@@ -160,7 +145,7 @@ void save_analysis(const Analysis& a, const std::filesystem::path& path,
         {"format_version", kAnalysisFormatVersion},
         {"model_path", a.model_path.string()},
         {"fingerprint", {{"size", a.fingerprint.size}, {"hash", hex64(a.fingerprint.hash)}}},
-        {"config", config_json(a.config)},
+        {"config", io::hf_config_to_json(a.config)},
         {"options", {{"calib_text", o.calib_text.string()}, {"samples", o.samples}, {"seq_len", o.seq_len},
                      {"seed", hex64(o.seed)}, {"tile_rows", o.tile_rows}, {"tile_cols", o.tile_cols},
                      {"group", o.group}, {"widths", o.widths}, {"reorder_heads", o.reorder_heads}, {"device", o.device}}},
@@ -194,14 +179,14 @@ Analysis load_analysis(const std::filesystem::path& path) {
         const auto j = nlohmann::json::parse(meta->second);
         if (j.at("format").get<std::string>() != "scalebits-analysis") throw FormatError(path, "not a ScaleBITS analysis file");
         a.format_version = io::json_integer<int>(j.at("format_version"), path, "field 'format_version'");
-        if (a.format_version != kAnalysisFormatVersion)
+        if (a.format_version < 1 || a.format_version > kAnalysisFormatVersion)
             throw FormatError(path, "analysis format version " + std::to_string(a.format_version) +
-                                        " is not supported (this build reads version " +
+                                        " is not supported (this build reads versions 1 to " +
                                         std::to_string(kAnalysisFormatVersion) + "); re-run analyze");
         a.model_path = j.at("model_path").get<std::string>();
         a.fingerprint.size = io::json_integer<std::uint64_t>(j.at("fingerprint").at("size"), path, "the fingerprint size");
         a.fingerprint.hash = std::stoull(j.at("fingerprint").at("hash").get<std::string>(), nullptr, 16);
-        a.config = config_from(j.at("config"), path);
+        a.config = config_from(j.at("config"), a.format_version, path);
         const auto& o = j.at("options");
         a.options.calib_text = o.at("calib_text").get<std::string>();
         a.options.samples = int_field(o, "samples", path);

@@ -133,7 +133,7 @@ Analysis make_synthetic_analysis(const SyntheticOptions& options) {
     Analysis a;
     a.model_path = "synthetic";
     a.config = c;
-    a.config.architecture = "llama";
+
     a.options.tile_rows = a.options.tile_cols = a.options.group = options.tile;
     a.options.seed = options.seed;
     a.widths = a.options.widths;

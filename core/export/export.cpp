@@ -54,12 +54,16 @@ void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir) {
         io::write_gguf_metadata(dir / "tokenizer.gguf", keys);
         return;
     }
-    std::ifstream in(src, std::ios::binary);
-    if (!in) throw InputError(src, "cannot be read to copy the tokenizer");
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto copy = [](const fs::path& from, const fs::path& to) {
+        std::ifstream in(from, std::ios::binary);
+        if (!in) throw InputError(from, "cannot be read to copy the tokenizer");
+        io::write_file_atomic(to, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    };
     const std::string ext = src.extension().string();
-    io::write_file_atomic(dir / (ext == ".gguf" ? "tokenizer.gguf" : ext == ".json" ? "tokenizer.json" : "tokenizer.bin"),
-                          bytes);
+    copy(src, dir / (ext == ".gguf" ? "tokenizer.gguf" : ext == ".json" ? "tokenizer.json" : "tokenizer.bin"));
+    // tokenizer.json leaves BOS/EOS and add_bos_token to tokenizer_config.json beside it.
+    if (ext == ".json" && fs::is_regular_file(src.parent_path() / "tokenizer_config.json"))
+        copy(src.parent_path() / "tokenizer_config.json", dir / "tokenizer_config.json");
 }
 }  // namespace
 
@@ -107,21 +111,12 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     progress.checkpoint(1, 1, "writing");
 
     // Order: packed data (multiples of 16 bytes: each starts 16-byte aligned in the file), offsets
-    // (multiples of 8), then fp32 norms, fp16 embeddings, and the width maps last.
+    // (multiples of 8), then fp32 norms and biases, fp16 embeddings, and the width maps last.
     std::vector<Blob> all;
     for (auto* list : {&data, &offsets}) all.insert(all.end(), list->begin(), list->end());
     const auto& cfg = model.config();
-    std::map<std::string, torch::Tensor> unquantized = {{"model.norm.weight", model.final_norm()},
-                                                        {"model.embed_tokens.weight", model.embedding()},
-                                                        {"lm_head.weight", model.lm_head()}};
-    for (int l = 0; l < cfg.n_layers; ++l) {
-        const auto& layer = model.layers()[static_cast<std::size_t>(l)];
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        unquantized[p + "input_layernorm.weight"] = layer.attn_norm;
-        unquantized[p + "post_attention_layernorm.weight"] = layer.ffn_norm;
-    }
     for (const auto& t : io::unquantized_tensors(cfg))
-        all.push_back(tensor_blob(t.name, unquantized.at(t.name), t.dtype == "F16"));
+        all.push_back(tensor_blob(t.name(), model.parameter(t.spec), t.dtype == "F16"));
     all.insert(all.end(), widths.begin(), widths.end());
 
     io::SafetensorsWriter writer;

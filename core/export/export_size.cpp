@@ -39,7 +39,7 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
         entries.push_back({base + ".qwidths", "U8", {m.grid_rows, m.grid_cols}});
     }
     for (const auto& t : io::unquantized_tensors(c)) {
-        entries.push_back({t.name, t.dtype, t.shape});
+        entries.push_back({t.name(), t.dtype, t.shape()});
         unquantized += t.bytes();
     }
     max_file += unquantized;

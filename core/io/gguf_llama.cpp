@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "core/io/rope_layout.h"
+#include "core/model/tensor_names.h"
 #include "core/util/error.h"
 
 namespace scalebits::io {
@@ -13,25 +14,52 @@ std::optional<std::string> canonical_gguf_name(const std::string& n) {
         {"output_norm.weight", "model.norm.weight"},
         {"output.weight", "lm_head.weight"},
     };
+    // llama.cpp's per-layer names (weights; biases where a family has them; Qwen3's head norms).
     static const std::map<std::string, std::string> per_layer = {
         {"attn_q", "self_attn.q_proj"},  {"attn_k", "self_attn.k_proj"},   {"attn_v", "self_attn.v_proj"},
         {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"}, {"ffn_up", "mlp.up_proj"},
         {"ffn_down", "mlp.down_proj"},   {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
+        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
     };
     if (auto it = global.find(n); it != global.end()) return it->second;
-    static const std::regex layer_re(R"(blk\.(0|[1-9][0-9]{0,4})\.([a-z_]+)\.weight)");
+    static const std::regex layer_re(R"(blk\.(0|[1-9][0-9]{0,4})\.([a-z_]+)\.(weight|bias))");
     std::smatch m;
     if (!std::regex_match(n, m, layer_re)) return std::nullopt;
     auto it = per_layer.find(m[2].str());
     if (it == per_layer.end()) return std::nullopt;
-    return "model.layers." + m[1].str() + "." + it->second + ".weight";
+    const bool norm = it->second.ends_with("norm");
+    if (norm && m[3].str() == "bias") return std::nullopt;  // RMSNorm has no bias
+    return "model.layers." + m[1].str() + "." + it->second + "." + m[3].str();
 }
+
+namespace {
+
+// llama.cpp architecture names of the families; Mistral is written as "llama".
+std::optional<model::Family> family_of(const std::string& arch) {
+    if (arch == "llama") return model::Family::Llama;
+    if (arch == "qwen2") return model::Family::Qwen2;
+    if (arch == "qwen3") return model::Family::Qwen3;
+    return std::nullopt;
+}
+
+// The divisors of llama.cpp's rope_freqs tensor (one per dimension pair, F32).
+std::vector<float> rope_freq_factors(const GgufFile& f, const HostTensor& t, std::int64_t head_dim) {
+    if (t.dtype != DType::F32 || t.shape.size() != 1 || t.shape[0] != head_dim / 2 ||
+        t.bytes.size() != static_cast<std::size_t>(head_dim / 2) * 4)
+        throw FormatError(f.source, "tensor 'rope_freqs.weight' must be F32 with head_dim / 2 = " +
+                                        std::to_string(head_dim / 2) + " values");
+    return t.to_float();
+}
+
+}  // namespace
 
 model::ModelConfig gguf_llama_config(const GgufFile& f) {
     const auto arch = f.get_string("general.architecture");
     if (!arch) throw FormatError(f.source, "metadata 'general.architecture' is missing");
-    // Mistral-family GGUFs are written with architecture "llama" too.
-    if (*arch != "llama") throw InputError(f.source, "unsupported GGUF architecture '" + *arch + "' (supported: llama)");
+    const auto family = family_of(*arch);
+    if (!family)
+        throw InputError(f.source, "unsupported GGUF architecture '" + *arch +
+                                       "' (metadata 'general.architecture'; supported: llama, qwen2, qwen3)");
     const std::string p = *arch + ".";
     auto required = [&](const std::string& key) {
         const auto v = f.get_int(p + key);
@@ -44,11 +72,9 @@ model::ModelConfig gguf_llama_config(const GgufFile& f) {
         if (v && *v <= 0) throw FormatError(f.source, "metadata '" + p + key + "' must be positive");
         return v ? *v : fallback;
     };
-    if (const auto scaling = f.get_string(p + "rope.scaling.type"); scaling && *scaling != "none")
-        throw InputError(f.source, "RoPE scaling '" + *scaling + "' is not supported");
 
     model::ModelConfig c;
-    c.architecture = "llama";
+    c.family = *family;
     c.dim = required("embedding_length");
     c.hidden_dim = required("feed_forward_length");
     c.n_layers = required("block_count");
@@ -57,6 +83,8 @@ model::ModelConfig gguf_llama_config(const GgufFile& f) {
     if (c.dim % c.n_heads != 0 && !f.find(p + "attention.key_length"))
         throw FormatError(f.source, "embedding_length is not a multiple of attention.head_count");
     c.head_dim = optional_int("attention.key_length", c.dim / c.n_heads);
+    if (const auto vl = f.get_int(p + "attention.value_length"); vl && *vl != c.head_dim)
+        throw InputError(f.source, "metadata '" + p + "attention.value_length' differs from key_length (not supported)");
     if (const auto rot = f.get_int(p + "rope.dimension_count"); rot && *rot != c.head_dim)
         throw InputError(f.source, "rope.dimension_count " + std::to_string(*rot) + " differs from the head size " +
                                        std::to_string(c.head_dim) + " (partial rotary is not supported)");
@@ -64,6 +92,36 @@ model::ModelConfig gguf_llama_config(const GgufFile& f) {
     c.rms_norm_eps = f.get_float(p + "attention.layer_norm_rms_epsilon").value_or(1e-5);
     c.rope_theta = f.get_float(p + "rope.freq_base").value_or(10000.0);
     c.tie_word_embeddings = f.tensor("output.weight") == nullptr;
+    if (const auto scaling = f.get_string(p + "rope.scaling.type"); scaling && *scaling != "none") {
+        if (*scaling != "linear")
+            throw InputError(f.source, "metadata '" + p + "rope.scaling.type' is '" + *scaling +
+                                           "': that RoPE scaling is not supported (supported: none, linear)");
+        c.rope_scaling.type = model::RopeScaling::Type::Linear;
+        const auto factor = f.get_float(p + "rope.scaling.factor");
+        if (!factor) throw FormatError(f.source, "metadata '" + p + "rope.scaling.factor' is missing");
+        c.rope_scaling.factor = *factor;
+    }
+    if (const HostTensor* freqs = f.tensor("rope_freqs.weight")) {
+        if (c.rope_scaling.type != model::RopeScaling::Type::None)
+            throw InputError(f.source, "has both rope.scaling.type and a rope_freqs tensor");
+        c.rope_scaling.type = model::RopeScaling::Type::FreqFactors;
+        c.rope_scaling.freq_factors = rope_freq_factors(f, *freqs, c.head_dim);
+    }
+    if (const auto window = f.get_int(p + "attention.sliding_window"); window && *window != 0) {
+        if (*window < 0) throw FormatError(f.source, "metadata '" + p + "attention.sliding_window' is negative");
+        c.sliding_window = *window;
+        if (c.family == model::Family::Llama) c.family = model::Family::Mistral;  // a windowed "llama" is Mistral's decoder
+    }
+    // Biases and head norms: what the file holds (per-layer completeness is checked at load).
+    for (int k = 0; k < model::kLinearKinds; ++k) {
+        static const char* names[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        c.linear_bias[static_cast<std::size_t>(k)] = f.tensor("blk.0." + std::string(names[k]) + ".bias") != nullptr;
+    }
+    c.qk_norm = f.tensor("blk.0.attn_q_norm.weight") != nullptr || f.tensor("blk.0.attn_k_norm.weight") != nullptr;
+    if (c.family == model::Family::Qwen3 && !c.qk_norm)
+        throw FormatError(f.source, "a qwen3 model without attn_q_norm / attn_k_norm tensors");
+    if (c.family != model::Family::Qwen3 && c.qk_norm)
+        throw InputError(f.source, "q/k norm tensors in a '" + *arch + "' model (only qwen3 has them)");
     if (auto v = f.get_int(p + "vocab_size")) {
         c.vocab_size = *v;
     } else if (auto tok = f.find("tokenizer.ggml.tokens"); tok && tok->type == GgufType::ARRAY) {
@@ -129,13 +187,17 @@ GgufLlama gguf_to_llama(const GgufFile& f) {
     GgufLlama out;
     out.config = gguf_llama_config(f);
     const model::ModelConfig& c = out.config;
+    // llama.cpp's converter stores q/k rows (and their biases) of "llama" models in the interleaved
+    // RoPE layout; qwen2/qwen3 keep Hugging Face's rotate-half rows.
+    const bool interleaved = f.get_string("general.architecture") == std::optional<std::string>("llama");
     for (const HostTensor& t : f.tensors) {
+        if (t.name == "rope_freqs.weight") continue;  // read into the config
         const auto name = canonical_gguf_name(t.name);
-        if (!name) throw FormatError(f.source, "tensor '" + t.name + "' has no Llama equivalent");
+        if (!name) throw FormatError(f.source, "tensor '" + t.name + "' has no " + model::family_name(c.family) + " equivalent");
         HostTensor h;
-        if (name->ends_with("self_attn.q_proj.weight")) {
+        if (interleaved && (name->ends_with("self_attn.q_proj.weight") || name->ends_with("self_attn.q_proj.bias"))) {
             h = interleaved_to_rotate_half(t, c.n_heads, c.head_dim, f.source);
-        } else if (name->ends_with("self_attn.k_proj.weight")) {
+        } else if (interleaved && (name->ends_with("self_attn.k_proj.weight") || name->ends_with("self_attn.k_proj.bias"))) {
             h = interleaved_to_rotate_half(t, c.n_kv_heads, c.head_dim, f.source);
         } else {
             h = t;

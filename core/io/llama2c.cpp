@@ -86,7 +86,7 @@ Llama2cModel read_llama2c(const std::filesystem::path& file) {
 
     Llama2cModel m;
     model::ModelConfig& c = m.config;
-    c.architecture = "llama";
+
     c.dim = h->dim;
     c.hidden_dim = h->hidden_dim;
     c.n_layers = h->n_layers;

@@ -1,8 +1,37 @@
-#include "core/model/config.h"
+#include <cmath>
+#include <cstdio>
+#include <numbers>
 
+#include "core/model/config.h"
 #include "core/util/error.h"
 
 namespace scalebits::model {
+
+const char* family_name(Family f) {
+    switch (f) {
+        case Family::Llama: return "llama";
+        case Family::Mistral: return "mistral";
+        case Family::Qwen2: return "qwen2";
+        case Family::Qwen3: return "qwen3";
+    }
+    return "?";
+}
+
+const char* family_hf_architecture(Family f) {
+    switch (f) {
+        case Family::Llama: return "LlamaForCausalLM";
+        case Family::Mistral: return "MistralForCausalLM";
+        case Family::Qwen2: return "Qwen2ForCausalLM";
+        case Family::Qwen3: return "Qwen3ForCausalLM";
+    }
+    return "?";
+}
+
+bool ModelConfig::any_bias() const {
+    for (bool b : linear_bias)
+        if (b) return true;
+    return false;
+}
 
 void ModelConfig::validate(const std::string& source) const {
     auto positive = [&](std::int64_t v, const char* field) {
@@ -24,8 +53,124 @@ void ModelConfig::validate(const std::string& source) const {
         throw InputError(source, "num_attention_heads (" + std::to_string(n_heads) +
                                      ") is not a multiple of num_key_value_heads (" + std::to_string(n_kv_heads) + ")");
     if (head_dim % 2 != 0) throw InputError(source, "head_dim must be even for rotary embeddings");
-    if (!(rms_norm_eps > 0.0) || !(rope_theta > 0.0))
+    if (!(rms_norm_eps > 0.0) || !std::isfinite(rms_norm_eps) || !(rope_theta > 0.0) || !std::isfinite(rope_theta))
         throw InputError(source, "rms_norm_eps and rope_theta must be positive");
+    if (sliding_window < 0) throw InputError(source, "field 'sliding_window' must be positive");
+    // Each family's switches as transformers builds it, so every config round-trips through config.json.
+    const auto& b = linear_bias;
+    const bool attn = b[0] && b[1] && b[2] && b[3], no_attn = !b[0] && !b[1] && !b[2] && !b[3];
+    const bool mlp = b[4] && b[5] && b[6], no_mlp = !b[4] && !b[5] && !b[6];
+    const std::string name = family_name(family);
+    switch (family) {
+        case Family::Llama:
+            if (!(attn || no_attn) || !(mlp || no_mlp))
+                throw InputError(source, "a llama model has biases on all of q, k, v, o (attention_bias) and all of gate, up, "
+                                         "down (mlp_bias) or on none of them");
+            break;
+        case Family::Mistral:
+            if (any_bias()) throw InputError(source, "a mistral model has no biases");
+            break;
+        case Family::Qwen2:
+            if (!(b[0] && b[1] && b[2]) || b[3] || !no_mlp)
+                throw InputError(source, "a qwen2 model has biases on q, k and v and nowhere else");
+            break;
+        case Family::Qwen3:
+            if (!(attn || no_attn) || !no_mlp)
+                throw InputError(source, "a qwen3 model has biases on all of q, k, v, o (attention_bias) or none");
+            break;
+    }
+    if (qk_norm != (family == Family::Qwen3))
+        throw InputError(source, qk_norm ? "q/k head norms belong to qwen3 models only, not " + name
+                                         : std::string("a qwen3 model needs its q_norm and k_norm"));
+    if (sliding_window > 0 && family == Family::Llama)
+        throw InputError(source, "a llama model has no sliding attention window (that is mistral)");
+    const RopeScaling& r = rope_scaling;
+    switch (r.type) {
+        case RopeScaling::Type::None: break;
+        case RopeScaling::Type::Linear:
+            if (!(r.factor > 0.0) || !std::isfinite(r.factor))
+                throw InputError(source, "field 'rope_scaling.factor' must be a positive number");
+            break;
+        case RopeScaling::Type::Llama3:
+            if (!(r.factor > 0.0) || !std::isfinite(r.factor))
+                throw InputError(source, "field 'rope_scaling.factor' must be a positive number");
+            if (!(r.low_freq_factor > 0.0) || !(r.high_freq_factor > r.low_freq_factor) || !std::isfinite(r.high_freq_factor))
+                throw InputError(source, "fields 'rope_scaling.low_freq_factor' and 'high_freq_factor' must be positive, "
+                                         "low below high");
+            if (r.original_max_position_embeddings <= 0)
+                throw InputError(source, "field 'rope_scaling.original_max_position_embeddings' must be positive");
+            break;
+        case RopeScaling::Type::FreqFactors:
+            if (static_cast<std::int64_t>(r.freq_factors.size()) != head_dim / 2)
+                throw InputError(source, "rope frequency factors: " + std::to_string(r.freq_factors.size()) +
+                                             " values for a head of " + std::to_string(head_dim) + " (half of it is needed)");
+            for (float f : r.freq_factors)
+                if (!(f > 0.0f) || !std::isfinite(f)) throw InputError(source, "rope frequency factors must be positive numbers");
+            break;
+    }
+}
+
+std::string describe_family(const ModelConfig& c) {
+    std::vector<std::string> parts;
+    char buf[64];
+    switch (c.rope_scaling.type) {
+        case RopeScaling::Type::None: break;
+        case RopeScaling::Type::Linear:
+            std::snprintf(buf, sizeof buf, "linear RoPE scaling x%g", c.rope_scaling.factor);
+            parts.emplace_back(buf);
+            break;
+        case RopeScaling::Type::Llama3:
+            std::snprintf(buf, sizeof buf, "llama3 RoPE scaling x%g", c.rope_scaling.factor);
+            parts.emplace_back(buf);
+            break;
+        case RopeScaling::Type::FreqFactors: parts.emplace_back("RoPE frequency factors"); break;
+    }
+    static const char* kinds[] = {"q", "k", "v", "o", "gate", "up", "down"};
+    std::string biases;
+    for (int k = 0; k < 7; ++k)
+        if (c.has_bias(k)) biases += (biases.empty() ? "" : ", ") + std::string(kinds[k]);
+    if (!biases.empty()) parts.push_back("biases on " + biases);
+    if (c.qk_norm) parts.emplace_back("q/k head norms");
+    if (c.sliding_window > 0) parts.push_back("sliding window " + std::to_string(c.sliding_window));
+    std::string out = family_name(c.family);
+    for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : " (") + parts[i];
+    return parts.empty() ? out : out + ")";
+}
+
+std::vector<double> rope_inverse_frequencies(const ModelConfig& c) {
+    const std::size_t n = static_cast<std::size_t>(c.head_dim / 2);
+    std::vector<double> inv(n);
+    for (std::size_t i = 0; i < n; ++i)
+        inv[i] = 1.0 / std::pow(c.rope_theta, 2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    const RopeScaling& r = c.rope_scaling;
+    switch (r.type) {
+        case RopeScaling::Type::None: break;
+        case RopeScaling::Type::Linear:
+            for (double& f : inv) f /= r.factor;
+            break;
+        case RopeScaling::Type::Llama3: {
+            // transformers' _compute_llama3_parameters: wavelengths shorter than old_ctx/high keep
+            // their frequency, longer than old_ctx/low are divided by factor, a linear ramp in
+            // old_ctx/wavelen between.
+            const double old_ctx = static_cast<double>(r.original_max_position_embeddings);
+            const double low_wavelen = old_ctx / r.low_freq_factor, high_wavelen = old_ctx / r.high_freq_factor;
+            for (double& f : inv) {
+                const double wavelen = 2.0 * std::numbers::pi / f;
+                if (wavelen < high_wavelen) continue;
+                if (wavelen > low_wavelen) {
+                    f /= r.factor;
+                    continue;
+                }
+                const double smooth = (old_ctx / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+                f = (1.0 - smooth) * f / r.factor + smooth * f;
+            }
+            break;
+        }
+        case RopeScaling::Type::FreqFactors:
+            for (std::size_t i = 0; i < n; ++i) inv[i] /= static_cast<double>(r.freq_factors[i]);
+            break;
+    }
+    return inv;
 }
 
 }  // namespace scalebits::model

@@ -46,21 +46,24 @@ std::string packed_base_name(const std::string& weight_name) {
 
 std::int64_t UnquantizedTensor::bytes() const {
     std::int64_t n = dtype == "F16" ? 2 : 4;
-    for (auto d : shape) n *= d;
+    for (auto d : spec.shape) n *= d;
     return n;
 }
 
 std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& c) {
-    std::vector<UnquantizedTensor> out;
-    for (std::int64_t l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        out.push_back({p + "input_layernorm.weight", "F32", {c.dim}});
-        out.push_back({p + "post_attention_layernorm.weight", "F32", {c.dim}});
+    using Role = model::TensorSpec::Role;
+    std::vector<UnquantizedTensor> layers, global;
+    for (model::TensorSpec& t : model::canonical_tensors(c)) {
+        switch (t.role) {
+            case Role::LinearWeight: break;  // packed
+            case Role::Embedding:
+            case Role::LmHead: global.push_back({std::move(t), "F16"}); break;
+            case Role::FinalNorm: global.insert(global.begin(), {std::move(t), "F32"}); break;
+            default: layers.push_back({std::move(t), "F32"}); break;
+        }
     }
-    out.push_back({"model.norm.weight", "F32", {c.dim}});
-    out.push_back({"model.embed_tokens.weight", "F16", {c.vocab_size, c.dim}});
-    if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", "F16", {c.vocab_size, c.dim}});
-    return out;
+    layers.insert(layers.end(), std::make_move_iterator(global.begin()), std::make_move_iterator(global.end()));
+    return layers;
 }
 
 nlohmann::json export_metadata(std::int64_t tile_rows, std::int64_t tile_cols, std::int64_t group,

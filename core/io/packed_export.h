@@ -1,7 +1,9 @@
 #pragma once
 // The export folder (format version 1), what `scalebits-cli export` writes and every --model option
 // reads back:
-//   config.json        Hugging Face LlamaForCausalLM fields plus "quantization_config":
+//   config.json        Hugging Face fields of the source's family (architectures: LlamaForCausalLM,
+//                      MistralForCausalLM, Qwen2ForCausalLM or Qwen3ForCausalLM, with its RoPE
+//                      scaling, biases, window) plus "quantization_config":
 //                      {quant_method: "scalebits", format_version, method, quantizer, tile: [Tr, Tc],
 //                       group, widths, budget_bits_per_weight, avg_bits, predicted_bytes, reordered}
 //   tokenizer.gguf     the source's tokenizer.ggml.* keys (GGUF sources), or tokenizer.bin
@@ -11,12 +13,12 @@
 //                                         the fp16 scales and the packed zero points)
 //                        <base>.qoffsets  I64 [grid_rows, grid_cols]: byte offset of each tile in qdata
 //                        <base>.qwidths   U8 [grid_rows, grid_cols]: each tile's width
-//                      the unquantized tensors under their usual names (embedding and lm_head F16,
-//                      RMSNorm weights F32), and metadata "scalebits.export": JSON
+//                      the unquantized tensors under their usual names (embedding and lm_head F16;
+//                      RMSNorm weights, q/k head norms and biases F32), and metadata "scalebits.export": JSON
 //                      {format_version, tile, group, matrices: {name: [rows, cols]},
 //                       checksums: {tensor: XXH3-64 hex}}.
 // Weights are in the analysis' reordered layout; the reordering is folded into every tensor, so the
-// folder is an ordinary Llama model that computes the same function.
+// folder is an ordinary model of the same family that computes the same function.
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -28,6 +30,7 @@
 
 #include "core/io/host_tensor.h"
 #include "core/model/config.h"
+#include "core/model/tensor_names.h"
 
 namespace scalebits::io {
 
@@ -53,12 +56,14 @@ struct PackedExport {
 // matrix's .qdata / .qoffsets / .qwidths tensors.
 std::string packed_base_name(const std::string& weight_name);
 
-// The tensors an export stores unquantized, in file order: the RMSNorm weights (F32), then the
-// embedding and an untied lm_head (F16). Export writes them; the size model counts them.
+// The tensors an export stores unquantized, in file order: per layer its RMSNorm weights, Qwen3's
+// q/k head norms and the biases its family has (all F32), then the final norm (F32), the embedding
+// and an untied lm_head (F16). Export writes them; the size model counts them.
 struct UnquantizedTensor {
-    std::string name;
-    std::string dtype;  // "F32" | "F16"
-    std::vector<std::int64_t> shape;
+    model::TensorSpec spec;  // name, shape, role, layer, kind
+    std::string dtype;       // "F32" | "F16"
+    const std::string& name() const { return spec.name; }
+    const std::vector<std::int64_t>& shape() const { return spec.shape; }
     std::int64_t bytes() const;
 };
 std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& config);

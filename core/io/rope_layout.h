@@ -16,7 +16,7 @@ namespace scalebits::io {
 std::int64_t interleaved_source_row(std::int64_t r, std::int64_t head_dim);
 
 // Returns an owned tensor (same dtype and shape) with rows in rotate-half order. The tensor must be
-// 2-D with n_heads * head_dim rows. Throws FormatError naming `source` and the tensor otherwise.
+// 2-D (a weight) or 1-D (its bias) with n_heads * head_dim rows. Throws FormatError naming `source` and the tensor otherwise.
 HostTensor interleaved_to_rotate_half(const HostTensor& t, std::int64_t n_heads, std::int64_t head_dim,
                                       const std::filesystem::path& source);
 

@@ -11,6 +11,7 @@
 #include "core/io/hf_config.h"
 #include "core/io/llama2c.h"
 #include "core/io/safetensors.h"
+#include "core/model/tensor_names.h"
 #include "core/tokenizer/factory.h"
 #include <scalebits/kernels.h>
 
@@ -47,22 +48,7 @@ bool float_storage(io::DType t) {
 // The canonical tensors a config implies, with their shapes.
 std::map<std::string, std::vector<std::int64_t>> expected_tensors(const ModelConfig& c) {
     std::map<std::string, std::vector<std::int64_t>> e;
-    const std::int64_t q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
-    e["model.embed_tokens.weight"] = {c.vocab_size, c.dim};
-    e["model.norm.weight"] = {c.dim};
-    if (!c.tie_word_embeddings) e["lm_head.weight"] = {c.vocab_size, c.dim};
-    for (std::int64_t i = 0; i < c.n_layers; ++i) {
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        e[p + "self_attn.q_proj.weight"] = {q, c.dim};
-        e[p + "self_attn.k_proj.weight"] = {kv, c.dim};
-        e[p + "self_attn.v_proj.weight"] = {kv, c.dim};
-        e[p + "self_attn.o_proj.weight"] = {c.dim, q};
-        e[p + "mlp.gate_proj.weight"] = {c.hidden_dim, c.dim};
-        e[p + "mlp.up_proj.weight"] = {c.hidden_dim, c.dim};
-        e[p + "mlp.down_proj.weight"] = {c.dim, c.hidden_dim};
-        e[p + "input_layernorm.weight"] = {c.dim};
-        e[p + "post_attention_layernorm.weight"] = {c.dim};
-    }
+    for (TensorSpec& t : canonical_tensors(c)) e.emplace(std::move(t.name), std::move(t.shape));
     return e;
 }
 
@@ -95,10 +81,13 @@ void validate_tensors(Checkpoint& ck) {
             throw InputError(ck.path, "tensor '" + name + "' holds " + std::to_string(t.bytes.size()) +
                                           " bytes, its shape and type need " + std::to_string(want));
     }
+    const std::string family = family_name(ck.config.family);
     for (const auto& [name, t] : ck.tensors)
-        if (!expected.count(name)) throw InputError(ck.path, "unexpected tensor '" + name + "' for a Llama model");
+        if (!expected.count(name))
+            throw InputError(ck.path, "unexpected tensor '" + name + "' for a " + family + " model" +
+                                          (name.ends_with(".bias") ? " (its config has no bias there)" : ""));
     for (const auto& [name, p] : ck.packed)
-        if (!expected.count(name)) throw InputError(ck.path, "unexpected packed matrix '" + name + "' for a Llama model");
+        if (!expected.count(name)) throw InputError(ck.path, "unexpected packed matrix '" + name + "' for a " + family + " model");
 }
 
 // The first bytes of a file (fewer when it is shorter), zero-padded to 8 for the magic checks.

@@ -78,28 +78,9 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 }  // namespace
 
-const char* linear_kind_name(LinearKind kind) {
-    switch (kind) {
-        case LinearKind::Q: return "q_proj";
-        case LinearKind::K: return "k_proj";
-        case LinearKind::V: return "v_proj";
-        case LinearKind::O: return "o_proj";
-        case LinearKind::Gate: return "gate_proj";
-        case LinearKind::Up: return "up_proj";
-        case LinearKind::Down: return "down_proj";
-    }
-    return "?";
-}
-
-std::string linear_weight_name(int layer, LinearKind kind) {
-    const bool attn = kind == LinearKind::Q || kind == LinearKind::K || kind == LinearKind::V || kind == LinearKind::O;
-    return "model.layers." + std::to_string(layer) + (attn ? ".self_attn." : ".mlp.") + linear_kind_name(kind) +
-           ".weight";
-}
-
 torch::Tensor Linear::operator()(const torch::Tensor& x) const {
-    if (override_op) return override_op(x);
-    return torch::nn::functional::linear(x, weight);
+    if (override_op) return bias.defined() ? override_op(x) + bias : override_op(x);
+    return bias.defined() ? torch::nn::functional::linear(x, weight, bias) : torch::nn::functional::linear(x, weight);
 }
 
 Linear& DecoderLayer::linear(LinearKind kind) {
@@ -122,29 +103,49 @@ const Linear& DecoderLayer::linear(LinearKind kind) const {
 LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : config_(ckpt.config), device_(device) {
     config_.validate(ckpt.path.string());
     const auto& c = config_;
-    const std::int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-    embed_ = load(ckpt, "model.embed_tokens.weight", {c.vocab_size, c.dim}, device);
-    norm_ = load(ckpt, "model.norm.weight", {c.dim}, device);
-    lm_head_ = c.tie_word_embeddings ? embed_ : load(ckpt, "lm_head.weight", {c.vocab_size, c.dim}, device);
     layers_.resize(static_cast<std::size_t>(c.n_layers));
-    for (int i = 0; i < c.n_layers; ++i) {
-        DecoderLayer& l = layers_[static_cast<std::size_t>(i)];
-        const std::string p = "model.layers." + std::to_string(i) + ".";
-        l.attn_norm = load(ckpt, p + "input_layernorm.weight", {c.dim}, device);
-        l.ffn_norm = load(ckpt, p + "post_attention_layernorm.weight", {c.dim}, device);
-        l.q = load_linear(ckpt, linear_weight_name(i, LinearKind::Q), {q_dim, c.dim}, device);
-        l.k = load_linear(ckpt, linear_weight_name(i, LinearKind::K), {kv_dim, c.dim}, device);
-        l.v = load_linear(ckpt, linear_weight_name(i, LinearKind::V), {kv_dim, c.dim}, device);
-        l.o = load_linear(ckpt, linear_weight_name(i, LinearKind::O), {c.dim, q_dim}, device);
-        l.gate = load_linear(ckpt, linear_weight_name(i, LinearKind::Gate), {c.hidden_dim, c.dim}, device);
-        l.up = load_linear(ckpt, linear_weight_name(i, LinearKind::Up), {c.hidden_dim, c.dim}, device);
-        l.down = load_linear(ckpt, linear_weight_name(i, LinearKind::Down), {c.dim, c.hidden_dim}, device);
+    using Role = TensorSpec::Role;
+    for (const TensorSpec& t : canonical_tensors(c)) {
+        DecoderLayer* l = t.layer >= 0 ? &layers_[static_cast<std::size_t>(t.layer)] : nullptr;
+        switch (t.role) {
+            case Role::Embedding: embed_ = load(ckpt, t.name, t.shape, device); break;
+            case Role::FinalNorm: norm_ = load(ckpt, t.name, t.shape, device); break;
+            case Role::LmHead: lm_head_ = load(ckpt, t.name, t.shape, device); break;
+            case Role::AttnNorm: l->attn_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::FfnNorm: l->ffn_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::QNorm: l->q_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::KNorm: l->k_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::LinearWeight: {
+                Linear& lin = l->linear(t.kind);
+                torch::Tensor bias = lin.bias;  // kept whatever the order of the list
+                lin = load_linear(ckpt, t.name, t.shape, device);
+                lin.bias = bias;
+                break;
+            }
+            case Role::LinearBias: l->linear(t.kind).bias = load(ckpt, t.name, t.shape, device); break;
+        }
     }
-    // inv_freq[i] = theta^(-2i/head_dim), computed in double as the reference implementations do.
-    std::vector<float> inv(static_cast<std::size_t>(c.head_dim / 2));
-    for (std::size_t i = 0; i < inv.size(); ++i)
-        inv[i] = static_cast<float>(1.0 / std::pow(c.rope_theta, 2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim)));
-    inv_freq_ = torch::tensor(inv).to(device);
+    if (c.tie_word_embeddings) lm_head_ = embed_;
+    const std::vector<double> inv = rope_inverse_frequencies(c);
+    std::vector<float> inv_f(inv.begin(), inv.end());
+    inv_freq_ = torch::tensor(inv_f).to(device);
+}
+
+torch::Tensor LlamaModel::parameter(const TensorSpec& t) const {
+    using Role = TensorSpec::Role;
+    const DecoderLayer* l = t.layer >= 0 ? &layers_.at(static_cast<std::size_t>(t.layer)) : nullptr;
+    switch (t.role) {
+        case Role::Embedding: return embed_;
+        case Role::FinalNorm: return norm_;
+        case Role::LmHead: return lm_head_;
+        case Role::AttnNorm: return l->attn_norm;
+        case Role::FfnNorm: return l->ffn_norm;
+        case Role::QNorm: return l->q_norm;
+        case Role::KNorm: return l->k_norm;
+        case Role::LinearWeight: return l->linear(t.kind).weight;
+        case Role::LinearBias: return l->linear(t.kind).bias;
+    }
+    return {};
 }
 
 void LlamaModel::set_linear_requires_grad(bool on) {
@@ -167,9 +168,16 @@ torch::Tensor LlamaModel::attention(const DecoderLayer& l, int index, const torc
     const auto& c = config_;
     const std::int64_t B = x.size(0), T = x.size(1), H = c.n_heads, KV = c.n_kv_heads, hd = c.head_dim;
     const std::int64_t rep = H / KV;
-    torch::Tensor q = apply_linear(l.q, index, LinearKind::Q, x).view({B, T, H, hd}).transpose(1, 2);
-    torch::Tensor k = apply_linear(l.k, index, LinearKind::K, x).view({B, T, KV, hd}).transpose(1, 2);
+    torch::Tensor q = apply_linear(l.q, index, LinearKind::Q, x).view({B, T, H, hd});
+    torch::Tensor k = apply_linear(l.k, index, LinearKind::K, x).view({B, T, KV, hd});
     torch::Tensor v = apply_linear(l.v, index, LinearKind::V, x).view({B, T, KV, hd}).transpose(1, 2);
+    if (c.qk_norm) {
+        // Qwen3: each head's q and k normalized over head_dim (one weight shared by all heads) before RoPE.
+        q = rms_norm(q, l.q_norm, c.rms_norm_eps);
+        k = rms_norm(k, l.k_norm, c.rms_norm_eps);
+    }
+    q = q.transpose(1, 2);
+    k = k.transpose(1, 2);
 
     // Rotate-half RoPE at absolute positions start .. start+T-1.
     auto pos = torch::arange(start, start + T, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
@@ -192,10 +200,17 @@ torch::Tensor LlamaModel::attention(const DecoderLayer& l, int index, const torc
     // stacked along the time axis, {B, KV, rep*T, hd} x {B, KV, hd, Tk}.
     auto qg = q.reshape({B, KV, rep * T, hd});
     auto scores = torch::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-    if (T > 1) {
-        // Query i (absolute start+i) sees keys 0 .. start+i.
-        auto mask = torch::ones({T, Tk}, torch::TensorOptions().dtype(torch::kBool).device(device_))
-                        .triu(start + 1);
+    // Query i (absolute start+i) sees keys 0 .. start+i; with a sliding window only the last
+    // `window` of them (keys j with start+i-j < window, as transformers' sliding_window_overlay).
+    // The cache keeps every key, so decoding past the window is exact, masked like a full pass.
+    const std::int64_t window = c.sliding_window;
+    const bool windowed = window > 0 && start + T > window;
+    if (T > 1 || windowed) {
+        const auto opts = torch::TensorOptions().dtype(torch::kLong).device(device_);
+        const auto qpos = torch::arange(start, start + T, opts).unsqueeze(1);
+        const auto kpos = torch::arange(start + T - Tk, start + T, opts);  // absolute positions of the keys
+        auto mask = kpos.unsqueeze(0) > qpos;
+        if (windowed) mask = mask.logical_or(qpos - kpos.unsqueeze(0) >= window);
         scores = scores.view({B, KV, rep, T, Tk}).masked_fill(mask, -std::numeric_limits<float>::infinity())
                      .view({B, KV, rep * T, Tk});
     }

@@ -1,6 +1,7 @@
 #pragma once
-// The Llama decoder on LibTorch: embeddings, RMSNorm, rotate-half RoPE, grouped-query attention
-// with a causal mask, SwiGLU MLP, tied or separate lm_head. fp32 on CPU, and on CUDA when the
+// The Llama-family decoder on LibTorch: embeddings, RMSNorm, rotate-half RoPE (optionally scaled),
+// grouped-query attention with a causal mask (optionally a sliding window), optional q/k/v biases
+// and per-head q/k RMSNorm, SwiGLU MLP, tied or separate lm_head. fp32 on CPU, and on CUDA when the
 // LibTorch has it. Every linear weight is a plain tensor, so autograd can take gradients through
 // the forward (calibration) and quantizers can replace weights in place (fake quantization).
 #include <torch/types.h>
@@ -14,26 +15,24 @@
 
 #include "core/model/checkpoint.h"
 #include "core/model/config.h"
+#include "core/model/tensor_names.h"
 
 namespace scalebits::model {
 
-// The seven linear matrices of a decoder layer, in a fixed order.
-enum class LinearKind { Q, K, V, O, Gate, Up, Down };
-constexpr int kLinearKinds = 7;
-const char* linear_kind_name(LinearKind kind);  // "q_proj", ..., "down_proj"
-std::string linear_weight_name(int layer, LinearKind kind);  // canonical HF tensor name
-
-// A linear layer y = x W^T. `weight` is the dense fp32 weight; `override_op`, when set, replaces
+// A linear layer y = x W^T + b. `weight` is the dense fp32 weight; `override_op`, when set, replaces
 // the dense product (the packed kernels of an exported model, whose `weight` stays undefined), so
-// no dense copy is needed.
+// no dense copy is needed. `bias` (fp32, one value per output row) is undefined when the family has
+// none; it is added after either product, never quantized.
 struct Linear {
     torch::Tensor weight;  // {out, in}
+    torch::Tensor bias;    // {out} or undefined
     std::function<torch::Tensor(const torch::Tensor&)> override_op;
     torch::Tensor operator()(const torch::Tensor& x) const;
 };
 
 struct DecoderLayer {
     torch::Tensor attn_norm, ffn_norm;
+    torch::Tensor q_norm, k_norm;  // {head_dim}, Qwen3 only (undefined otherwise)
     Linear q, k, v, o, gate, up, down;
     Linear& linear(LinearKind kind);
     const Linear& linear(LinearKind kind) const;
@@ -71,6 +70,9 @@ public:
     // The output projection; aliases the embedding when tied.
     torch::Tensor& lm_head() { return lm_head_; }
     bool tied() const { return config_.tie_word_embeddings; }
+    // The model's tensor for a canonical tensor of its config (tensor_names.h): norms, biases,
+    // embedding, lm_head, a linear weight (undefined when that matrix runs packed).
+    torch::Tensor parameter(const TensorSpec& spec) const;
 
     void set_input_observer(LinearInputObserver fn) { input_observer_ = std::move(fn); }
     void set_output_observer(LinearOutputObserver fn) { output_observer_ = std::move(fn); }
@@ -91,7 +93,7 @@ private:
     torch::Device device_;
     torch::Tensor embed_, norm_, lm_head_;
     std::vector<DecoderLayer> layers_;
-    torch::Tensor inv_freq_;  // {head_dim/2}
+    torch::Tensor inv_freq_;  // {head_dim/2}, RoPE scaling applied
     LinearInputObserver input_observer_;
     LinearOutputObserver output_observer_;
     mutable std::atomic<std::uint64_t> forward_passes_{0};

@@ -145,8 +145,13 @@ void apply_to_model(model::LlamaModel& model, const Permutations& p) {
             if (lin.override_op)
                 throw InputError("cannot reorder " + model::linear_weight_name(l, kind) + ": it runs a packed kernel");
             const bool grad = lin.weight.requires_grad();
-            lin.weight = gather2(lin.weight, matrix_index(p, c, l, kind, device));
+            const MatrixIndex m = matrix_index(p, c, l, kind, device);
+            lin.weight = gather2(lin.weight, m);
             if (grad) lin.weight.requires_grad_(true);
+            // A bias belongs to its output rows and moves with them (P_hidden for o/down, P_ffn for
+            // gate/up, heads and v dims for q/k/v). q/k head norms act inside each head, whose rows
+            // are never permuted (RoPE pairs), and whole heads share one norm, so they stay.
+            lin.bias = gather1(lin.bias, m.rows);
         }
     }
     if (p.hidden.empty()) return;

@@ -1,6 +1,7 @@
 #include "core/tokenizer/bpe_tokenizer.h"
 
 #include <array>
+#include <cstdio>
 #include <iostream>
 #include <queue>
 
@@ -12,6 +13,7 @@ namespace scalebits::tokenizer {
 namespace {
 
 constexpr std::size_t kMaxCachedWords = 1 << 18;
+constexpr const char* kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
 constexpr std::size_t kMaxCachedWordBytes = 256;  // long runs are rare and would bloat the cache
 
 std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
@@ -28,7 +30,9 @@ void check_id(std::int32_t id, std::size_t n, const std::string& what, const std
 
 BpeTokenizer::BpeTokenizer(BpeSpec spec)
     : source_(std::move(spec.source)), tokens_(std::move(spec.tokens)), pre_(std::move(spec.pre)),
-      ignore_merges_(spec.ignore_merges), add_prefix_space_(spec.add_prefix_space), bos_id_(spec.bos_id),
+      ignore_merges_(spec.ignore_merges), add_prefix_space_(spec.add_prefix_space), symbols_(spec.symbols),
+      byte_fallback_(spec.byte_fallback), fuse_unk_(spec.fuse_unk), nfc_(spec.nfc), metaspace_(spec.metaspace),
+      strip_leading_space_(spec.strip_leading_space), prepend_(spec.prepend), bos_id_(spec.bos_id),
       eos_id_(spec.eos_id), unk_id_(spec.unk_id), add_bos_(spec.add_bos) {
     const std::size_t n = tokens_.size();
     if (n == 0) throw FormatError(source_, "the tokenizer has no tokens");
@@ -47,9 +51,26 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
         specials_.add(tokens_[id], id);
     }
     specials_.finalize();
+    byte_ids_.fill(-1);
+    if (byte_fallback_)
+        for (int b = 0; b < 256; ++b) {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            if (const auto it = token_to_id_.find(name); it != token_to_id_.end()) byte_ids_[b] = it->second;
+        }
     const ByteUnicodeMap& bytes = ByteUnicodeMap::instance();
     decoded_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) decoded_[i] = special[i] ? tokens_[i] : bytes.decode(tokens_[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (special[i]) {
+            decoded_[i] = tokens_[i];
+        } else if (symbols_ == BpeSpec::Symbols::ByteLevel) {
+            decoded_[i] = bytes.decode(tokens_[i]);
+        } else {
+            decoded_[i] = metaspace_ ? replace_all(tokens_[i], kMetaspace, " ") : tokens_[i];
+        }
+    }
+    for (int b = 0; b < 256; ++b)  // ByteFallback decoding: <0xXX> is the raw byte
+        if (byte_ids_[b] >= 0) decoded_[byte_ids_[b]] = std::string(1, static_cast<char>(b));
 
     merges_.reserve(spec.merges.size());
     for (std::size_t rank = 0; rank < spec.merges.size(); ++rank) {
@@ -74,25 +95,42 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_b
     if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
     const std::vector<SpecialTokenMatcher::Segment> segments =
         specials_.empty() ? std::vector<SpecialTokenMatcher::Segment>{{text, -1}} : specials_.split(text);
-    std::string prefixed;
     for (const auto& seg : segments) {
         if (seg.id >= 0) {
             out.push_back(seg.id);
             continue;
         }
-        std::string_view body = seg.text;
-        if (add_prefix_space_ && !body.empty() && body.front() != ' ') {
-            prefixed = " ";
-            prefixed += body;
-            body = prefixed;
-        }
-        if (pre_.empty()) {
-            encode_word(body, out);
-        } else {
-            for (std::string_view word : pre_.split(body)) encode_word(word, out);
-        }
+        encode_piece(seg.text, seg.text.data() == text.data(), out);
     }
     return out;
+}
+
+// One piece of text between special tokens: normalizer, space handling, pre-tokenizer, then words.
+void BpeTokenizer::encode_piece(std::string_view piece, bool at_start, std::vector<std::int32_t>& out) const {
+    std::string normalized;
+    std::string_view body = piece;
+    if (nfc_) {
+        normalized = nfc(body);
+        body = normalized;
+    }
+    if (add_prefix_space_ && !body.empty() && body.front() != ' ') {
+        normalized = " " + std::string(body);
+        body = normalized;
+    }
+    if (metaspace_ && !body.empty()) {
+        std::string m = replace_all(body, " ", kMetaspace);
+        const bool marked = m.starts_with(kMetaspace);
+        if (prepend_ == BpeSpec::Prepend::Unconditional || (prepend_ == BpeSpec::Prepend::Always && !marked) ||
+            (prepend_ == BpeSpec::Prepend::First && at_start && !marked))
+            m.insert(0, kMetaspace);
+        normalized = std::move(m);
+        body = normalized;
+    }
+    if (pre_.empty()) {
+        encode_word(body, out);
+    } else {
+        for (std::string_view word : pre_.split(body)) encode_word(word, out);
+    }
 }
 
 void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
@@ -107,7 +145,8 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>&
         }
     }
     std::vector<std::int32_t> ids;
-    const std::string printable = ByteUnicodeMap::instance().encode(word);
+    const std::string printable =
+        symbols_ == BpeSpec::Symbols::ByteLevel ? ByteUnicodeMap::instance().encode(word) : std::string(word);
     const auto whole = ignore_merges_ ? token_to_id_.find(printable) : token_to_id_.end();
     if (whole != token_to_id_.end())
         ids.push_back(whole->second);
@@ -130,21 +169,40 @@ void BpeTokenizer::merge_word(const std::string& printable, std::vector<std::int
     };
     std::vector<Symbol> sym;
     sym.reserve(printable.size());
+    const auto add = [&](std::int32_t id) {
+        const int k = static_cast<int>(sym.size());
+        sym.push_back({id, k - 1, k + 1});
+    };
     std::size_t unknown = 0;
+    bool unk_pending = false;  // Hugging Face's BPE: an unknown token waits, so that fuse_unk can join the next one
     for (std::size_t i = 0; i < printable.size();) {
         const std::size_t len = utf8_char_length(printable, i);
-        const auto it = token_to_id_.find(printable.substr(i, len));
+        const std::string_view ch(printable.data() + i, len);
         i += len;
-        // A byte with no token of its own: the unknown token when there is one, else it is dropped
-        // (Hugging Face's behaviour without unk_token), with a warning below.
-        const std::int32_t id = it != token_to_id_.end() ? it->second : unk_id_;
-        if (id < 0) {
+        if (const auto it = token_to_id_.find(std::string(ch)); it != token_to_id_.end()) {
+            if (unk_pending) add(unk_id_);
+            unk_pending = false;
+            add(it->second);
+            continue;
+        }
+        if (byte_fallback_) {
+            bool all = true;
+            for (unsigned char b : ch) all = all && byte_ids_[b] >= 0;
+            if (all) {  // (a waiting unknown token stays waiting, as in Hugging Face's loop)
+                for (unsigned char b : ch) add(byte_ids_[b]);
+                continue;
+            }
+        }
+        // No token: the unknown token when there is one, else the character is dropped (Hugging
+        // Face's behaviour without unk_token), with a warning below.
+        if (unk_id_ < 0) {
             ++unknown;
             continue;
         }
-        const int k = static_cast<int>(sym.size());
-        sym.push_back({id, k - 1, k + 1});
+        if (unk_pending && !fuse_unk_) add(unk_id_);
+        unk_pending = true;
     }
+    if (unk_pending) add(unk_id_);
     if (unknown > 0 && !warned_unknown_.exchange(true)) {  // once per tokenizer
         std::cerr << "warning: " << source_ << ": input bytes without a token in the vocabulary were dropped\n";
     }
@@ -182,11 +240,13 @@ void BpeTokenizer::merge_word(const std::string& printable, std::vector<std::int
     for (int i = 0; i >= 0; i = sym[i].next) out.push_back(sym[i].id);
 }
 
-std::string BpeTokenizer::decode_token(std::int32_t /*prev*/, std::int32_t id) const {
+std::string BpeTokenizer::decode_token(std::int32_t prev, std::int32_t id) const {
     if (id < 0 || id >= vocab_size())
         throw InputError(source_, "token id " + std::to_string(id) + " is outside the vocabulary of " +
                                       std::to_string(vocab_size()) + " tokens");
-    return decoded_[id];
+    const std::string& text = decoded_[id];
+    if (strip_leading_space_ && (prev < 0 || prev == bos_id_) && text.starts_with(' ')) return text.substr(1);
+    return text;
 }
 
 }  // namespace scalebits::tokenizer

@@ -25,6 +25,7 @@ std::shared_ptr<const Tokenizer> make_gguf_tokenizer(const GgufVocab& vocab, con
         }
         GgufPreTokenizer pre = make_gguf_pretokenizer(vocab.pre, source);
         spec.ignore_merges = pre.ignore_merges;
+        spec.nfc = pre.nfc;
         spec.pre = std::move(pre.pre);
         spec.bos_id = vocab.bos_id;
         spec.eos_id = vocab.eos_id;

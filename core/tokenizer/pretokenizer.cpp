@@ -96,6 +96,9 @@ GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::
     } else if (pre_name == "llama3" || pre_name == "llama-bpe") {
         result.pre.add_split(patterns::llama3, source);
         result.ignore_merges = true;
+    } else if (pre_name == "qwen2") {
+        result.pre.add_split(patterns::qwen2, source);
+        result.nfc = true;
     } else if (pre_name == "default" || pre_name == "gpt2" || pre_name == "gpt-2") {
         result.pre.add_split(patterns::gpt2, source);
     } else {

@@ -16,6 +16,9 @@ inline constexpr const char* gpt2 =
 // Llama-3's word pattern (case-insensitive contractions, numbers in groups of up to three).
 inline constexpr const char* llama3 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Qwen2/Qwen3's word pattern: Llama 3's with single digits.
+inline constexpr const char* qwen2 =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 // Hugging Face's Digits(individual_digits=true) / (false).
 inline constexpr const char* single_digit = R"(\p{N})";
 inline constexpr const char* digit_runs = R"(\p{N}+)";
@@ -62,6 +65,7 @@ private:
 struct GgufPreTokenizer {
     PreTokenizer pre;
     bool ignore_merges = false;
+    bool nfc = false;  // Qwen2's tokenizer.json normalizes to NFC first (llama.cpp does not; we follow the reference)
 };
 GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source);
 

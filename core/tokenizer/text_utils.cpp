@@ -1,5 +1,9 @@
 #include "core/tokenizer/text_utils.h"
 
+#include <utf8proc.h>
+
+#include <cstdlib>
+
 namespace scalebits::tokenizer {
 
 namespace {
@@ -96,6 +100,32 @@ std::string ByteUnicodeMap::decode(std::string_view text) const {
             out.append(text.substr(i, n));
         i += n;
     }
+    return out;
+}
+
+std::string nfc(std::string_view s) {
+    bool ascii = true;
+    for (unsigned char c : s) ascii = ascii && c < 0x80;
+    if (ascii) return std::string(s);  // NFC leaves ASCII as it is; most text takes this path
+    utf8proc_uint8_t* out = nullptr;
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                            static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                            static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n < 0) return std::string(s);
+    std::string result(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+    std::free(out);
+    return result;
+}
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    out.reserve(s.size());
+    std::size_t at = 0;
+    for (std::size_t hit; (hit = s.find(from, at)) != std::string_view::npos; at = hit + from.size()) {
+        out.append(s.substr(at, hit - at));
+        out.append(to);
+    }
+    out.append(s.substr(at));
     return out;
 }
 

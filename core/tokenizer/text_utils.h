@@ -18,6 +18,13 @@ void append_utf8(std::string& out, char32_t cp);
 // True when the whole string is well-formed UTF-8.
 bool is_valid_utf8(std::string_view s);
 
+// Unicode Normalization Form C (canonical composition, utf8proc). Text that is not valid UTF-8 is
+// returned unchanged (Hugging Face tokenizers only ever see valid strings).
+std::string nfc(std::string_view s);
+
+// Every occurrence of `from` (non-empty) replaced by `to`.
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to);
+
 // GPT-2's reversible byte <-> printable-code-point map: byte-level BPE vocabularies store every byte
 // as a visible character (space is 'Ġ', newline 'Ċ'), so merges never see raw control bytes.
 class ByteUnicodeMap {

@@ -1,6 +1,8 @@
-// Hugging Face tokenizer.json for byte-level BPE models (SmolLM2, Llama-3, GPT-2). Only the parts
-// those models use are accepted; anything else (normalizers, other models, byte_fallback) is refused
-// with a message rather than tokenized differently from the reference.
+// Hugging Face tokenizer.json for BPE models: byte-level (SmolLM2, Llama 3, Qwen2/3, GPT-2: ByteLevel
+// with Split/Digits pre-tokenizers, NFC) and SentencePiece-style (Llama 2, Mistral: Metaspace or the
+// Prepend+Replace normalizer, byte_fallback, the Replace/ByteFallback/Fuse/Strip decoder). Only the
+// parts those models use are accepted; anything else is refused with a message naming the part
+// rather than tokenized differently from the reference.
 #include <algorithm>
 #include <cctype>
 
@@ -33,6 +35,7 @@ struct JsonLoader {
     std::filesystem::path path;
     std::string source;
     BpeSpec spec;
+    bool byte_level = false, characters = false;  // which kind of vocabulary the parts describe
 
     [[noreturn]] void fail(const std::string& problem) const { throw FormatError(path, problem); }
 
@@ -50,8 +53,11 @@ struct JsonLoader {
             const bool individual = p.value("individual_digits", false);
             spec.pre.add_split(individual ? patterns::single_digit : patterns::digit_runs, source);
         } else if (type == "ByteLevel") {
+            byte_level = true;
             if (p.value("add_prefix_space", false)) spec.add_prefix_space = true;
             if (p.value("use_regex", true)) spec.pre.add_split(patterns::gpt2, source);
+        } else if (type == "Metaspace") {
+            read_metaspace(p);
         } else if (type == "Split") {
             const json& pattern = member(p, "pattern", "Split pre_tokenizer");
             const std::string behavior = p.value("behavior", std::string("Isolated"));
@@ -65,10 +71,97 @@ struct JsonLoader {
         }
     }
 
+    // Metaspace (pre-tokenizer or decoder): spaces as U+2581, prepended per its scheme.
+    void read_metaspace(const json& p) {
+        if (p.value("replacement", std::string("\xE2\x96\x81")) != "\xE2\x96\x81")
+            fail("Metaspace replacement other than U+2581 is not supported");
+        if (p.value("split", true)) fail("Metaspace with split = true is not supported (SentencePiece models use false)");
+        std::string scheme = p.value("prepend_scheme", std::string("always"));
+        if (p.contains("add_prefix_space") && p["add_prefix_space"].is_boolean() && !p["add_prefix_space"].get<bool>())
+            scheme = "never";
+        characters = true;
+        spec.metaspace = true;
+        if (scheme == "first") spec.prepend = BpeSpec::Prepend::First;
+        else if (scheme == "always") spec.prepend = BpeSpec::Prepend::Always;
+        else if (scheme == "never") spec.prepend = BpeSpec::Prepend::Never;
+        else fail("Metaspace prepend_scheme \"" + scheme + "\" is not supported");
+    }
+
+    // Normalizers: NFC (Qwen2), and the legacy SentencePiece pair Prepend("\u2581") + Replace(" ", "\u2581").
+    void read_normalizer(const json& n) {
+        if (n.is_null()) return;
+        const std::string type = member(n, "type", "normalizer").get<std::string>();
+        if (type == "Sequence") {
+            const json& steps = member(n, "normalizers", "Sequence normalizer");
+            bool prepended = false;
+            for (const json& step : steps) {
+                const std::string t = member(step, "type", "normalizer").get<std::string>();
+                if (t == "Prepend") {
+                    if (step.value("prepend", std::string()) != "\xE2\x96\x81")
+                        fail("Prepend normalizer with anything but U+2581 is not supported");
+                    prepended = true;
+                } else if (t == "Replace") {
+                    const json& pat = member(step, "pattern", "Replace normalizer");
+                    if (!pat.contains("String") || pat["String"] != " " || step.value("content", std::string()) != "\xE2\x96\x81")
+                        fail("Replace normalizer other than \" \" -> U+2581 is not supported");
+                    characters = true;
+                    spec.metaspace = true;
+                    spec.prepend = prepended ? BpeSpec::Prepend::Unconditional : BpeSpec::Prepend::Never;
+                } else if (t == "NFC") {
+                    spec.nfc = true;
+                } else {
+                    fail("normalizer \"" + t + "\" is not supported");
+                }
+            }
+            if (prepended && !spec.metaspace) fail("a Prepend normalizer without Replace(\" \", U+2581) is not supported");
+        } else if (type == "NFC") {
+            spec.nfc = true;
+        } else {
+            fail("normalizer \"" + type + "\" is not supported (NFC and SentencePiece's Prepend/Replace are)");
+        }
+    }
+
+    // Decoders: ByteLevel, Metaspace, or SentencePiece's Replace / ByteFallback / Fuse / Strip sequence.
+    void read_decoder(const json& d) {
+        if (d.is_null()) return;
+        const std::string type = member(d, "type", "decoder").get<std::string>();
+        if (type == "ByteLevel") {
+            byte_level = true;
+        } else if (type == "Metaspace") {
+            characters = true;
+            if (d.value("prepend_scheme", std::string("always")) != "never") spec.strip_leading_space = true;
+        } else if (type == "Sequence") {
+            for (const json& step : member(d, "decoders", "Sequence decoder")) {
+                const std::string t = member(step, "type", "decoder").get<std::string>();
+                if (t == "Replace") {
+                    const json& pat = member(step, "pattern", "Replace decoder");
+                    if (!pat.contains("String") || pat["String"] != "\xE2\x96\x81" || step.value("content", std::string()) != " ")
+                        fail("Replace decoder other than U+2581 -> \" \" is not supported");
+                    characters = true;
+                } else if (t == "Strip") {
+                    if (step.value("content", std::string(" ")) != " " || step.value("stop", 0) != 0 || step.value("start", 0) > 1)
+                        fail("Strip decoder other than one leading space is not supported");
+                    spec.strip_leading_space = step.value("start", 0) == 1;
+                } else if (t == "ByteFallback" || t == "Fuse") {
+                    // <0xXX> tokens decode to their byte; tokens are concatenated.
+                } else if (t == "ByteLevel") {
+                    byte_level = true;
+                } else {
+                    fail("decoder \"" + t + "\" is not supported");
+                }
+            }
+        } else {
+            fail("decoder \"" + type + "\" is not supported (ByteLevel, Metaspace and SentencePiece's sequence are)");
+        }
+    }
+
     void read_model(const json& model) {
         if (model.value("type", std::string("BPE")) != "BPE")
             fail("model type \"" + model["type"].get<std::string>() + "\" is not supported (only BPE)");
-        if (model.value("byte_fallback", false)) fail("BPE with byte_fallback is not supported");
+        spec.byte_fallback = model.value("byte_fallback", false);
+        spec.fuse_unk = model.value("fuse_unk", false);
+        if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() != 0.0)
+            fail("BPE dropout is not supported");
         for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
             if (!is_null_or_absent(model, key) && !model[key].get<std::string>().empty())
                 fail(std::string("BPE ") + key + " is not supported");
@@ -157,6 +250,9 @@ struct JsonLoader {
         };
         spec.bos_id = role("bos_token");
         spec.eos_id = role("eos_token");
+        // Whether generation starts with BOS (Llama 2 / Mistral: add_bos_token true).
+        if (config.contains("add_bos_token") && config["add_bos_token"].is_boolean())
+            spec.add_bos = config["add_bos_token"].get<bool>();
     }
 };
 
@@ -167,15 +263,18 @@ std::shared_ptr<const Tokenizer> load_tokenizer_json(const std::filesystem::path
     JsonLoader loader(path);
     try {
         if (!root.is_object()) loader.fail("is not a JSON object");
-        if (!is_null_or_absent(root, "normalizer")) loader.fail("normalizers are not supported");
-        if (!is_null_or_absent(root, "decoder")) {
-            const std::string type = root["decoder"].value("type", std::string());
-            if (type != "ByteLevel") loader.fail("decoder \"" + type + "\" is not supported (only ByteLevel)");
-        }
+        loader.read_normalizer(root.value("normalizer", json()));
+        loader.read_decoder(root.value("decoder", json()));
         loader.read_model(loader.member(root, "model", "tokenizer.json"));
         loader.read_added_tokens(root.value("added_tokens", json()));
         if (root.contains("pre_tokenizer")) loader.add_pre_tokenizer(root["pre_tokenizer"]);
         loader.read_special_roles();
+        if (loader.byte_level && loader.characters)
+            loader.fail("mixes byte-level parts (ByteLevel) with SentencePiece-style ones (Metaspace, U+2581)");
+        if (!loader.byte_level && !loader.characters)
+            loader.fail("has neither a ByteLevel nor a Metaspace step: this kind of BPE tokenizer is not supported");
+        if (loader.byte_level && loader.spec.byte_fallback) loader.fail("byte-level BPE with byte_fallback is not supported");
+        loader.spec.symbols = loader.characters ? BpeSpec::Symbols::Characters : BpeSpec::Symbols::ByteLevel;
     } catch (const json::exception& e) {
         // A field of the wrong JSON type.
         throw FormatError(path, std::string("unexpected value: ") + e.what());

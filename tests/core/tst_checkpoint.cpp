@@ -131,7 +131,7 @@ private slots:
         auto cfg = tiny_config();
         cfg.erase("hidden_size");
         const fs::path m = write_model("nodim", cfg, tiny_tensors());
-        expect_error(m, "missing field 'hidden_size'");
+        expect_error(m, "field 'hidden_size' is missing");
         expect_error(m, (m / "config.json").string());
         const fs::path alone = dir() / "alone";
         fs::create_directories(alone);

@@ -160,6 +160,15 @@ struct Outcome {
 
 }  // namespace
 
+// One data row per seed file of a fuzz target's folder.
+void seed_rows(const char* target, const char* column = "seed") {
+    QTest::addColumn<QString>(column);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(kSeeds / target)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) QTest::newRow(f.filename().string().c_str()) << QString::fromStdString(f.string());
+}
+
 class TestAllocationBounds : public QObject {
     Q_OBJECT
 
@@ -224,15 +233,19 @@ private slots:
         });
     }
 
+    // Every GGUF seed (llama with SentencePiece vocabulary; qwen3 with head norms; llama with biases
+    // and rope_freqs): the first 1 KiB, where the counts, key/value pairs and tensor infos are.
+    void gguf_data() { seed_rows("fuzz_gguf"); }
     void gguf() {
-        // The first 1 KiB: the counts, the key/value pairs and the tensor infos.
-        run("gguf", binary_mutations(read_bytes(kSeeds / "fuzz_gguf" / "tiny_llama.gguf"), 1024), dir() / "m.gguf",
-            [](const fs::path& p) {
-                const Bytes b = read_bytes(p);  // the size of the file: inside the bound
-                const auto f = io::parse_gguf(b, nullptr, p);
-                if (auto vocab = io::gguf_vocab(f)) (void)tokenizer::make_gguf_tokenizer(*vocab, p);
-                (void)io::gguf_to_llama(f);
-            });
+        QFETCH(QString, seed);
+        const auto parse = [](const fs::path& p) {
+            const Bytes b = read_bytes(p);  // the size of the file: inside the bound
+            const auto f = io::parse_gguf(b, nullptr, p);
+            if (auto vocab = io::gguf_vocab(f)) (void)tokenizer::make_gguf_tokenizer(*vocab, p);
+            (void)io::gguf_to_llama(f);
+        };
+        parse(seed.toStdString());  // the seed itself is valid
+        run("gguf", binary_mutations(read_bytes(seed.toStdString()), 1024), dir() / "m.gguf", parse);
     }
 
     void llama2c() {
@@ -242,14 +255,27 @@ private slots:
             dir() / "tok.bin", [](const fs::path& p) { (void)tokenizer::load_llama2c_tokenizer(p, 4); });
     }
 
-    void jsonFiles() {
-        run("config.json", as_bytes(text_mutations(text_of(kSeeds / "fuzz_config_json" / "smollm2.json"))),
-            dir() / "config.json", [](const fs::path& p) {
-                const std::string t = text_of(p);
-                (void)io::hf_config_from_json(io::parse_json_strict(t, "config.json"), "config.json");
-            });
-        run("tokenizer.json", as_bytes(text_mutations(text_of(kSeeds / "fuzz_tokenizer_json" / "tiny_bpe.json"))),
-            dir() / "tokenizer.json", [](const fs::path& p) { (void)tokenizer::load_tokenizer_json(p); });
+    // Every config.json seed (each family's switches) and every tokenizer.json seed (byte-level,
+    // Qwen's NFC + Split, SentencePiece with Metaspace or the legacy normalizer).
+    void configJson_data() { seed_rows("fuzz_config_json"); }
+    void configJson() {
+        QFETCH(QString, seed);
+        const auto parse = [](const fs::path& p) {
+            const std::string t = text_of(p);
+            (void)io::hf_config_from_json(io::parse_json_strict(t, "config.json"), "config.json");
+        };
+        parse(seed.toStdString());
+        run("config.json", as_bytes(text_mutations(text_of(seed.toStdString()))), dir() / "config.json", parse);
+    }
+    void tokenizerJson_data() { seed_rows("fuzz_tokenizer_json"); }
+    void tokenizerJson() {
+        QFETCH(QString, seed);
+        const auto parse = [](const fs::path& p) { (void)tokenizer::load_tokenizer_json(p)->encode("he llo 1", false); };
+        const fs::path copy = dir() / "seed" / "tokenizer.json";  // alone in its folder: no tokenizer_config.json
+        fs::create_directories(copy.parent_path());
+        fs::copy_file(seed.toStdString(), copy, fs::copy_options::overwrite_existing);
+        parse(copy);
+        run("tokenizer.json", as_bytes(text_mutations(text_of(seed.toStdString()))), dir() / "tokenizer.json", parse);
     }
 
     void shardedIndex() {
@@ -268,8 +294,10 @@ private slots:
             [&](const fs::path&) { (void)io::read_safetensors_model(folder); });
     }
 
+    void analysisFile_data() { seed_rows("fuzz_analysis", "seed_file"); }
     void analysisFile() {
-        const Bytes seed = read_bytes(kSeeds / "fuzz_analysis" / "tiny.sba");
+        QFETCH(QString, seed_file);
+        const Bytes seed = read_bytes(seed_file.toStdString());
         auto inputs = header_mutations(seed);
         const auto more = binary_mutations(seed, 16);
         inputs.insert(inputs.end(), more.begin(), more.end());

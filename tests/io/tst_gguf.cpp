@@ -389,7 +389,9 @@ private slots:
     void namesMap() {
         QCOMPARE(*io::canonical_gguf_name("blk.12.ffn_gate.weight"), std::string("model.layers.12.mlp.gate_proj.weight"));
         QCOMPARE(*io::canonical_gguf_name("output.weight"), std::string("lm_head.weight"));
-        QVERIFY(!io::canonical_gguf_name("blk.0.attn_q.bias"));
+        QCOMPARE(*io::canonical_gguf_name("blk.0.attn_q.bias"), std::string("model.layers.0.self_attn.q_proj.bias"));
+        QCOMPARE(*io::canonical_gguf_name("blk.3.attn_k_norm.weight"), std::string("model.layers.3.self_attn.k_norm.weight"));
+        QVERIFY(!io::canonical_gguf_name("blk.0.attn_norm.bias"));  // RMSNorm has no bias
         QVERIFY(!io::canonical_gguf_name("blk.01.attn_q.weight"));
         QVERIFY(!io::canonical_gguf_name("rope_freqs.weight"));
     }
@@ -402,7 +404,7 @@ private slots:
         }
         {
             GgufWriter w;
-            w.kv_string("general.architecture", "qwen2");
+            w.kv_string("general.architecture", "gemma2");
             QVERIFY_THROWS_EXCEPTION(InputError, io::gguf_llama_config(parse(w.bytes())));
         }
         {
@@ -418,8 +420,9 @@ private slots:
         }
         {
             GgufWriter w = tiny_llama();
+            // A q bias alone: a llama model has all four attention biases or none.
             w.add_f32("blk.0.attn_q.bias", {32}, ramp(32));
-            QVERIFY_THROWS_EXCEPTION(FormatError, io::gguf_to_llama(parse(w.bytes())));
+            QVERIFY_THROWS_EXCEPTION(InputError, io::gguf_to_llama(parse(w.bytes())));
         }
     }
 

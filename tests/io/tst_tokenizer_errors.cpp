@@ -124,7 +124,7 @@ private slots:
         j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
         expect_json_error(j.dump(), "does not compile");
         j = small_tokenizer_json();
-        j["normalizer"] = {{"type", "NFC"}};
+        j["normalizer"] = {{"type", "NFKC"}};
         expect_json_error(j.dump(), "normalizer");
         j = small_tokenizer_json();
         j["model"]["vocab"]["a"] = "zero";

@@ -157,6 +157,9 @@ private Q_SLOTS:
         QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
         window.setAnalysis(analysis_, QString::fromStdString(analysis_->file.string()));
         QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        // The model's family is on screen (status bar and title).
+        QCOMPARE(window.modelDescription(), QStringLiteral("llama · 5 layers · hidden 64"));
+        QVERIFY(window.windowTitle().contains(QStringLiteral("(llama)")));
         window.controller()->setBudget(5.0);
         QSignalSpy done(&window, &ui::MainWindow::evaluationFinished);
         window.evaluateAtBudget();
