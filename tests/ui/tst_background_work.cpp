@@ -152,6 +152,37 @@ private Q_SLOTS:
         QCOMPARE(QDir(tmp_.path()).entryList({QStringLiteral("*.tmp*")}, QDir::Files | QDir::Hidden).size(), 0);
     }
 
+    // A model of another family (Qwen3, from the family fixtures) through the explorer: its analysis
+    // opens with the family on screen, and the export dialog writes a packed Qwen3 that reloads.
+    void anotherFamilyGoesThroughTheExplorer() {
+        const auto folder = std::filesystem::path(SCALEBITS_SOURCE_DIR) / "tests" / "data" / "families" / "qwen3";
+        const auto ckpt = model::load_checkpoint(folder);
+        model::LlamaModel m(ckpt);
+        analysis::AnalysisOptions o;
+        o.calib_text = kData / "c4" / "c4-sample.utf8";
+        o.samples = 4;
+        o.seq_len = 64;
+        o.tile_rows = o.tile_cols = o.group = 32;
+        const auto file = tmp_.filePath(QStringLiteral("qwen3.sba"));
+        auto a = std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, file.toStdString()));
+        ui::MainWindow window;
+        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
+        window.setAnalysis(a, file);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QCOMPARE(window.modelDescription(), QStringLiteral("qwen3 (q/k head norms) · 2 layers · hidden 64"));
+
+        ui::ExportDialog dialog(a, AllocMethod::ScaleBits, 3.5);
+        const QString out = tmp_.filePath(QStringLiteral("qwen3-export"));
+        dialog.setFolder(out);
+        dialog.setLatencySteps(4);
+        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
+        dialog.start();
+        QVERIFY(exported.wait(kHangGuardMs));
+        const auto packed = model::load_checkpoint(out.toStdString());
+        QCOMPARE(packed.config.family, model::Family::Qwen3);
+        QCOMPARE(packed.packed.size(), a->matrices.size());
+    }
+
     void evaluateAtBudgetAddsAMeasuredPoint() {
         ui::MainWindow window;
         QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
