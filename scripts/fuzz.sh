@@ -20,11 +20,11 @@ declare -A runs=(
   [fuzz_analysis]=55000
   [fuzz_config_json]=600000
   [fuzz_export]=15000
-  [fuzz_gguf]=550000
+  [fuzz_gguf]=260000
   [fuzz_llama2c]=100000
   [fuzz_safetensors]=500000
   [fuzz_sharded_index]=85000
-  [fuzz_tokenizer_json]=85000
+  [fuzz_tokenizer_json]=60000
 )
 # Without ASLR where the kernel lets us (personality(ADDR_NO_RANDOMIZE)); else the runs still pass
 # or fail on the same bugs, only the corpus may differ a little.

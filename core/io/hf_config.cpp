@@ -148,8 +148,9 @@ void read_rope(const Fields& top, const std::filesystem::path& source, model::Mo
         const json* v = f.find("freq_factors");
         if (!v || !v->is_array()) f.fail("freq_factors", "is not a list of numbers");
         for (const json& x : *v) {
-            if (!x.is_number()) f.fail("freq_factors", "holds a non-number");
-            s.freq_factors.push_back(x.get<float>());
+            const double d = x.is_number() ? x.get<double>() : 0.0;
+            if (!(d > 0.0) || d > 1e30) f.fail("freq_factors", "holds " + x.dump() + ", not a positive number");
+            s.freq_factors.push_back(static_cast<float>(d));  // (a double beyond float's range would not convert)
         }
     } else {
         throw InputError(source, "field '" + std::string(key) + ".rope_type' is '" + type +

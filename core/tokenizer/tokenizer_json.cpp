@@ -139,9 +139,14 @@ struct JsonLoader {
                         fail("Replace decoder other than U+2581 -> \" \" is not supported");
                     characters = true;
                 } else if (t == "Strip") {
-                    if (step.value("content", std::string(" ")) != " " || step.value("stop", 0) != 0 || step.value("start", 0) > 1)
+                    const auto count = [&](const char* key) {
+                        return step.contains(key) ? io::json_integer<std::int64_t>(step[key], path, std::string("Strip decoder '") + key + "'")
+                                                  : std::int64_t{0};
+                    };
+                    const std::int64_t start = count("start"), stop = count("stop");
+                    if (step.value("content", std::string(" ")) != " " || stop != 0 || start < 0 || start > 1)
                         fail("Strip decoder other than one leading space is not supported");
-                    spec.strip_leading_space = step.value("start", 0) == 1;
+                    spec.strip_leading_space = start == 1;
                 } else if (t == "ByteFallback" || t == "Fuse") {
                     // <0xXX> tokens decode to their byte; tokens are concatenated.
                 } else if (t == "ByteLevel") {
