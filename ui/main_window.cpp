@@ -24,6 +24,7 @@
 
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/analyze.h"
+#include "core/analysis/streamed_analyze.h"
 #include "core/analysis/sweep.h"
 #include "core/eval/text.h"
 #include "core/model/checkpoint.h"
@@ -379,10 +380,13 @@ void MainWindow::analyzeModel(const QString& model) {
         std::optional<std::filesystem::path> tokenizer;
         if (!request.tokenizer.isEmpty()) tokenizer = request.tokenizer.toStdString();
         const model::Checkpoint ckpt = model::load_checkpoint(request.model.toStdString(), tokenizer);
-        model::LlamaModel m(ckpt);
         const std::filesystem::path out = request.output.toStdString();
         if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
-        *result = std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, request.options, out, p));
+        // Layer-streamed (no fp32 copy of the model); an earlier cancelled or crashed analysis with the
+        // same settings continues from the layers it finished.
+        analysis::StreamOptions stream;
+        stream.resume = true;
+        *result = std::make_shared<const analysis::Analysis>(analysis::analyze_streamed(ckpt, request.options, out, stream, p));
     };
     runWithProgress(tr("Analyzing %1").arg(QFileInfo(request.model).fileName()), tr("Analysis failed"), work,
                     [this, result, request] {
@@ -390,7 +394,12 @@ void MainWindow::analyzeModel(const QString& model) {
                         updateRecentMenu();
                         setAnalysis(*result, request.output);
                     },
-                    [this] { statusBar()->showMessage(tr("Analysis cancelled; nothing was saved.")); });
+                    [this, request] {
+                        statusBar()->showMessage(tr("Analysis cancelled; no analysis was saved. Its finished layers are "
+                                                    "kept in %1.work, and analyzing again with the same settings "
+                                                    "continues from them.")
+                                                     .arg(request.output));
+                    });
 }
 
 void MainWindow::showExportDialog() {
@@ -417,12 +426,12 @@ void MainWindow::evaluateAtBudget() {
         const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
         analysis::check_model_matches(*a, a->model_path);
         if (!ckpt.tokenizer) throw InputError(a->model_path, "has no tokenizer to read the evaluation text with");
-        const model::LlamaModel fp(ckpt);
         const auto tokens = eval::tokenize_text(*ckpt.tokenizer, eval::read_text(default_evaluation_text(), 0));
         eval::PerplexityOptions po;
         po.ctx = std::min<std::int64_t>(512, ckpt.config.max_seq_len);
         po.max_windows = 8;
-        const eval::ReferenceDistributions reference(fp, tokens, po, std::int64_t{2} << 30, p);
+        // Layer by layer: neither side holds the whole model in fp32.
+        const eval::StreamedReference reference(ckpt, torch::kCPU, tokens, po, p);
         const auto alloc =
             analysis::allocate(*a, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(budget), constraints);
         const auto q = analysis::evaluate_allocation(ckpt, *a, alloc, analysis::Quantizer::Rtn, reference, nullptr, p);

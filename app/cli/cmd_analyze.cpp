@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -6,6 +7,7 @@
 #include "app/cli/common.h"
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/analyze.h"
+#include "core/analysis/streamed_analyze.h"
 #include "core/util/error.h"
 
 namespace scalebits::cli {
@@ -41,8 +43,8 @@ std::pair<std::int64_t, std::int64_t> parse_tile(const std::string& s) {
 
 int cmd_analyze(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"calib", "samples", "seqlen", "tile", "group", "bits", "out", "seed"});
-    Args args(argv, opts, {"json", "reorder-heads"});
+    opts.insert({"calib", "samples", "seqlen", "tile", "group", "bits", "out", "seed", "max-memory", "work-dir"});
+    Args args(argv, opts, {"json", "reorder-heads", "resume", "in-memory"});
     analysis::AnalysisOptions o;
     o.calib_text = args.get_or("calib", default_calib_text());
     o.samples = args.get_int("samples", 128);
@@ -54,10 +56,21 @@ int cmd_analyze(const Argv& argv) {
     o.reorder_heads = args.flag("reorder-heads");
     o.device = args.get_or("device", "cpu");
     const std::string out = args.require("out");
-    LoadedModel m = load_model(args);
+    // Layer-streamed by default (streamed_analyze.h); --in-memory runs the reference that holds the
+    // whole model and its statistics, which the streamed analysis is tested against.
+    const bool in_memory = args.flag("in-memory");
+    analysis::StreamOptions so;
+    if (auto v = args.get("max-memory")) so.max_memory = parse_size("max-memory", *v);
+    if (auto v = args.get("work-dir")) so.work_dir = *v;
+    so.resume = args.flag("resume");
+    if (in_memory && (so.resume || args.get("max-memory") || args.get("work-dir")))
+        throw InputError("--resume, --max-memory and --work-dir are for the streamed analysis, not --in-memory");
+    LoadedModel m = load_model(args, /*dense=*/in_memory);
     Progress progress;
     progress.report = print_progress;
-    const analysis::Analysis a = analysis::analyze(m.checkpoint, *m.model, o, out, progress);
+    analysis::StreamReport rep;
+    const analysis::Analysis a = in_memory ? analysis::analyze(m.checkpoint, *m.model, o, out, progress)
+                                           : analysis::analyze_streamed(m.checkpoint, o, out, so, progress, &rep);
     std::vector<double> before, after;
     for (const auto& x : a.matrices) {
         before.push_back(x.top10_share_before);
@@ -77,7 +90,23 @@ int cmd_analyze(const Argv& argv) {
                         {"seconds", a.seconds},
                         {"top10_share_before_median", median(before)},
                         {"top10_share_after_median", median(after)},
-                        {"peak_rss_mb", peak_rss_mb()}};
+                        {"peak_rss_mb", peak_rss_mb()},
+                        {"file_bytes", std::filesystem::file_size(out)},
+                        {"streamed", !in_memory}};
+    if (!in_memory) {
+        const double layers = static_cast<double>(a.config.n_layers);
+        j["max_memory_mb"] = static_cast<double>(rep.max_memory) / (1 << 20);
+        j["layer_working_set_mb"] = static_cast<double>(rep.layer_working_set) / (1 << 20);
+        j["activation_mb"] = static_cast<double>(rep.activation_bytes) / (1 << 20);
+        j["activations_on_disk"] = rep.activations_on_disk;
+        j["scratch_bytes"] = rep.scratch_bytes;
+        j["layers_resumed"] = rep.layers_resumed;
+        j["stage_seconds"] = {{"forward", rep.forward_seconds},
+                              {"backward", rep.backward_seconds},
+                              {"reordered", rep.reordered_seconds},
+                              {"writing", rep.writing_seconds}};
+        j["seconds_per_layer"] = (rep.forward_seconds + rep.backward_seconds + rep.reordered_seconds) / layers;
+    }
     if (args.flag("json")) {
         print_json(j);
     } else {

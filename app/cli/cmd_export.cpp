@@ -22,7 +22,8 @@ int cmd_export(const Argv& argv) {
     const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     const std::string out = args.require("out");
     const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
-    LoadedModel m = load_model(args);
+    // Layer by layer (export.h): the checkpoint's tensors are read where they lie.
+    LoadedModel m = load_model(args, /*dense=*/false);
     Progress progress;
     progress.report = print_progress;
     exporting::ExportInfo info;
@@ -37,7 +38,8 @@ int cmd_export(const Argv& argv) {
                         {"model_file_bytes", r.model_file_bytes},
                         {"size_rel_diff", rel},
                         {"folder_bytes", r.folder_bytes},
-                        {"seconds", r.seconds}};
+                        {"seconds", r.seconds},
+                        {"peak_rss_mb", peak_rss_mb()}};
     if (args.flag("json"))
         print_json(j);
     else

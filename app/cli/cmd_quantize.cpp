@@ -11,7 +11,9 @@
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/fake_quant.h"
 #include "core/analysis/problem.h"
+#include "core/analysis/quantized_stream.h"
 #include "core/eval/perplexity.h"
+#include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
 #include "core/util/error.h"
 
@@ -24,27 +26,30 @@ const char* kKindNames[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
 
 int cmd_quantize_eval(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"analysis", "uniform", "quantizer", "text", "ctx", "max-windows", "max-bytes"});
+    opts.insert({"analysis", "uniform", "quantizer", "text", "ctx", "max-windows", "max-bytes", "activation-mb"});
     Args args(argv, opts, {"json", "no-reorder"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     const int bits = static_cast<int>(args.get_int("uniform", 0));
     if (bits == 0) throw InputError("missing required option --uniform BITS");
     analysis::check_model_matches(a, args.require("model"));
-    LoadedModel m = load_model(args);
+    // Layer by layer: each layer is loaded, folded into the layout and fake-quantized when the pass
+    // reaches it (quantized_stream.h), so no fp32 copy of the whole model is made.
+    LoadedModel m = load_model(args, /*dense=*/false);
     const bool reordered = !args.flag("no-reorder");
-    const auto t0 = std::chrono::steady_clock::now();
-    analysis::apply_layout(*m.model, a, reordered);
+    const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, bits), quantizer, reordered);
     Progress progress;
     progress.report = print_progress;
-    analysis::fake_quantize(*m.model, a, analysis::uniform_tile_widths(a, bits), quantizer, reordered, progress);
-    const double quant_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto& tok = require_tokenizer(m.checkpoint);
     const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
     eval::PerplexityOptions po;
     po.ctx = args.get_int("ctx", 512);
     po.max_windows = args.get_int("max-windows", 0);
-    const auto r = eval::perplexity(*m.model, tokens, po, progress);
+    const torch::Device device = parse_device(args.get_or("device", "cpu"));
+    double quant_s = 0;
+    auto r = eval::perplexity_streamed(m.checkpoint, analysis::quantized_layers(m.checkpoint, mq, reordered, device, &quant_s),
+                                       device, tokens, po, progress, activation_bytes(args));
+    r.seconds -= quant_s;  // the pass interleaves quantizing and scoring
     nlohmann::json j = {{"bits", bits},         {"quantizer", analysis::quantizer_name(quantizer)},
                         {"reordered", reordered}, {"ppl", r.ppl},
                         {"windows", r.windows}, {"predicted", r.predicted},

@@ -88,7 +88,7 @@ void print_row(const analysis::SweepRow& r) {
 int cmd_sweep(const Argv& argv) {
     auto opts = model_options();
     opts.insert({"analysis", "budgets", "methods", "quantizer", "text", "ctx", "max-windows", "max-bytes", "rounds",
-                 "refine-samples", "kl-cache-mb"});
+                 "refine-samples", "activation-mb"});
     opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
@@ -103,7 +103,9 @@ int cmd_sweep(const Argv& argv) {
     so.refine.samples = args.get_int("refine-samples", 16);
     so.constraints = parse_constraints(args);
 
-    LoadedModel m = load_model(args);
+    // Every row is evaluated layer by layer (no fp32 copy of the whole model); refinement rounds
+    // load the model whole (refine.h).
+    LoadedModel m = load_model(args, /*dense=*/false);
     const auto& tok = require_tokenizer(m.checkpoint);
     const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
     eval::PerplexityOptions po;
@@ -111,8 +113,8 @@ int cmd_sweep(const Argv& argv) {
     po.max_windows = args.get_int("max-windows", 0);
     Progress progress;
     progress.report = print_progress;
-    const eval::ReferenceDistributions reference(*m.model, tokens, po, args.get_int("kl-cache-mb", 2048) << 20,
-                                                 progress);
+    const eval::StreamedReference reference(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, po, progress,
+                                            activation_bytes(args));
     const bool json = args.flag("json");
     const auto& base = reference.baseline();
     if (!json) {

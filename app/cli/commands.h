@@ -20,5 +20,6 @@ int cmd_bench_kernels(const Argv& argv);
 int cmd_bench(const Argv& argv);
 int cmd_bench_solver(const Argv& argv);
 int cmd_bench_matmul(const Argv& argv);
+int cmd_make_synthetic(const Argv& argv);
 
 }  // namespace scalebits::cli

@@ -29,16 +29,53 @@ torch::Device parse_device(const std::string& name) {
     throw InputError("--device must be cpu or cuda, got '" + name + "'");
 }
 
-LoadedModel load_model(const Args& args) {
+LoadedModel load_model(const Args& args, bool dense) {
     const auto t0 = std::chrono::steady_clock::now();
     model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
     LoadedModel out;
     std::optional<std::filesystem::path> tok;
     if (auto t = args.get("tokenizer")) tok = *t;
     out.checkpoint = model::load_checkpoint(args.require("model"), tok);
-    out.model = std::make_unique<model::LlamaModel>(out.checkpoint, parse_device(args.get_or("device", "cpu")));
+    const torch::Device device = parse_device(args.get_or("device", "cpu"));
+    if (dense) out.model = std::make_unique<model::LlamaModel>(out.checkpoint, device);
     out.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
+}
+
+std::uint64_t dense_fp32_bytes(const model::ModelConfig& config) {
+    std::uint64_t n = 0;
+    for (const auto& t : model::canonical_tensors(config)) {
+        std::uint64_t e = 4;
+        for (auto d : t.shape) e *= static_cast<std::uint64_t>(d);
+        n += e;
+    }
+    return n;
+}
+
+std::uint64_t activation_bytes(const Args& args) {
+    const std::int64_t mb = args.get_int("activation-mb", 1024);
+    if (mb <= 0) throw InputError("--activation-mb must be positive");
+    return static_cast<std::uint64_t>(mb) << 20;
+}
+
+std::uint64_t parse_size(const std::string& option, const std::string& text) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    double scale = 1;
+    const std::string unit = text.substr(used);
+    if (unit == "K" || unit == "k") scale = 1024.0;
+    else if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "g") scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
+    else if (!unit.empty()) used = 0;
+    if (used == 0 || !(v > 0) || v * scale > 1.8e19)
+        throw InputError("--" + option + " expects a size such as 6G, 512M or a byte count; got '" + text + "'");
+    return static_cast<std::uint64_t>(v * scale);
 }
 
 const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt) {

@@ -25,7 +25,15 @@ struct LoadedModel {
 std::set<std::string> model_options();
 
 torch::Device parse_device(const std::string& name);
-LoadedModel load_model(const Args& args);
+// The checkpoint, and the whole model in fp32 unless `dense` is false (layer-streamed commands read
+// the checkpoint's tensors where they lie).
+LoadedModel load_model(const Args& args, bool dense = true);
+// Bytes the whole model of `config` takes in fp32 (every canonical tensor).
+std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
+// --activation-mb: memory for the activations of a layer-streamed evaluation (default 1024 MiB).
+std::uint64_t activation_bytes(const Args& args);
+// A byte count with an optional K, M, G or T suffix (powers of 1024), e.g. "6G", "512M", "1.5G".
+std::uint64_t parse_size(const std::string& option, const std::string& text);
 const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt);
 
 // Human-facing progress on stderr when it is a terminal.

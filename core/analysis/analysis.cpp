@@ -13,16 +13,31 @@ namespace scalebits::analysis {
 namespace {
 // A fast 64-bit hash of a byte range (8-byte lanes mixed with a multiply-xorshift); not
 // cryptographic, it only tells whether an analysis belongs to a model file.
-std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t h) {
+// Lanes of 8 bytes mixed into h with a multiply-xorshift.
+std::uint64_t hash_lanes(std::span<const std::uint8_t> bytes, std::uint64_t h) {
     constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
-    std::size_t i = 0;
-    for (; i + 8 <= bytes.size(); i += 8) {
+    for (std::size_t i = 0; i + 8 <= bytes.size(); i += 8) {
         std::uint64_t v;
         std::memcpy(&v, bytes.data() + i, 8);
         h = (h ^ (v * k)) * 0xBF58476D1CE4E5B9ull;
         h ^= h >> 31;
     }
-    for (; i < bytes.size(); ++i) h = (h ^ bytes[i]) * k;
+    return h;
+}
+
+// A fast 64-bit hash of a mapped file's bytes (not cryptographic, it only tells whether an analysis
+// belongs to a model file), read in 64 MiB pieces whose pages are released after use, so hashing a
+// model larger than memory keeps one piece resident.
+std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t h) {
+    constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
+    constexpr std::size_t kPiece = std::size_t(64) << 20;  // a multiple of 8: pieces hash as one range
+    const std::size_t lanes = bytes.size() / 8 * 8;
+    for (std::size_t at = 0; at < lanes; at += kPiece) {
+        const auto piece = bytes.subspan(at, std::min(kPiece, lanes - at));
+        h = hash_lanes(piece, h);
+        io::MappedFile::release(piece);
+    }
+    for (std::size_t i = lanes; i < bytes.size(); ++i) h = (h ^ bytes[i]) * k;
     return h ^ bytes.size();
 }
 }  // namespace

@@ -15,8 +15,9 @@
 
 namespace scalebits::analysis {
 
-// 2: the model config as Hugging Face config.json fields, so the family is recorded (1 is still read).
-inline constexpr int kAnalysisFormatVersion = 2;
+// 2: the model config as Hugging Face config.json fields, so the family is recorded.
+// 3: Hessians stored as their upper triangle (half the size). Versions 1 and 2 are still read.
+inline constexpr int kAnalysisFormatVersion = 3;
 
 // Identifies the model file an analysis was made from: size and a hash of its bytes.
 struct ModelFingerprint {

@@ -19,7 +19,7 @@ namespace scalebits::analysis {
 namespace {
 
 constexpr const char* kMetaKey = "scalebits.analysis";
-constexpr const char* kChecksumKey = "scalebits.checksums";
+constexpr const char* kChecksumKey = kChecksumsKey;
 
 std::string hex64(std::uint64_t v) {
     char buf[17];
@@ -96,9 +96,6 @@ void add_perm(io::SafetensorsWriter& w, const std::string& name, const std::vect
 
 }  // namespace
 
-namespace {
-// Every tensor against the checksums the writer stored (files written before checksums existed
-// have none and are read as they are).
 void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
     const auto it = f.metadata.find(kChecksumKey);
     if (it == f.metadata.end()) return;
@@ -106,7 +103,7 @@ void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path&
     try {
         sums = nlohmann::json::parse(it->second);
     } catch (const nlohmann::json::exception&) {
-        throw FormatError(path, "the analysis file's checksums are not valid JSON");
+        throw FormatError(path, "the checksums are not valid JSON");
     }
     for (const auto& t : f.tensors) {
         const auto s = sums.find(t.name);
@@ -115,7 +112,6 @@ void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path&
             throw FormatError(path, "tensor " + t.name + " does not match its checksum: the file is corrupt");
     }
 }
-}  // namespace
 
 void save_analysis(const Analysis& a, const std::filesystem::path& path,
                    const std::function<void(io::SafetensorsWriter&)>& extra, const Progress& progress) {

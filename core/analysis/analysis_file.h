@@ -7,8 +7,15 @@
 //    "cost.group.<matrix>" (F32 [rows * groups per row, widths]: S per row-group, reordered layout),
 //    "r.<matrix>" (F32 [rows]) and "c.<matrix>" (F32 [cols]) in the reordered layout,
 //    "perm.hidden", "perm.ffn.<l>", "perm.heads.<l>", "perm.v_dims.<l>" (I64, perm[new] = old),
-//    "hessian.<l>.<site>" (F32 [K, K], reordered layout; site = attn_in, o_in, mlp_in, down_in).
+//    "hessian.<l>.<site>" (F32 [K(K+1)/2]: the upper triangle of the symmetric K x K matrix, row by
+//    row, calib::pack_upper_triangle; reordered layout; site = attn_in, o_in, mlp_in, down_in).
+//    Versions 1-2 stored F32 [K, K]. At Llama-3-8B's shape the triangles are 16.4 GB, about the size
+//    of the BF16 model; GPTQ reads one layer's at a time.
 //  - metadata key "scalebits.checksums": JSON {tensor: XXH3-64 hex}, verified on every load.
+// Layer streaming (streamed_analyze.h) writes the same file: its first pass keeps only each matrix's
+// Fisher row and column sums, from which the permutations are decided (P_hidden needs every layer's
+// sums: columns of q, k, v, gate, up and rows of o, down), and its second pass recomputes each layer's
+// per-weight Fisher, gathers it into the reordered layout and builds that layout's tables.
 // Loading maps the file and copies only the small tables, so reopening is instant; the group
 // tables, r, c and the Hessians are read on demand.
 #include <filesystem>
@@ -18,6 +25,7 @@
 
 #include "core/analysis/analysis.h"
 #include "core/io/host_tensor.h"
+#include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"
 
 namespace scalebits::analysis {
@@ -34,6 +42,13 @@ Analysis load_analysis(const std::filesystem::path& path);
 // An extra tensor of the file ("r.<matrix>", "hessian.3.mlp_in", ...); throws InputError if absent.
 io::HostTensor read_analysis_tensor(const std::filesystem::path& path, const std::string& name);
 bool analysis_has_tensor(const std::filesystem::path& path, const std::string& name);
+
+// Every tensor of an analysis file (or of the work files of a streamed analysis, written the same
+// way) against the checksums stored beside them; files without checksums are taken as they are.
+// Throws FormatError naming the file and the tensor.
+void verify_checksums(const io::SafetensorsFile& file, const std::filesystem::path& path);
+// The metadata key the checksums are stored under (SafetensorsWriter::add_checksums).
+inline constexpr const char* kChecksumsKey = "scalebits.checksums";
 
 // Throws InputError when `model_path` is not the file the analysis was made from.
 void check_model_matches(const Analysis& analysis, const std::filesystem::path& model_path);

@@ -5,39 +5,15 @@
 #include <chrono>
 
 #include "core/analysis/analysis_file.h"
+#include "core/analysis/matrix_tables.h"
 #include "core/calib/calib_set.h"
 #include "core/export/export_size.h"
 #include "core/calib/sensitivity.h"
-#include "core/quant/tile_costs.h"
+#include "core/quant/quantized_matrix.h"
 #include "core/reorder/reorder.h"
 #include "core/util/error.h"
 
 namespace scalebits::analysis {
-
-namespace {
-
-std::vector<double> to_vector(const torch::Tensor& t) {
-    auto c = t.to(torch::kCPU, torch::kDouble).contiguous();
-    return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
-
-std::vector<float> to_floats(const torch::Tensor& t) {
-    auto c = t.to(torch::kCPU, torch::kFloat).contiguous();
-    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
-
-struct Tables {
-    std::vector<double> cost, fisher;
-    std::vector<float> group_cost;  // per row-group S, float32 (the per-group baseline's table)
-};
-
-Tables tables_for(const torch::Tensor& w, const torch::Tensor& fisher, const quant::TileSpec& spec,
-                  const std::vector<int>& widths) {
-    const quant::TileCostTable t = quant::tile_costs(w, spec, widths, quant::ErrorWeights::fisher(fisher));
-    return {to_vector(t.costs), to_vector(quant::tile_sums(fisher, spec)), to_floats(t.group_costs)};
-}
-
-}  // namespace
 
 TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o) {
     if (o.tile_rows <= 0 || o.tile_cols <= 0) throw InputError("--tile must be two positive sizes, e.g. 128x128");
@@ -50,26 +26,30 @@ TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o
     return {spec.tile_rows, spec.tile_cols, spec.group};
 }
 
-Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const AnalysisOptions& o,
-                 const std::filesystem::path& out, const Progress& progress) {
-    const auto t0 = std::chrono::steady_clock::now();
+Analysis start_analysis(const model::Checkpoint& ckpt, const AnalysisOptions& o) {
     if (!ckpt.tokenizer) throw InputError(ckpt.path, "no tokenizer: the calibration text cannot be tokenized");
     if (o.widths.empty()) throw InputError("--bits needs at least one width");
     for (int b : o.widths)
         if (b < 2 || b > 8) throw InputError("--bits: width " + std::to_string(b) + " is outside 2..8");
-    const auto& cfg = model.config();
-    const TileGeometry geo = tile_geometry(cfg, o);
-    const quant::TileSpec spec{geo.tile_rows, geo.tile_cols, geo.group};
-
+    const TileGeometry geo = tile_geometry(ckpt.config, o);
     Analysis a;
     a.model_path = std::filesystem::absolute(ckpt.path);
     a.fingerprint = fingerprint_model(ckpt.path);
-    a.config = cfg;
+    a.config = ckpt.config;
     a.options = o;
     a.options.group = geo.group;
     a.widths = o.widths;
     std::sort(a.widths.begin(), a.widths.end());
     a.widths.erase(std::unique(a.widths.begin(), a.widths.end()), a.widths.end());
+    return a;
+}
+
+Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const AnalysisOptions& o,
+                 const std::filesystem::path& out, const Progress& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Analysis a = start_analysis(ckpt, o);
+    const auto& cfg = model.config();
+    const quant::TileSpec spec{a.options.tile_rows, a.options.tile_cols, a.options.group};
 
     const calib::CalibrationSet set = calib::load_calibration_set(*ckpt.tokenizer, o.calib_text, o.samples, o.seq_len, o.seed);
     a.options.seed = set.seed;
@@ -85,18 +65,8 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
             progress.checkpoint(done++, units, "cost tables (original layout)");
             const auto kind = static_cast<model::LinearKind>(k);
             const torch::Tensor& w = model.layers()[static_cast<std::size_t>(l)].linear(kind).weight;
-            MatrixAnalysis m;
-            m.name = model::linear_weight_name(l, kind);
-            m.layer = l;
-            m.kind = k;
-            m.rows = w.size(0);
-            m.cols = w.size(1);
-            m.tile_rows = spec.tile_rows;
-            m.tile_cols = spec.tile_cols;
-            m.group = spec.group;
-            m.grid_rows = spec.grid_rows(m.rows);
-            m.grid_cols = spec.grid_cols(m.cols);
-            Tables t = tables_for(w, sens.layers[static_cast<std::size_t>(l)][kind].fisher, spec, a.widths);
+            MatrixAnalysis m = matrix_record(cfg, l, kind, spec);
+            MatrixTables t = matrix_tables(w, sens.layers[static_cast<std::size_t>(l)][kind].fisher, spec, a.widths);
             m.cost_original = std::move(t.cost);
             m.fisher_original = std::move(t.fisher);
             a.matrices.push_back(std::move(m));
@@ -116,7 +86,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
         const auto kind = static_cast<model::LinearKind>(m.kind);
         const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];
         const torch::Tensor& w = model.layers()[static_cast<std::size_t>(m.layer)].linear(kind).weight;
-        Tables t = tables_for(w, ls.fisher, spec, a.widths);
+        MatrixTables t = matrix_tables(w, ls.fisher, spec, a.widths);
         m.cost_reordered = std::move(t.cost);
         m.fisher_reordered = std::move(t.fisher);
         group_costs.push_back(std::move(t.group_cost));
@@ -146,9 +116,10 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
             for (int s = 0; s < calib::kInputSites; ++s) {
                 const auto& h = sr.layers[static_cast<std::size_t>(l)].hessian[static_cast<std::size_t>(s)];
                 if (!h.defined()) continue;
+                const std::vector<float> packed = calib::pack_upper_triangle(h);
                 wr.add_f32("hessian." + std::to_string(l) + "." +
                                calib::input_site_name(static_cast<calib::InputSite>(s)),
-                           {h.size(0), h.size(1)}, to_floats(h));
+                           {static_cast<std::int64_t>(packed.size())}, packed);
             }
     }, progress);
     return a;

@@ -17,6 +17,11 @@ namespace scalebits::analysis {
 Analysis analyze(const model::Checkpoint& checkpoint, model::LlamaModel& model, const AnalysisOptions& options,
                  const std::filesystem::path& out, const Progress& progress = {});
 
+// An analysis record of `checkpoint` for `options` before any statistics: model path, fingerprint,
+// config, options with the group decided, widths sorted and unique. Throws InputError on bad options
+// or a checkpoint without a tokenizer. Both the in-memory and the streamed analysis start here.
+Analysis start_analysis(const model::Checkpoint& checkpoint, const AnalysisOptions& options);
+
 // The tile geometry the options give for this model (automatic group when options.group is 0).
 struct TileGeometry {
     std::int64_t tile_rows, tile_cols, group;

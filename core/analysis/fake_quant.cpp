@@ -39,69 +39,103 @@ std::vector<std::uint8_t> uniform_tile_widths(const Analysis& a, int bits) {
     return std::vector<std::uint8_t>(static_cast<std::size_t>(a.total_tiles()), static_cast<std::uint8_t>(bits));
 }
 
-void quantize_matrices(const model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
-                       Quantizer quantizer, bool reordered, WidthGranularity granularity, const QuantizedMatrixSink& sink,
-                       const Progress& progress) {
+MatrixQuantizer::MatrixQuantizer(const Analysis& a, const std::vector<std::uint8_t>& widths, Quantizer quantizer,
+                                 bool reordered, WidthGranularity granularity)
+    : a_(a), widths_(widths), quantizer_(quantizer), reordered_(reordered), granularity_(granularity) {
     const bool per_group = granularity == WidthGranularity::Group;
-    auto spec_of = [&](const MatrixAnalysis& m) {
-        return per_group ? quant::TileSpec{1, m.group, m.group} : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
-    };
+    if (per_group && !reordered) throw InputError("per-group widths are solved for the reordered layout");
     std::int64_t expected = 0;
-    for (const auto& m : a.matrices) expected += spec_of(m).num_tiles(m.rows, m.cols);
+    by_layer_.assign(static_cast<std::size_t>(a.config.n_layers), {});
+    std::vector<std::array<bool, model::kLinearKinds>> seen(by_layer_.size(), std::array<bool, model::kLinearKinds>{});
+    for (std::size_t i = 0; i < a.matrices.size(); ++i) {
+        const auto& m = a.matrices[i];
+        offsets_.push_back(static_cast<std::size_t>(expected));
+        const quant::TileSpec spec = per_group ? quant::TileSpec{1, m.group, m.group} : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
+        expected += spec.num_tiles(m.rows, m.cols);
+        if (m.layer < 0 || m.layer >= a.config.n_layers || m.kind < 0 || m.kind >= model::kLinearKinds)
+            throw InputError(m.name + ": layer or kind outside the model");
+        by_layer_[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(m.kind)] = i;
+        seen[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(m.kind)] = true;
+    }
+    for (const auto& s : seen)
+        for (bool b : s)
+            if (!b) throw InputError("the analysis does not cover every matrix of the model");
     if (static_cast<std::int64_t>(widths.size()) != expected)
         throw InputError("the allocation has " + std::to_string(widths.size()) + " widths, the analysis " +
                          std::to_string(expected) + (per_group ? " row-groups" : " tiles"));
-    if (per_group && !reordered) throw InputError("per-group widths are solved for the reordered layout");
+    // r, c and the Hessians come from the analysis file: mapped and parsed once, not per matrix.
+    if (!a.file.empty()) file_ = io::read_safetensors(a.file);
+}
+
+const std::array<std::size_t, model::kLinearKinds>& MatrixQuantizer::layer_matrices(int layer) const {
+    return by_layer_.at(static_cast<std::size_t>(layer));
+}
+
+quant::QuantizedMatrix MatrixQuantizer::quantize(std::size_t index, const torch::Tensor& w) const {
     torch::NoGradGuard no_grad;
-    // r, c and the Hessians come from the analysis file: map and parse it once, not per matrix.
-    io::SafetensorsFile file;
-    if (!a.file.empty()) file = io::read_safetensors(a.file);
-    std::size_t offset = 0;
+    const MatrixAnalysis& m = a_.matrices.at(index);
+    const auto kind = static_cast<model::LinearKind>(m.kind);
+    const quant::TileSpec spec = granularity_ == WidthGranularity::Group ? quant::TileSpec{1, m.group, m.group}
+                                                                        : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
+    auto grid = torch::empty({spec.grid_rows(m.rows), spec.grid_cols(m.cols)}, torch::kUInt8);
+    std::memcpy(grid.data_ptr<std::uint8_t>(), widths_.data() + offsets_[index], static_cast<std::size_t>(grid.numel()));
+    // The clip search is steered by the factored Fisher (r, c) of the reordered layout (the
+    // per-weight F is not kept); for the original layout it is scattered back through the
+    // permutations. Hessians: H_orig[perm[i], perm[j]] = H_reordered[i, j].
+    quant::ErrorWeights weights;
+    const auto idx = reordered_ ? reorder::MatrixIndex{} : reorder::matrix_index(a_.permutations, a_.config, m.layer, kind);
+    const io::HostTensor* r = file_.find("r." + m.name);
+    const io::HostTensor* c = file_.find("c." + m.name);
+    if (r && c) {
+        torch::Tensor rt = host_to_torch(*r), ct = host_to_torch(*c);
+        r->release_pages();
+        c->release_pages();
+        if (idx.rows.defined()) rt = torch::zeros_like(rt).index_copy_(0, idx.rows, rt);
+        if (idx.cols.defined()) ct = torch::zeros_like(ct).index_copy_(0, idx.cols, ct);
+        weights = quant::ErrorWeights::factored(rt.to(w.device()), ct.to(w.device()));
+    }
+    if (quantizer_ == Quantizer::Rtn) return quant::quantize_rtn(w, spec, grid, weights);
+    const auto site = calib::input_site(kind);
+    const std::string hname = "hessian." + std::to_string(m.layer) + "." + calib::input_site_name(site);
+    const io::HostTensor* stored_h = file_.find(hname);
+    if (!stored_h) throw InputError(a_.file, "the analysis file has no tensor " + hname + " (needed by GPTQ)");
+    torch::Tensor h = host_to_torch(*stored_h);
+    stored_h->release_pages();
+    // Format 3 stores the upper triangle (calib::pack_upper_triangle), earlier ones the full matrix.
+    if (h.dim() == 1) h = calib::unpack_upper_triangle(h.data_ptr<float>(), h.size(0), a_.file.string() + ": " + hname);
+    if (idx.cols.defined()) {
+        const torch::Tensor inv = torch::argsort(idx.cols);
+        h = h.index_select(0, inv).index_select(1, inv);
+    }
+    return quant::quantize_gptq(w, h.to(w.device()), spec, grid, weights);
+}
+
+void MatrixQuantizer::fake_quantize_layer(model::DecoderLayer& layer, int index, const Progress& progress) const {
+    torch::NoGradGuard no_grad;
+    for (int k = 0; k < model::kLinearKinds; ++k) {
+        progress.check();
+        auto& lin = layer.linear(static_cast<model::LinearKind>(k));
+        if (lin.override_op || !lin.weight.defined())
+            throw InputError(a_.matrices[layer_matrices(index)[static_cast<std::size_t>(k)]].name +
+                             " is a packed (exported) matrix; fake quantization needs the full-precision model");
+        const quant::QuantizedMatrix q = quantize(layer_matrices(index)[static_cast<std::size_t>(k)], lin.weight);
+        lin.weight = q.dequantize().to(lin.weight.dtype()).view_as(lin.weight);
+    }
+}
+
+void quantize_matrices(const model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
+                       Quantizer quantizer, bool reordered, WidthGranularity granularity, const QuantizedMatrixSink& sink,
+                       const Progress& progress) {
+    const MatrixQuantizer mq(a, widths, quantizer, reordered, granularity);
     double done = 0;
     const auto total = static_cast<double>(a.matrices.size());
-    for (const auto& m : a.matrices) {
+    for (std::size_t i = 0; i < a.matrices.size(); ++i) {
+        const auto& m = a.matrices[i];
         progress.checkpoint(done++, total, std::string("quantizing (") + quantizer_name(quantizer) + ")");
-        const auto kind = static_cast<model::LinearKind>(m.kind);
-        const auto& layer = model.layers().at(static_cast<std::size_t>(m.layer));
-        if (layer.linear(kind).override_op)
+        const auto& lin = model.layers().at(static_cast<std::size_t>(m.layer)).linear(static_cast<model::LinearKind>(m.kind));
+        if (lin.override_op)
             throw InputError(m.name + " is a packed (exported) matrix; fake quantization needs the full-precision model");
-        const torch::Tensor& w = layer.linear(kind).weight;
-        const quant::TileSpec spec = spec_of(m);
-        const std::int64_t count = spec.num_tiles(m.rows, m.cols);
-        auto grid = torch::empty({spec.grid_rows(m.rows), spec.grid_cols(m.cols)}, torch::kUInt8);
-        std::memcpy(grid.data_ptr<std::uint8_t>(), widths.data() + offset, static_cast<std::size_t>(count));
-        offset += static_cast<std::size_t>(count);
-        // The clip search is steered by the factored Fisher (r, c) of the reordered layout (the
-        // per-weight F is not kept); for the original layout it is scattered back through the
-        // permutations.
-        // Hessians: H_orig[perm[i], perm[j]] = H_reordered[i, j].
-        quant::ErrorWeights weights;
-        const auto idx = reordered ? reorder::MatrixIndex{} : reorder::matrix_index(a.permutations, a.config, m.layer, kind);
-        const io::HostTensor* r = file.find("r." + m.name);
-        const io::HostTensor* c = file.find("c." + m.name);
-        if (r && c) {
-            torch::Tensor rt = host_to_torch(*r), ct = host_to_torch(*c);
-            if (idx.rows.defined()) rt = torch::zeros_like(rt).index_copy_(0, idx.rows, rt);
-            if (idx.cols.defined()) ct = torch::zeros_like(ct).index_copy_(0, idx.cols, ct);
-            weights = quant::ErrorWeights::factored(rt.to(w.device()), ct.to(w.device()));
-        }
-        quant::QuantizedMatrix q;
-        if (quantizer == Quantizer::Rtn) {
-            q = quant::quantize_rtn(w, spec, grid, weights);
-        } else {
-            const auto site = calib::input_site(kind);
-            const std::string hname = "hessian." + std::to_string(m.layer) + "." + calib::input_site_name(site);
-            const io::HostTensor* stored_h = file.find(hname);
-            if (!stored_h) throw InputError(a.file, "the analysis file has no tensor " + hname + " (needed by GPTQ)");
-            torch::Tensor h = host_to_torch(*stored_h);
-            if (idx.cols.defined()) {
-                const torch::Tensor inv = torch::argsort(idx.cols);
-                h = h.index_select(0, inv).index_select(1, inv);
-            }
-            h = h.to(w.device());
-            q = quant::quantize_gptq(w, h, spec, grid, weights);
-        }
-        sink(m, std::move(q));
+        sink(m, mq.quantize(i, lin.weight));
     }
 }
 

@@ -3,12 +3,14 @@
 // permutations into the weights, then replaces every quantized matrix by its fake-quantized
 // (quantize + dequantize) version with the allocation's per-tile widths. The quantizers are the
 // ones export uses, steered by the analysis' factored Fisher (r, c) and, for GPTQ, its Hessians.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "core/analysis/analysis.h"
+#include "core/io/safetensors.h"
 #include "core/quant/quantized_matrix.h"
 #include "core/model/llama.h"
 #include "core/util/cancel.h"
@@ -32,6 +34,36 @@ enum class WidthGranularity { Tile, Group };
 void fake_quantize(model::LlamaModel& model, const Analysis& analysis, const std::vector<std::uint8_t>& widths,
                    Quantizer quantizer, bool reordered, const Progress& progress = {},
                    WidthGranularity granularity = WidthGranularity::Tile);
+
+// Quantizes the analysis' matrices with an allocation's widths, one matrix at a time: what
+// fake_quantize and export run over a whole model, and what the layer-streamed export and
+// evaluation run over one layer at a time. Maps the analysis file once (r, c and the Hessians are
+// read per matrix, where they lie). Throws InputError when the widths do not fit the analysis.
+class MatrixQuantizer {
+public:
+    MatrixQuantizer(const Analysis& analysis, const std::vector<std::uint8_t>& widths, Quantizer quantizer,
+                    bool reordered, WidthGranularity granularity = WidthGranularity::Tile);
+
+    // Quantizes matrix `index` of the analysis; `w` is its weight in the widths' layout.
+    quant::QuantizedMatrix quantize(std::size_t index, const torch::Tensor& w) const;
+    // The analysis' indices of layer `layer`'s seven matrices, in LinearKind order.
+    const std::array<std::size_t, model::kLinearKinds>& layer_matrices(int layer) const;
+    // Replaces every matrix of `layer` (decoder layer `index`, in the widths' layout) by its
+    // fake-quantized version (quantize + dequantize). Checks `progress` before each matrix.
+    void fake_quantize_layer(model::DecoderLayer& layer, int index, const Progress& progress = {}) const;
+    const Analysis& analysis() const { return a_; }
+    Quantizer quantizer() const { return quantizer_; }
+
+private:
+    const Analysis& a_;
+    std::vector<std::uint8_t> widths_;
+    Quantizer quantizer_;
+    bool reordered_;
+    WidthGranularity granularity_;
+    io::SafetensorsFile file_;
+    std::vector<std::size_t> offsets_;  // first width of each matrix
+    std::vector<std::array<std::size_t, model::kLinearKinds>> by_layer_;
+};
 
 // The pass both fake_quantize and export run: quantizes every matrix of `model` (already in the
 // widths' layout) with its widths and hands each result to `sink`, in analysis order.

@@ -1,7 +1,9 @@
 #include "core/analysis/sweep.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "core/analysis/quantized_stream.h"
 #include "core/model/llama.h"
 #include "core/util/error.h"
 
@@ -19,8 +21,22 @@ eval::QualityResult evaluate_allocation(const model::Checkpoint& ckpt, const Ana
     return eval::compare_to_reference(m, reference, progress);
 }
 
+eval::QualityResult evaluate_allocation(const model::Checkpoint& ckpt, const Analysis& a, const Allocation& alloc,
+                                        Quantizer quantizer, const eval::StreamedReference& reference,
+                                        double* quantize_seconds, const Progress& progress) {
+    const MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, alloc.granularity);
+    double seconds = 0;
+    const eval::StreamedModel m = quantized_layers(ckpt, mq, alloc.reordered, reference.device(), &seconds);
+    eval::QualityResult q = eval::compare_streamed(m, reference, progress);
+    // The pass interleaves quantizing and scoring: the evaluation's time is what quantizing left.
+    q.ppl.seconds = std::max(0.0, q.ppl.seconds - seconds);
+    q.ppl.tokens_per_s = q.ppl.seconds > 0 ? static_cast<double>(q.ppl.windows * reference.ctx()) / q.ppl.seconds : 0.0;
+    if (quantize_seconds) *quantize_seconds = seconds;
+    return q;
+}
+
 std::vector<SweepRow> run_sweep(const model::Checkpoint& ckpt, const Analysis& a,
-                                const eval::ReferenceDistributions& reference, const SweepOptions& o,
+                                const eval::StreamedReference& reference, const SweepOptions& o,
                                 const std::function<void(const SweepRow&)>& on_row, const Progress& progress) {
     if (o.budgets.empty() || o.methods.empty() || o.quantizers.empty())
         throw InputError("the sweep needs at least one budget, one method and one quantizer");

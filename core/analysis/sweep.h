@@ -12,6 +12,7 @@
 #include "core/analysis/allocation.h"
 #include "core/analysis/refine.h"
 #include "core/eval/reference.h"
+#include "core/eval/streamed_perplexity.h"
 #include "core/model/checkpoint.h"
 #include "core/util/cancel.h"
 
@@ -44,15 +45,20 @@ struct SweepRow {
     double quantize_s = 0.0;
 };
 
-// `reference` was built from a full-precision model of `checkpoint`. Calls `on_row` after every
-// row (also infeasible ones) and returns them all.
+// `reference` was built from `checkpoint`. Every row is evaluated layer by layer (one layer of the
+// model resident at a time). Calls `on_row` after every row (also infeasible ones) and returns them all.
 std::vector<SweepRow> run_sweep(const model::Checkpoint& checkpoint, const Analysis& analysis,
-                                const eval::ReferenceDistributions& reference, const SweepOptions& options,
+                                const eval::StreamedReference& reference, const SweepOptions& options,
                                 const std::function<void(const SweepRow&)>& on_row = {},
                                 const Progress& progress = {});
 
-// Fake-quantizes a fresh full-precision copy of the checkpoint with `allocation` and scores it:
-// what one sweep row and the GUI's "evaluate at this budget" measure.
+// Fake-quantizes the checkpoint with `allocation` and scores it: what one sweep row and the GUI's
+// "evaluate at this budget" measure. Layer-streamed (quantized_stream.h): one layer resident at a time.
+eval::QualityResult evaluate_allocation(const model::Checkpoint& checkpoint, const Analysis& analysis,
+                                        const Allocation& allocation, Quantizer quantizer,
+                                        const eval::StreamedReference& reference, double* quantize_seconds = nullptr,
+                                        const Progress& progress = {});
+// The same on a whole fp32 copy of the model: the reference the streamed evaluation is tested against.
 eval::QualityResult evaluate_allocation(const model::Checkpoint& checkpoint, const Analysis& analysis,
                                         const Allocation& allocation, Quantizer quantizer,
                                         const eval::ReferenceDistributions& reference, double* quantize_seconds = nullptr,

@@ -164,6 +164,35 @@ Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& t
     return out;
 }
 
+std::vector<float> pack_upper_triangle(const torch::Tensor& h) {
+    const auto m = h.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const std::int64_t k = m.size(0);
+    std::vector<float> out(static_cast<std::size_t>(k * (k + 1) / 2));
+    const float* src = m.data_ptr<float>();
+    float* dst = out.data();
+    for (std::int64_t i = 0; i < k; ++i) {
+        std::copy(src + i * k + i, src + (i + 1) * k, dst);
+        dst += k - i;
+    }
+    return out;
+}
+
+torch::Tensor unpack_upper_triangle(const float* packed, std::int64_t count, const std::string& what) {
+    // K from K(K+1)/2 = count, checked exactly (no float rounding is trusted).
+    auto k = static_cast<std::int64_t>((std::sqrt(8.0 * static_cast<double>(count) + 1.0) - 1.0) / 2.0);
+    while (k > 0 && k * (k + 1) / 2 > count) --k;
+    while ((k + 1) * (k + 2) / 2 <= count) ++k;
+    if (count <= 0 || k * (k + 1) / 2 != count)
+        throw InputError(what + " holds " + std::to_string(count) + " values, not the upper triangle of a square matrix");
+    torch::Tensor h = torch::empty({k, k}, torch::kFloat);
+    float* dst = h.data_ptr<float>();
+    for (std::int64_t i = 0; i < k; ++i) {
+        for (std::int64_t j = i; j < k; ++j) dst[i * k + j] = dst[j * k + i] = packed[j - i];
+        packed += k - i;
+    }
+    return h;
+}
+
 namespace {
 
 double pearson(const torch::Tensor& a, const torch::Tensor& b) {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/model/llama.h"
@@ -69,6 +70,13 @@ struct Sensitivity {
 // `progress` (checked before every sequence: one sequence is the unit of work).
 Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& tokens,
                                 const SensitivityOptions& options = {}, const Progress& progress = {});
+
+// GPTQ Hessians are symmetric, so files store their upper triangle row by row (H[0, 0..K-1],
+// H[1, 1..K-1], ...): K(K+1)/2 float32 values, half the full matrix.
+std::vector<float> pack_upper_triangle(const torch::Tensor& h);
+// The full {K, K} fp32 matrix back, mirrored; K from the count. Throws InputError (naming `what`)
+// when the count is not a triangular number.
+torch::Tensor unpack_upper_triangle(const float* packed, std::int64_t count, const std::string& what);
 
 // How well r c^T explains F over all weights of one matrix: Pearson correlation of the values,
 // and of their logarithms over the entries where both are positive. NaN when undefined (constant).

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -17,7 +18,9 @@
 #include "core/io/hf_config.h"
 #include "core/io/packed_export.h"
 #include "core/io/safetensors_writer.h"
+#include "core/analysis/work_folder.h"
 #include "core/model/llama.h"
+#include "core/reorder/reorder.h"
 #include "core/util/error.h"
 
 namespace scalebits::exporting {
@@ -25,23 +28,96 @@ namespace scalebits::exporting {
 namespace fs = std::filesystem;
 
 namespace {
-// Owned bytes for the writer, with their checksum.
-struct Blob {
-    std::string name, dtype;
-    std::vector<std::int64_t> shape;
-    std::shared_ptr<std::vector<std::uint8_t>> bytes;
+
+// The export's scratch folder, a hidden sibling of the output folder (so it is on the same disk and
+// never inside what is published), removed on every exit: one piece per layer and one for the two
+// ends of the model.
+class ScratchFolder {
+public:
+    explicit ScratchFolder(const fs::path& out_dir) {
+        fs::path p = fs::absolute(out_dir).lexically_normal();
+        if (!p.has_filename()) p = p.parent_path();
+        dir_ = p.parent_path() / ("." + p.filename().string() + ".export-work");
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+        fs::create_directories(dir_, ec);
+        if (ec) throw InputError(dir_, "cannot create the export's scratch folder: " + ec.message());
+    }
+    ~ScratchFolder() {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    ScratchFolder(const ScratchFolder&) = delete;
+    ScratchFolder& operator=(const ScratchFolder&) = delete;
+    const fs::path& dir() const { return dir_; }
+    // Layer `layer`'s piece; -1: the embedding, final norm and lm_head.
+    fs::path part(int layer) const {
+        return analysis::work::part_path(dir_, layer < 0 ? std::string("ends") : "layer." + std::to_string(layer));
+    }
+
+private:
+    fs::path dir_;
 };
 
-Blob blob_of(std::string name, std::string dtype, std::vector<std::int64_t> shape, const void* data, std::size_t n) {
-    auto v = std::make_shared<std::vector<std::uint8_t>>(n);
-    if (n) std::memcpy(v->data(), data, n);
-    return {std::move(name), std::move(dtype), std::move(shape), std::move(v)};
+// A copy of `n` elements at `data` as a CPU tensor of `shape` and `type`.
+torch::Tensor bytes_tensor(const void* data, const std::vector<std::int64_t>& shape, torch::ScalarType type) {
+    torch::Tensor t = torch::empty(shape, type);
+    if (t.nbytes()) std::memcpy(t.data_ptr(), data, t.nbytes());
+    return t;
 }
 
-Blob tensor_blob(std::string name, const torch::Tensor& t, bool half) {
-    const auto c = t.detach().to(torch::kCPU, half ? torch::kHalf : torch::kFloat32).contiguous();
-    return blob_of(std::move(name), half ? "F16" : "F32", c.sizes().vec(), c.data_ptr(),
-                   static_cast<std::size_t>(c.numel() * c.element_size()));
+kernels::PackedMatrix pack(const analysis::MatrixAnalysis& m, const quant::QuantizedMatrix& q) {
+    const kernels::TileGrid grid{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
+                                 static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
+                                 static_cast<std::size_t>(m.group)};
+    const auto codes = q.codes.to(torch::kCPU).contiguous();
+    const auto scales = q.scales.to(torch::kCPU, torch::kFloat32).contiguous();
+    const auto zeros = q.zeros.to(torch::kCPU).contiguous();
+    const auto w = q.widths.to(torch::kCPU, torch::kUInt8).contiguous();
+    try {
+        return kernels::pack_matrix(grid, w.data_ptr<std::uint8_t>(), codes.data_ptr<std::uint8_t>(),
+                                    scales.data_ptr<float>(), zeros.data_ptr<std::uint8_t>());
+    } catch (const std::invalid_argument& e) {
+        throw InputError(m.name + ": packing failed: " + e.what());
+    }
+}
+
+// A vocabulary matrix of the checkpoint (embedding or lm_head) as fp16, its columns in the hidden
+// permutation, converted a chunk of rows at a time (never whole in fp32).
+torch::Tensor vocabulary_matrix_f16(const io::HostTensor& t, const torch::Tensor& hidden, const Progress& progress) {
+    const std::int64_t rows = t.shape.at(0), cols = t.row_elements();
+    torch::Tensor out = torch::empty({rows, cols}, torch::kHalf);
+    const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, cols));
+    torch::Tensor buf = torch::empty({chunk, cols}, torch::kFloat);
+    for (std::int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        progress.check();
+        const std::int64_t n = std::min(chunk, rows - r0);
+        torch::Tensor b = buf.narrow(0, 0, n);
+        t.rows_to_float(r0, n, b.data_ptr<float>());
+        out.narrow(0, r0, n).copy_(hidden.defined() ? b.index_select(1, hidden) : b);
+    }
+    t.release_pages();
+    return out;
+}
+
+// The final norm (F32) and the embedding and untied lm_head (F16), in the hidden permutation.
+void write_model_ends(const model::Checkpoint& ckpt, const reorder::Permutations& perms, const fs::path& file,
+                      const Progress& progress) {
+    using Role = model::TensorSpec::Role;
+    const torch::Tensor hidden = perms.hidden.empty() ? torch::Tensor() : torch::tensor(perms.hidden, torch::kLong);
+    std::vector<std::pair<std::string, torch::Tensor>> part;
+    for (const auto& t : io::unquantized_tensors(ckpt.config)) {
+        if (t.spec.layer >= 0) continue;
+        const io::HostTensor& src = ckpt.tensor(t.name());
+        if (t.spec.role == Role::FinalNorm) {
+            torch::Tensor v = torch::empty({ckpt.config.dim}, torch::kFloat);
+            src.rows_to_float(0, ckpt.config.dim, v.data_ptr<float>());
+            part.emplace_back(t.name(), hidden.defined() ? v.index_select(0, hidden) : v);
+        } else {
+            part.emplace_back(t.name(), vocabulary_matrix_f16(src, hidden, progress));
+        }
+    }
+    analysis::work::write_part(file, part);
 }
 
 void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir) {
@@ -76,54 +152,77 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     if (!ckpt.packed.empty()) throw InputError(ckpt.path, "is already a packed export; export from the original model");
     if (fs::exists(out_dir) && !fs::is_directory(out_dir))
         throw InputError(out_dir, "exists and is not a folder");
+    const model::ModelConfig& cfg = ckpt.config;
+    cfg.validate(ckpt.path.string());
+    const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile);
+    const reorder::Permutations none;
+    const reorder::Permutations& perms = alloc.reordered ? a.permutations : none;
 
-    model::LlamaModel model(ckpt);
-    analysis::apply_layout(model, a, alloc.reordered);
-
-    std::vector<Blob> data, offsets, widths;
-    nlohmann::json matrices = nlohmann::json::object();
-    analysis::quantize_matrices(
-        model, a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile,
-        [&](const analysis::MatrixAnalysis& m, quant::QuantizedMatrix&& q) {
-            const kernels::TileGrid grid{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
-                                         static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
-                                         static_cast<std::size_t>(m.group)};
-            const auto codes = q.codes.to(torch::kCPU).contiguous();
-            const auto scales = q.scales.to(torch::kCPU, torch::kFloat32).contiguous();
-            const auto zeros = q.zeros.to(torch::kCPU).contiguous();
-            const auto w = q.widths.to(torch::kCPU, torch::kUInt8).contiguous();
-            kernels::PackedMatrix p;
-            try {
-                p = kernels::pack_matrix(grid, w.data_ptr<std::uint8_t>(), codes.data_ptr<std::uint8_t>(),
-                                         scales.data_ptr<float>(), zeros.data_ptr<std::uint8_t>());
-            } catch (const std::invalid_argument& e) {
-                throw InputError(m.name + ": packing failed: " + e.what());
-            }
+    // Layer by layer (DESIGN.md 6): one layer in fp32 at a time, its packed matrices and small tensors
+    // into the scratch folder, then the file assembled from the mapped pieces.
+    const ScratchFolder scratch(out_dir);
+    const int L = static_cast<int>(cfg.n_layers);
+    const double units = L + 2;
+    const std::string stage = std::string("quantizing (") + analysis::quantizer_name(quantizer) + ")";
+    const auto unquantized = io::unquantized_tensors(cfg);
+    for (int l = 0; l < L; ++l) {
+        progress.checkpoint(l, units, stage);
+        model::DecoderLayer layer = model::load_decoder_layer(ckpt, cfg, l, torch::kCPU, /*release=*/true);
+        reorder::apply_to_layer(layer, perms, cfg, l);
+        std::vector<std::pair<std::string, torch::Tensor>> part;
+        for (int k = 0; k < model::kLinearKinds; ++k) {
+            progress.check();
+            const std::size_t index = mq.layer_matrices(l)[static_cast<std::size_t>(k)];
+            const analysis::MatrixAnalysis& m = a.matrices[index];
+            const kernels::PackedMatrix p = pack(m, mq.quantize(index, layer.linear(static_cast<model::LinearKind>(k)).weight));
+            layer.linear(static_cast<model::LinearKind>(k)).weight = torch::Tensor();
             const std::string base = io::packed_base_name(m.name);
-            const std::vector<std::int64_t> g{m.grid_rows, m.grid_cols};
-            data.push_back(blob_of(base + ".qdata", "U8", {static_cast<std::int64_t>(p.data.size())}, p.data.data(),
-                                   p.data.size()));
-            offsets.push_back(blob_of(base + ".qoffsets", "I64", g, p.tile_offsets.data(), p.tile_offsets.size() * 8));
-            widths.push_back(blob_of(base + ".qwidths", "U8", g, p.widths.data(), p.widths.size()));
-            matrices[m.name] = {m.rows, m.cols};
-        },
-        progress);
-    progress.checkpoint(1, 1, "writing");
+            part.emplace_back(base + ".qdata", bytes_tensor(p.data.data(), {static_cast<std::int64_t>(p.data.size())}, torch::kByte));
+            part.emplace_back(base + ".qoffsets", bytes_tensor(p.tile_offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
+            part.emplace_back(base + ".qwidths", bytes_tensor(p.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
+        }
+        for (const auto& t : unquantized)
+            if (t.spec.layer == l) part.emplace_back(t.name(), model::layer_parameter(layer, t.spec).to(torch::kFloat));
+        analysis::work::write_part(scratch.part(l), part);
+    }
+    progress.checkpoint(L, units, "embedding and lm_head");
+    write_model_ends(ckpt, perms, scratch.part(-1), progress);
+    progress.checkpoint(L + 1, units, "writing");
 
     // Order: packed data (multiples of 16 bytes: each starts 16-byte aligned in the file), offsets
     // (multiples of 8), then fp32 norms and biases, fp16 embeddings, and the width maps last.
-    std::vector<Blob> all;
-    for (auto* list : {&data, &offsets}) all.insert(all.end(), list->begin(), list->end());
-    const auto& cfg = model.config();
-    for (const auto& t : io::unquantized_tensors(cfg))
-        all.push_back(tensor_blob(t.name(), model.parameter(t.spec), t.dtype == "F16"));
-    all.insert(all.end(), widths.begin(), widths.end());
+    std::vector<io::SafetensorsFile> parts;
+    for (int l = -1; l < L; ++l) {
+        auto f = analysis::work::read_part(scratch.dir(), scratch.part(l).stem().string());
+        if (!f) throw InputError(scratch.part(l), "a piece of the export went missing from its scratch folder");
+        parts.push_back(std::move(*f));
+    }
+    auto find = [&](const std::string& name, int layer) -> const io::HostTensor& {
+        const auto& f = parts[static_cast<std::size_t>(layer + 1)];
+        return analysis::work::part_tensor(f, name, scratch.part(layer));
+    };
+    nlohmann::json matrices = nlohmann::json::object();
+    std::vector<std::pair<std::string, const io::HostTensor*>> all;
+    for (const char* suffix : {".qdata", ".qoffsets"})
+        for (const auto& m : a.matrices) all.emplace_back(io::packed_base_name(m.name) + suffix, nullptr);
+    for (const auto& t : unquantized) all.emplace_back(t.name(), nullptr);
+    for (const auto& m : a.matrices) {
+        all.emplace_back(io::packed_base_name(m.name) + ".qwidths", nullptr);
+        matrices[m.name] = {m.rows, m.cols};
+    }
+    std::map<std::string, int> layer_of;
+    for (const auto& m : a.matrices)
+        for (const char* suffix : {".qdata", ".qoffsets", ".qwidths"}) layer_of[io::packed_base_name(m.name) + suffix] = m.layer;
+    for (const auto& t : unquantized) layer_of[t.name()] = t.spec.layer;
+    for (auto& [name, tensor] : all) tensor = &find(name, layer_of.at(name));
 
     io::SafetensorsWriter writer;
     nlohmann::json checksums = nlohmann::json::object();
-    for (const auto& b : all) {
-        writer.add(b.name, b.dtype, b.shape, *b.bytes, b.bytes);
-        checksums[b.name] = io::xxh3_64_hex(*b.bytes);
+    for (const auto& [name, tensor] : all) {
+        progress.check();
+        checksums[name] = io::xxh3_64_hex(tensor->bytes);
+        tensor->release_pages();
+        writer.add_mapped(name, *tensor);
     }
     writer.set_metadata(io::kExportMetadataKey,
                         io::export_metadata(a.options.tile_rows, a.options.tile_cols, a.options.group, matrices, checksums)

@@ -2,6 +2,9 @@
 // Export of an allocation as a packed model folder (format in core/io/packed_export.h): the
 // full-precision model in the allocation's layout, every matrix quantized with the same quantizer
 // the sweep measures and packed tile by tile for the kernels, the tokenizer copied from its source.
+// Layer by layer: one decoder layer is loaded in fp32 at a time, and its packed tiles go to a scratch
+// folder beside the output (a hidden ".<name>.export-work", removed on every exit) from which the
+// file is assembled, so the working set is one layer, whatever the model's size.
 // Every file is written atomically (temporary file, fsync, rename, fsync of the folder): a crash or
 // a full disk never leaves a half file under a final name, and a reader that has the old file
 // mapped keeps reading the old bytes.

@@ -349,7 +349,9 @@ GgufFile parse_gguf(std::span<const std::uint8_t> bytes, std::shared_ptr<const v
 
 GgufFile read_gguf(const std::filesystem::path& file) {
     auto map = MappedFile::open(file);
-    return parse_gguf(map->bytes(), map, file);
+    GgufFile f = parse_gguf(map->bytes(), map, file);
+    for (auto& t : f.tensors) t.file_mapped = true;
+    return f;
 }
 
 }  // namespace scalebits::io

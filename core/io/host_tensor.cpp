@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/io/ggml_dequant.h"
+#include "core/io/mapped_file.h"
 #include "core/util/error.h"
 
 namespace scalebits::io {
@@ -94,19 +95,22 @@ void convert_plain(const std::uint8_t* src, float* dst, std::int64_t n) {
 
 }  // namespace
 
-std::vector<float> HostTensor::to_float() const {
-    const std::int64_t n = numel();
-    if (n < 0) throw FormatError(name, "tensor shape is negative or its element count overflows");
-    const std::int64_t want = dtype_bytes_for(dtype, n);
+namespace {
+
+void check_size(const HostTensor& t) {
+    const std::int64_t n = t.numel();
+    if (n < 0) throw FormatError(t.name, "tensor shape is negative or its element count overflows");
+    const std::int64_t want = dtype_bytes_for(t.dtype, n);
     if (want < 0)
-        throw FormatError(name, std::string("element count ") + std::to_string(n) + " is not a whole number of " +
-                                    dtype_name(dtype) + " blocks");
-    if (static_cast<std::uint64_t>(want) != bytes.size())
-        throw FormatError(name, "tensor holds " + std::to_string(bytes.size()) + " bytes, its shape and type need " +
-                                    std::to_string(want));
-    std::vector<float> out(static_cast<std::size_t>(n));
-    const std::uint8_t* src = bytes.data();
-    float* dst = out.data();
+        throw FormatError(t.name, std::string("element count ") + std::to_string(n) + " is not a whole number of " +
+                                      dtype_name(t.dtype) + " blocks");
+    if (static_cast<std::uint64_t>(want) != t.bytes.size())
+        throw FormatError(t.name, "tensor holds " + std::to_string(t.bytes.size()) + " bytes, its shape and type need " +
+                                      std::to_string(want));
+}
+
+// n values of type `dtype` from src (a whole number of blocks for block types) into dst.
+void convert(const std::string& name, DType dtype, const std::uint8_t* src, float* dst, std::int64_t n) {
     switch (dtype) {
         case DType::F32: if (n) std::memcpy(dst, src, static_cast<std::size_t>(n) * 4); break;
         case DType::F64: convert_plain<double>(src, dst, n); break;
@@ -128,7 +132,39 @@ std::vector<float> HostTensor::to_float() const {
             if (!ggml::dequantize(dtype, src, dst, n))
                 throw FormatError(name, std::string("dequantization of ") + dtype_name(dtype) + " is not supported");
     }
+}
+
+}  // namespace
+
+std::vector<float> HostTensor::to_float() const {
+    check_size(*this);
+    std::vector<float> out(static_cast<std::size_t>(numel()));
+    convert(name, dtype, bytes.data(), out.data(), numel());
     return out;
+}
+
+std::int64_t HostTensor::row_elements() const {
+    std::int64_t n = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i) n *= shape[i];
+    return n;
+}
+
+void HostTensor::rows_to_float(std::int64_t first, std::int64_t count, float* out) const {
+    check_size(*this);
+    const std::int64_t rows = shape.empty() ? 1 : shape[0];
+    if (first < 0 || count < 0 || first > rows || count > rows - first)
+        throw InputError(name, "rows " + std::to_string(first) + ".." + std::to_string(first + count) +
+                                   " are outside the tensor's " + std::to_string(rows));
+    const std::int64_t per_row = row_elements();
+    const std::int64_t row_bytes = dtype_bytes_for(dtype, per_row);
+    if (row_bytes < 0)
+        throw FormatError(name, std::string("a row of ") + std::to_string(per_row) + " values is not a whole number of " +
+                                    dtype_name(dtype) + " blocks");
+    convert(name, dtype, bytes.data() + first * row_bytes, out, count * per_row);
+}
+
+void HostTensor::release_pages() const {
+    if (file_mapped) MappedFile::release(bytes);
 }
 
 HostTensor HostTensor::from_floats(std::string name, std::vector<std::int64_t> shape, std::vector<float> values) {

@@ -38,10 +38,23 @@ struct HostTensor {
     std::span<const std::uint8_t> bytes;
     // Keeps the bytes alive: a mapped file or an owned buffer.
     std::shared_ptr<const void> owner;
+    // The bytes lie in a read-only private file mapping (set by the file readers), so their pages can
+    // be dropped after use and are read again from the file when touched.
+    bool file_mapped = false;
 
     std::int64_t numel() const;
     // Dequantizes/converts to fp32, row-major in `shape` order. Throws FormatError on a size mismatch.
     std::vector<float> to_float() const;
+    // Rows [first, first + count) of the outermost dimension, converted the same way into `out`
+    // (count * row elements). Layer streaming reads a tensor's rows where they lie, in their stored
+    // type, without converting the whole tensor. Throws FormatError on a size mismatch or a row that
+    // is not a whole number of blocks, InputError on a range outside the tensor.
+    void rows_to_float(std::int64_t first, std::int64_t count, float* out) const;
+    // Elements in one row of the outermost dimension (1 for a scalar or a vector's element).
+    std::int64_t row_elements() const;
+    // Hands the tensor's whole pages back to the kernel when they are a file mapping (a no-op for owned
+    // bytes): after a layer is converted its mapped weights stop counting as resident memory.
+    void release_pages() const;
     // A tensor that owns its fp32 values.
     static HostTensor from_floats(std::string name, std::vector<std::int64_t> shape, std::vector<float> values);
 };

@@ -114,6 +114,7 @@ Llama2cModel read_llama2c(const std::filesystem::path& file) {
         t.shape = std::move(shape);
         t.bytes = {reinterpret_cast<const std::uint8_t*>(p), static_cast<std::size_t>(t.numel()) * 4};
         t.owner = map;
+        t.file_mapped = true;
         return t;
     };
     auto layer = [](std::int64_t i, const char* rest) { return "model.layers." + std::to_string(i) + "." + rest; };

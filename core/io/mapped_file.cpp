@@ -41,6 +41,17 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
     return f;
 }
 
+void MappedFile::release(std::span<const std::uint8_t> range) {
+    if (range.empty()) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(range.data());
+    const auto end = begin + range.size();
+    const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    // Only the pages wholly inside the range: a neighbour sharing an edge page keeps it. The map is
+    // private and never written, so the dropped pages come back unchanged from the file.
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }

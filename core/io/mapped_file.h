@@ -22,6 +22,11 @@ public:
     std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
 
+    // Hands the whole pages inside `range` (a part of some MappedFile) back to the kernel: they stop
+    // counting as resident memory and are read from the file again when touched. A pass over a
+    // model larger than memory releases each piece after use.
+    static void release(std::span<const std::uint8_t> range);
+
 private:
     MappedFile() = default;
     std::filesystem::path path_;

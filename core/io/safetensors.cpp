@@ -153,7 +153,9 @@ const HostTensor* SafetensorsFile::find(const std::string& name) const {
 
 SafetensorsFile read_safetensors(const std::filesystem::path& file) {
     auto map = MappedFile::open(file);
-    return parse_safetensors(map->bytes(), map, file);
+    SafetensorsFile f = parse_safetensors(map->bytes(), map, file);
+    for (auto& t : f.tensors) t.file_mapped = true;
+    return f;
 }
 
 namespace {

@@ -39,7 +39,23 @@ void SafetensorsWriter::add(const std::string& name, const std::string& dtype, s
     if (static_cast<std::uint64_t>(n) != bytes.size())
         throw InputError("safetensors writer: " + name + " has " + std::to_string(bytes.size()) +
                          " bytes, its shape needs " + std::to_string(n));
-    entries_.push_back({name, dtype, std::move(shape), bytes, std::move(keep)});
+    entries_.push_back({name, dtype, std::move(shape), bytes, std::move(keep), {}, {}, bytes.size()});
+}
+
+void SafetensorsWriter::add_generated(const std::string& name, const std::string& dtype, std::vector<std::int64_t> shape,
+                                      Generator fill) {
+    std::int64_t n = element_size(dtype);
+    for (auto d : shape) {
+        if (d < 0 || (d > 0 && n > INT64_MAX / d)) throw InputError("safetensors writer: bad shape for " + name);
+        n *= d;
+    }
+    entries_.push_back({name, dtype, std::move(shape), {}, nullptr, {}, std::move(fill), static_cast<std::uint64_t>(n)});
+}
+
+void SafetensorsWriter::add_mapped(const std::string& name, const HostTensor& t) {
+    std::vector<std::int64_t> shape = t.shape;
+    add(name, dtype_name(t.dtype), std::move(shape), t.bytes, t.owner);
+    entries_.back().mapped_copy = t;
 }
 
 void SafetensorsWriter::add_f32(const std::string& name, std::vector<std::int64_t> shape, const std::vector<float>& v) {
@@ -66,7 +82,11 @@ std::string SafetensorsWriter::header() const {
     auto metadata = metadata_;
     if (!checksum_key_.empty()) {
         nlohmann::json sums = nlohmann::json::object();
-        for (const auto& e : entries_) sums[e.name] = xxh3_64_hex(e.bytes);
+        for (const auto& e : entries_) {
+            if (e.generate) throw InputError("safetensors writer: checksums of generated tensors are not supported");
+            sums[e.name] = xxh3_64_hex(e.bytes);
+            e.mapped_copy.release_pages();
+        }
         metadata[checksum_key_] = sums.dump();
     }
     if (!metadata.empty()) h["__metadata__"] = metadata;
@@ -74,8 +94,8 @@ std::string SafetensorsWriter::header() const {
     std::set<std::string> names;
     for (const auto& e : entries_) {
         if (!names.insert(e.name).second) throw InputError("safetensors writer: tensor " + e.name + " added twice");
-        h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes.size()}}};
-        offset += e.bytes.size();
+        h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.size}}};
+        offset += e.size;
     }
     std::string s = h.dump();
     // Spaces up to a 16-byte aligned data section (8 length bytes + header), so tensors whose sizes
@@ -86,7 +106,7 @@ std::string SafetensorsWriter::header() const {
 
 std::uint64_t SafetensorsWriter::file_size() const {
     std::uint64_t n = 8 + header().size();
-    for (const auto& e : entries_) n += e.bytes.size();
+    for (const auto& e : entries_) n += e.size;
     return n;
 }
 
@@ -101,11 +121,24 @@ void SafetensorsWriter::write(const std::filesystem::path& path, const Progress&
     // A large model is gigabytes: a cancel waits for one 64 MiB piece at most (the temporary file
     // is removed by AtomicFile's destructor).
     constexpr std::size_t kPiece = std::size_t(64) << 20;
-    for (const auto& e : entries_)
+    std::vector<std::uint8_t> buffer;
+    for (const auto& e : entries_) {
+        if (e.generate) {
+            buffer.resize(std::min<std::uint64_t>(kPiece, e.size));
+            for (std::uint64_t at = 0; at < e.size; at += kPiece) {
+                progress.check();
+                const std::span<std::uint8_t> piece(buffer.data(), std::min<std::uint64_t>(kPiece, e.size - at));
+                e.generate(at, piece);
+                f.write(piece);
+            }
+            continue;
+        }
         for (std::size_t at = 0; at < e.bytes.size(); at += kPiece) {
             progress.check();
             f.write(e.bytes.subspan(at, std::min(kPiece, e.bytes.size() - at)));
+            e.mapped_copy.release_pages();
         }
+    }
     progress.check();
     f.commit();
 }

@@ -4,12 +4,14 @@
 // safetensors.h accepts exactly what this writes.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/io/host_tensor.h"
 #include "core/util/cancel.h"
 
 namespace scalebits::io {
@@ -20,6 +22,15 @@ public:
     // must stay alive until write(); `keep` may hold them.
     void add(const std::string& name, const std::string& dtype, std::vector<std::int64_t> shape,
              std::span<const std::uint8_t> bytes, std::shared_ptr<const void> keep = nullptr);
+    // A tensor of a mapped file (another safetensors file's), written without a copy; its pages are
+    // handed back once checksummed and once written, so copying a large file keeps little resident.
+    void add_mapped(const std::string& name, const HostTensor& tensor);
+    // A tensor whose bytes are produced while the file is written, piece by piece: `fill(offset, out)`
+    // writes bytes [offset, offset + out.size()) of it. For files larger than memory (synthetic
+    // models); not with add_checksums, which needs every byte before the header.
+    using Generator = std::function<void(std::uint64_t offset, std::span<std::uint8_t> out)>;
+    void add_generated(const std::string& name, const std::string& dtype, std::vector<std::int64_t> shape,
+                       Generator fill);
     // Convenience: copies the values.
     void add_f32(const std::string& name, std::vector<std::int64_t> shape, const std::vector<float>& v);
     void add_f64(const std::string& name, std::vector<std::int64_t> shape, const std::vector<double>& v);
@@ -41,6 +52,9 @@ private:
         std::vector<std::int64_t> shape;
         std::span<const std::uint8_t> bytes;
         std::shared_ptr<const void> keep;
+        HostTensor mapped_copy;  // set by add_mapped: its pages are released after each read
+        Generator generate;      // set by add_generated (then `bytes` is empty and `size` counts)
+        std::uint64_t size = 0;
     };
     std::string header() const;
     std::vector<Entry> entries_;

@@ -112,9 +112,15 @@ bool is_pickle(const std::vector<std::uint8_t>& b) {
                         "Convert it to safetensors (e.g. save_pretrained(..., safe_serialization=True)) and open the folder");
 }
 
-// An explicitly given tokenizer: tokenizer.json, or a llama2.c tokenizer.bin.
+// An explicitly given tokenizer: tokenizer.json, a GGUF file's vocabulary, or a llama2.c tokenizer.bin.
 std::shared_ptr<const tokenizer::Tokenizer> load_tokenizer_file(const fs::path& t, std::int64_t vocab_size) {
     if (t.extension() == ".json") return tokenizer::load_tokenizer_json(t);
+    if (t.extension() == ".gguf") {
+        const io::GgufFile f = io::read_gguf(t);
+        const auto vocab = io::gguf_vocab(f);
+        if (!vocab) throw InputError(t, "GGUF file without a tokenizer vocabulary");
+        return tokenizer::make_gguf_tokenizer(*vocab, t.string());
+    }
     return tokenizer::load_llama2c_tokenizer(t, static_cast<std::int32_t>(vocab_size));
 }
 
@@ -161,12 +167,7 @@ Checkpoint load_export(const fs::path& p, const std::optional<fs::path>& tok) {
     ck.quantization = std::move(e.quantization);
     const fs::path t = tok ? *tok : e.tokenizer_file;
     ck.tokenizer_source = t;
-    if (t.extension() == ".gguf") {
-        const io::GgufFile f = io::read_gguf(t);
-        if (auto vocab = io::gguf_vocab(f)) ck.tokenizer = tokenizer::make_gguf_tokenizer(*vocab, t.string());
-    } else if (!t.empty()) {
-        ck.tokenizer = load_tokenizer_file(t, ck.config.vocab_size);
-    }
+    if (!t.empty()) ck.tokenizer = load_tokenizer_file(t, ck.config.vocab_size);
     return ck;
 }
 

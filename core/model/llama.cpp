@@ -67,16 +67,16 @@ Linear load_linear(const Checkpoint& ckpt, const std::string& name, std::vector<
     return lin;
 }
 
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * w;
-}
-
 torch::Tensor rotate_half(const torch::Tensor& x) {
     const auto half = x.size(-1) / 2;
     return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 }  // namespace
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * w;
+}
 
 torch::Tensor Linear::operator()(const torch::Tensor& x) const {
     if (override_op) return bias.defined() ? override_op(x) + bias : override_op(x);
@@ -100,52 +100,76 @@ const Linear& DecoderLayer::linear(LinearKind kind) const {
     return const_cast<DecoderLayer*>(this)->linear(kind);
 }
 
-LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : config_(ckpt.config), device_(device) {
-    config_.validate(ckpt.path.string());
-    const auto& c = config_;
-    layers_.resize(static_cast<std::size_t>(c.n_layers));
+DecoderLayer load_decoder_layer(const Checkpoint& ckpt, const ModelConfig& c, int layer, torch::Device device,
+                                bool release) {
+    DecoderLayer l;
     using Role = TensorSpec::Role;
     for (const TensorSpec& t : canonical_tensors(c)) {
-        DecoderLayer* l = t.layer >= 0 ? &layers_[static_cast<std::size_t>(t.layer)] : nullptr;
+        if (t.layer != layer) continue;
         switch (t.role) {
-            case Role::Embedding: embed_ = load(ckpt, t.name, t.shape, device); break;
-            case Role::FinalNorm: norm_ = load(ckpt, t.name, t.shape, device); break;
-            case Role::LmHead: lm_head_ = load(ckpt, t.name, t.shape, device); break;
-            case Role::AttnNorm: l->attn_norm = load(ckpt, t.name, t.shape, device); break;
-            case Role::FfnNorm: l->ffn_norm = load(ckpt, t.name, t.shape, device); break;
-            case Role::QNorm: l->q_norm = load(ckpt, t.name, t.shape, device); break;
-            case Role::KNorm: l->k_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::AttnNorm: l.attn_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::FfnNorm: l.ffn_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::QNorm: l.q_norm = load(ckpt, t.name, t.shape, device); break;
+            case Role::KNorm: l.k_norm = load(ckpt, t.name, t.shape, device); break;
             case Role::LinearWeight: {
-                Linear& lin = l->linear(t.kind);
+                Linear& lin = l.linear(t.kind);
                 torch::Tensor bias = lin.bias;  // kept whatever the order of the list
                 lin = load_linear(ckpt, t.name, t.shape, device);
                 lin.bias = bias;
                 break;
             }
-            case Role::LinearBias: l->linear(t.kind).bias = load(ckpt, t.name, t.shape, device); break;
+            case Role::LinearBias: l.linear(t.kind).bias = load(ckpt, t.name, t.shape, device); break;
+            default: break;
+        }
+        if (release && ckpt.has(t.name)) ckpt.tensor(t.name).release_pages();
+    }
+    return l;
+}
+
+LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : LlamaModel(ckpt.config, ckpt.path.string(), device) {
+    const auto& c = config_;
+    using Role = TensorSpec::Role;
+    for (const TensorSpec& t : canonical_tensors(c)) {
+        switch (t.role) {
+            case Role::Embedding: embed_ = load(ckpt, t.name, t.shape, device); break;
+            case Role::FinalNorm: norm_ = load(ckpt, t.name, t.shape, device); break;
+            case Role::LmHead: lm_head_ = load(ckpt, t.name, t.shape, device); break;
+            default: break;
         }
     }
+    for (int l = 0; l < c.n_layers; ++l) layers_.push_back(load_decoder_layer(ckpt, c, l, device));
     if (c.tie_word_embeddings) lm_head_ = embed_;
-    const std::vector<double> inv = rope_inverse_frequencies(c);
+}
+
+LlamaModel::LlamaModel(const ModelConfig& config, const std::string& source, torch::Device device)
+    : config_(config), device_(device) {
+    config_.validate(source);
+    const std::vector<double> inv = rope_inverse_frequencies(config_);
     std::vector<float> inv_f(inv.begin(), inv.end());
     inv_freq_ = torch::tensor(inv_f).to(device);
 }
 
+torch::Tensor layer_parameter(const DecoderLayer& l, const TensorSpec& t) {
+    using Role = TensorSpec::Role;
+    switch (t.role) {
+        case Role::AttnNorm: return l.attn_norm;
+        case Role::FfnNorm: return l.ffn_norm;
+        case Role::QNorm: return l.q_norm;
+        case Role::KNorm: return l.k_norm;
+        case Role::LinearWeight: return l.linear(t.kind).weight;
+        case Role::LinearBias: return l.linear(t.kind).bias;
+        default: return {};
+    }
+}
+
 torch::Tensor LlamaModel::parameter(const TensorSpec& t) const {
     using Role = TensorSpec::Role;
-    const DecoderLayer* l = t.layer >= 0 ? &layers_.at(static_cast<std::size_t>(t.layer)) : nullptr;
     switch (t.role) {
         case Role::Embedding: return embed_;
         case Role::FinalNorm: return norm_;
         case Role::LmHead: return lm_head_;
-        case Role::AttnNorm: return l->attn_norm;
-        case Role::FfnNorm: return l->ffn_norm;
-        case Role::QNorm: return l->q_norm;
-        case Role::KNorm: return l->k_norm;
-        case Role::LinearWeight: return l->linear(t.kind).weight;
-        case Role::LinearBias: return l->linear(t.kind).bias;
+        default: return layer_parameter(layers_.at(static_cast<std::size_t>(t.layer)), t);
     }
-    return {};
 }
 
 void LlamaModel::set_linear_requires_grad(bool on) {
@@ -219,6 +243,19 @@ torch::Tensor LlamaModel::attention(const DecoderLayer& l, int index, const torc
     return apply_linear(l.o, index, LinearKind::O, out);
 }
 
+torch::Tensor LlamaModel::forward_layer(const DecoderLayer& l, int idx, const torch::Tensor& h, std::int64_t start,
+                                        KVCache* cache) const {
+    if (cache && cache->k.size() < static_cast<std::size_t>(config_.n_layers)) {
+        cache->k.resize(static_cast<std::size_t>(config_.n_layers));
+        cache->v.resize(static_cast<std::size_t>(config_.n_layers));
+    }
+    const torch::Tensor a = h + attention(l, idx, rms_norm(h, l.attn_norm, config_.rms_norm_eps), start, cache);
+    const auto xn = rms_norm(a, l.ffn_norm, config_.rms_norm_eps);
+    const auto g = apply_linear(l.gate, idx, LinearKind::Gate, xn);
+    const auto u = apply_linear(l.up, idx, LinearKind::Up, xn);
+    return a + apply_linear(l.down, idx, LinearKind::Down, torch::silu(g) * u);
+}
+
 torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) const {
     TORCH_CHECK(tokens.dim() == 2, "tokens must be {B, T}");
     forward_passes_.fetch_add(1, std::memory_order_relaxed);
@@ -235,15 +272,7 @@ torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) c
                              std::to_string(config_.vocab_size) + ")");
     }
     torch::Tensor h = torch::embedding(embed_, ids);
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-        const DecoderLayer& l = layers_[i];
-        const int idx = static_cast<int>(i);
-        h = h + attention(l, idx, rms_norm(h, l.attn_norm, config_.rms_norm_eps), start, cache);
-        auto xn = rms_norm(h, l.ffn_norm, config_.rms_norm_eps);
-        auto g = apply_linear(l.gate, idx, LinearKind::Gate, xn);
-        auto u = apply_linear(l.up, idx, LinearKind::Up, xn);
-        h = h + apply_linear(l.down, idx, LinearKind::Down, torch::silu(g) * u);
-    }
+    for (std::size_t i = 0; i < layers_.size(); ++i) h = forward_layer(layers_[i], static_cast<int>(i), h, start, cache);
     if (cache) cache->length += tokens.size(1);
     h = rms_norm(h, norm_, config_.rms_norm_eps);
     return torch::nn::functional::linear(h, lm_head_);

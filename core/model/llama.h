@@ -50,11 +50,27 @@ using LinearInputObserver = std::function<void(int layer, LinearKind kind, const
 // (output-gradient statistics for the factored Fisher).
 using LinearOutputObserver = std::function<void(int layer, LinearKind kind, const torch::Tensor& output)>;
 
+// x * rsqrt(mean(x^2) + eps) * w over the last dimension (every RMSNorm of the decoder).
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+// The tensor of `layer` that `spec` (a per-layer tensor of canonical_tensors) names; undefined for a
+// global tensor or one the layer does not have.
+torch::Tensor layer_parameter(const DecoderLayer& layer, const TensorSpec& spec);
+
+// One decoder layer of the checkpoint in fp32 on `device` (what LlamaModel holds for every layer);
+// layer streaming loads one at a time. With `release`, the layer's mapped file pages are handed back
+// once converted, so a pass over the whole model keeps one layer resident. Throws like LlamaModel.
+DecoderLayer load_decoder_layer(const Checkpoint& checkpoint, const ModelConfig& config, int layer,
+                                torch::Device device = torch::kCPU, bool release = false);
+
 class LlamaModel {
 public:
     // Dequantizes the checkpoint's tensors to fp32 on `device`. Throws InputError on missing or
     // mis-shaped tensors and when a weight holds NaN or inf (named per tensor).
     explicit LlamaModel(const Checkpoint& checkpoint, torch::Device device = torch::kCPU);
+    // The decoder's arithmetic without weights (no layers, no embedding): for running layers loaded
+    // one at a time through forward_layer. Validates the config like the constructor above.
+    LlamaModel(const ModelConfig& config, const std::string& source, torch::Device device);
 
     const ModelConfig& config() const { return config_; }
     torch::Device device() const { return device_; }
@@ -62,6 +78,11 @@ public:
     // tokens {B, T} (int64). Returns logits {B, T, vocab} in fp32. With a cache, positions continue
     // from cache->length and the cache is extended.
     torch::Tensor forward(const torch::Tensor& tokens, KVCache* cache = nullptr) const;
+
+    // One decoder layer (any layer of this config, held here or loaded apart) on the residual stream
+    // h {B, T, dim}: h + attention, then + MLP, with the observers called as in forward().
+    torch::Tensor forward_layer(const DecoderLayer& layer, int index, const torch::Tensor& h, std::int64_t start = 0,
+                                KVCache* cache = nullptr) const;
 
     std::vector<DecoderLayer>& layers() { return layers_; }
     const std::vector<DecoderLayer>& layers() const { return layers_; }

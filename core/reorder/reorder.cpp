@@ -16,26 +16,9 @@ using model::LinearKind;
 
 namespace {
 
-// Row and column sums of one matrix's sensitivity, as float64 on the CPU.
-struct Marginals {
-    std::vector<double> rows, cols;
-};
-
 std::vector<double> to_vector(const torch::Tensor& t) {
     auto c = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
     return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
-Marginals marginals(const LinearSensitivity& s, ReorderOptions::Source source, const std::string& what) {
-    torch::NoGradGuard no_grad;
-    if (source == ReorderOptions::Source::Fisher) {
-        if (!s.fisher.defined()) throw InputError("reordering by Fisher needs the per-weight Fisher of " + what);
-        return {to_vector(s.fisher.sum(1, false, torch::kDouble)), to_vector(s.fisher.sum(0, false, torch::kDouble))};
-    }
-    if (!s.r.defined() || !s.c.defined()) throw InputError("reordering by r c^T needs r and c of " + what);
-    // Row i of r c^T sums to r_i * sum(c); column j to c_j * sum(r).
-    const auto r = s.r.to(torch::kDouble), c = s.c.to(torch::kDouble);
-    return {to_vector(r * c.sum()), to_vector(c * r.sum())};
 }
 
 void add(std::vector<double>& acc, const std::vector<double>& v, const std::string& what) {
@@ -67,21 +50,43 @@ torch::Tensor gather1(const torch::Tensor& t, const torch::Tensor& idx) {
 
 }  // namespace
 
+Marginals marginals(const LinearSensitivity& s, ReorderOptions::Source source, const std::string& what) {
+    torch::NoGradGuard no_grad;
+    if (source == ReorderOptions::Source::Fisher) {
+        if (!s.fisher.defined()) throw InputError("reordering by Fisher needs the per-weight Fisher of " + what);
+        return {to_vector(s.fisher.sum(1, false, torch::kDouble)), to_vector(s.fisher.sum(0, false, torch::kDouble))};
+    }
+    if (!s.r.defined() || !s.c.defined()) throw InputError("reordering by r c^T needs r and c of " + what);
+    // Row i of r c^T sums to r_i * sum(c); column j to c_j * sum(r).
+    const auto r = s.r.to(torch::kDouble), c = s.c.to(torch::kDouble);
+    return {to_vector(r * c.sum()), to_vector(c * r.sum())};
+}
+
 Permutations compute_permutations(const calib::Sensitivity& sens, const model::ModelConfig& c,
                                   const ReorderOptions& options) {
     if (static_cast<std::int64_t>(sens.layers.size()) != c.n_layers)
         throw InputError("the sensitivity statistics have " + std::to_string(sens.layers.size()) +
                          " layers, the model has " + std::to_string(c.n_layers));
+    std::vector<LayerMarginals> layers(sens.layers.size());
+    for (int l = 0; l < c.n_layers; ++l)
+        for (int k = 0; k < model::kLinearKinds; ++k) {
+            const auto kind = static_cast<LinearKind>(k);
+            layers[static_cast<std::size_t>(l)][static_cast<std::size_t>(k)] =
+                marginals(sens.layers[static_cast<std::size_t>(l)][kind], options.source, model::linear_weight_name(l, kind));
+        }
+    return permutations_from_marginals(layers, c, options);
+}
+
+Permutations permutations_from_marginals(const std::vector<LayerMarginals>& layers, const model::ModelConfig& c,
+                                         const ReorderOptions& options) {
+    if (static_cast<std::int64_t>(layers.size()) != c.n_layers)
+        throw InputError("the sensitivity statistics have " + std::to_string(layers.size()) +
+                         " layers, the model has " + std::to_string(c.n_layers));
     const std::int64_t hd = c.head_dim, rep = c.n_heads / c.n_kv_heads;
     Permutations p;
     std::vector<double> hidden(static_cast<std::size_t>(c.dim), 0.0);
     for (int l = 0; l < c.n_layers; ++l) {
-        const auto& layer = sens.layers[static_cast<std::size_t>(l)];
-        std::array<Marginals, model::kLinearKinds> m;
-        for (int k = 0; k < model::kLinearKinds; ++k) {
-            const auto kind = static_cast<LinearKind>(k);
-            m[static_cast<std::size_t>(k)] = marginals(layer[kind], options.source, model::linear_weight_name(l, kind));
-        }
+        const LayerMarginals& m = layers[static_cast<std::size_t>(l)];
         auto of = [&](LinearKind kind) -> const Marginals& { return m[static_cast<std::size_t>(kind)]; };
         const std::string name = "layer " + std::to_string(l);
         for (auto kind : {LinearKind::Q, LinearKind::K, LinearKind::V, LinearKind::Gate, LinearKind::Up})
@@ -132,34 +137,36 @@ Permutations compute_permutations(const calib::Sensitivity& sens, const model::M
     return p;
 }
 
+void apply_to_layer(model::DecoderLayer& layer, const Permutations& p, const model::ModelConfig& c, int l) {
+    torch::NoGradGuard no_grad;
+    for (int k = 0; k < model::kLinearKinds; ++k) {
+        const auto kind = static_cast<LinearKind>(k);
+        auto& lin = layer.linear(kind);
+        if (lin.override_op)
+            throw InputError("cannot reorder " + model::linear_weight_name(l, kind) + ": it runs a packed kernel");
+        const bool grad = lin.weight.requires_grad();
+        const MatrixIndex m = matrix_index(p, c, l, kind, lin.weight.device());
+        lin.weight = gather2(lin.weight, m);
+        if (grad) lin.weight.requires_grad_(true);
+        // A bias belongs to its output rows and moves with them (P_hidden for o/down, P_ffn for
+        // gate/up, heads and v dims for q/k/v). q/k head norms act inside each head, whose rows
+        // are never permuted (RoPE pairs), and whole heads share one norm, so they stay.
+        lin.bias = gather1(lin.bias, m.rows);
+    }
+    if (p.hidden.empty()) return;
+    const auto h = torch::tensor(p.hidden, torch::kLong).to(layer.attn_norm.device());
+    layer.attn_norm = gather1(layer.attn_norm, h);
+    layer.ffn_norm = gather1(layer.ffn_norm, h);
+}
+
 void apply_to_model(model::LlamaModel& model, const Permutations& p) {
     const auto& c = model.config();
     validate(p, c);
     torch::NoGradGuard no_grad;
     const auto device = model.device();
-    for (int l = 0; l < c.n_layers; ++l) {
-        auto& layer = model.layers()[static_cast<std::size_t>(l)];
-        for (int k = 0; k < model::kLinearKinds; ++k) {
-            const auto kind = static_cast<LinearKind>(k);
-            auto& lin = layer.linear(kind);
-            if (lin.override_op)
-                throw InputError("cannot reorder " + model::linear_weight_name(l, kind) + ": it runs a packed kernel");
-            const bool grad = lin.weight.requires_grad();
-            const MatrixIndex m = matrix_index(p, c, l, kind, device);
-            lin.weight = gather2(lin.weight, m);
-            if (grad) lin.weight.requires_grad_(true);
-            // A bias belongs to its output rows and moves with them (P_hidden for o/down, P_ffn for
-            // gate/up, heads and v dims for q/k/v). q/k head norms act inside each head, whose rows
-            // are never permuted (RoPE pairs), and whole heads share one norm, so they stay.
-            lin.bias = gather1(lin.bias, m.rows);
-        }
-    }
+    for (int l = 0; l < c.n_layers; ++l) apply_to_layer(model.layers()[static_cast<std::size_t>(l)], p, c, l);
     if (p.hidden.empty()) return;
     const auto h = torch::tensor(p.hidden, torch::kLong).to(device);
-    for (auto& layer : model.layers()) {
-        layer.attn_norm = gather1(layer.attn_norm, h);
-        layer.ffn_norm = gather1(layer.ffn_norm, h);
-    }
     model.final_norm() = gather1(model.final_norm(), h);
     const bool tied = model.tied();
     model.embedding() = model.embedding().index_select(1, h).contiguous();
@@ -173,28 +180,32 @@ calib::Sensitivity permute_sensitivity(const calib::Sensitivity& sens, const Per
     if (static_cast<std::int64_t>(sens.layers.size()) != c.n_layers)
         throw InputError("the sensitivity statistics have " + std::to_string(sens.layers.size()) +
                          " layers, the model has " + std::to_string(c.n_layers));
-    torch::NoGradGuard no_grad;
     calib::Sensitivity out = sens;  // scalars; every tensor below is replaced by a gathered copy
-    for (int l = 0; l < c.n_layers; ++l) {
-        const auto& src = sens.layers[static_cast<std::size_t>(l)];
-        auto& dst = out.layers[static_cast<std::size_t>(l)];
-        for (int k = 0; k < model::kLinearKinds; ++k) {
-            const auto kind = static_cast<LinearKind>(k);
-            const MatrixIndex m = matrix_index(p, c, l, kind);
-            const auto& s = src[kind];
-            auto& d = dst[kind];
-            d.fisher = s.fisher.defined() ? gather2(s.fisher, m) : s.fisher;
-            d.r = gather1(s.r, m.rows);
-            d.c = gather1(s.c, m.cols);
-            if (s.r.defined() && !m.rows.defined()) d.r = s.r.clone();
-            if (s.c.defined() && !m.cols.defined()) d.c = s.c.clone();
-            // H of a site follows the columns of the site's consumers (all consumers of one site
-            // share its column gather).
-            auto& hs = src.hessian_of(kind);
-            if (hs.defined()) dst.hessian_of(kind) = m.cols.defined() ? gather2(hs, {m.cols, m.cols}) : hs.clone();
-        }
-    }
+    for (int l = 0; l < c.n_layers; ++l)
+        out.layers[static_cast<std::size_t>(l)] = permute_layer_sensitivity(sens.layers[static_cast<std::size_t>(l)], p, c, l);
     return out;
+}
+
+calib::LayerSensitivity permute_layer_sensitivity(const calib::LayerSensitivity& src, const Permutations& p,
+                                                  const model::ModelConfig& c, int l) {
+    torch::NoGradGuard no_grad;
+    calib::LayerSensitivity dst;
+    for (int k = 0; k < model::kLinearKinds; ++k) {
+        const auto kind = static_cast<LinearKind>(k);
+        const MatrixIndex m = matrix_index(p, c, l, kind);
+        const auto& s = src[kind];
+        auto& d = dst[kind];
+        d.fisher = s.fisher.defined() ? gather2(s.fisher, m) : s.fisher;
+        d.r = gather1(s.r, m.rows);
+        d.c = gather1(s.c, m.cols);
+        if (s.r.defined() && !m.rows.defined()) d.r = s.r.clone();
+        if (s.c.defined() && !m.cols.defined()) d.c = s.c.clone();
+        // H of a site follows the columns of the site's consumers (all consumers of one site
+        // share its column gather).
+        auto& hs = src.hessian_of(kind);
+        if (hs.defined()) dst.hessian_of(kind) = m.cols.defined() ? gather2(hs, {m.cols, m.cols}) : hs.clone();
+    }
+    return dst;
 }
 
 }  // namespace scalebits::reorder

@@ -4,7 +4,9 @@
 // permutation-equivariant: the mean of squares does not depend on the order of the channels), and
 // the matching permutation of the calibration statistics so the reordered layout's cost tables
 // can be computed without recalibrating.
+#include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/calib/sensitivity.h"
@@ -32,12 +34,30 @@ struct ReorderOptions {
 Permutations compute_permutations(const calib::Sensitivity& sens, const model::ModelConfig& config,
                                   const ReorderOptions& options = {});
 
+// Row and column sums of one matrix's sensitivity (what the permutations are decided from), and the
+// same for every matrix of every layer. Layer streaming keeps only these of the per-weight Fisher
+// until the permutations are known.
+struct Marginals {
+    std::vector<double> rows, cols;
+};
+using LayerMarginals = std::array<Marginals, model::kLinearKinds>;
+Marginals marginals(const calib::LinearSensitivity& s, ReorderOptions::Source source, const std::string& what);
+// compute_permutations from the marginals alone (one entry per layer, in LinearKind order).
+Permutations permutations_from_marginals(const std::vector<LayerMarginals>& layers, const model::ModelConfig& config,
+                                         const ReorderOptions& options = {});
+
 // Folds the permutations into the model's weights (in place). Throws InputError when they do not
 // fit the model or a linear layer runs a packed override op.
 void apply_to_model(model::LlamaModel& model, const Permutations& perms);
 
+// One layer's share of apply_to_model: its linear weights and biases, and its two norms.
+void apply_to_layer(model::DecoderLayer& layer, const Permutations& perms, const model::ModelConfig& config, int index);
+
 // The statistics of the reordered layout: F rows/cols, r, c and H gathered like their weights.
 calib::Sensitivity permute_sensitivity(const calib::Sensitivity& sens, const Permutations& perms,
                                        const model::ModelConfig& config);
+// The same for layer `index` alone.
+calib::LayerSensitivity permute_layer_sensitivity(const calib::LayerSensitivity& layer, const Permutations& perms,
+                                                  const model::ModelConfig& config, int index);
 
 }  // namespace scalebits::reorder

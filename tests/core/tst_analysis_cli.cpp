@@ -59,8 +59,45 @@ private slots:
         const auto j = json_of(r);
         QCOMPARE(j.value(QStringLiteral("matrices")).toInt(), 35);
         QVERIFY(QFileInfo::exists(analysis_));
-        // No temporary file is left beside the result.
+        // No temporary file is left beside the result, nor the streamed analysis's work folder.
         QCOMPARE(QDir(tmp_.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);
+        QVERIFY(!QFileInfo::exists(analysis_ + QStringLiteral(".work")));
+        QVERIFY(j.value(QStringLiteral("streamed")).toBool());
+        QVERIFY(j.value(QStringLiteral("peak_rss_mb")).toDouble() > 0);
+        QVERIFY(j.value(QStringLiteral("scratch_bytes")).toDouble() > 0);
+    }
+
+    // make-synthetic writes a Hugging Face folder any command opens; a streamed analysis of it under
+    // a limit too small for its activations puts them in the work folder and still succeeds.
+    void syntheticModelAnalyzesWithActivationsOnDisk() {
+        const QString model = tmp_.filePath(QStringLiteral("synthetic"));
+        const Run made = cli({QStringLiteral("make-synthetic"), QStringLiteral("--out"), model, QStringLiteral("--hidden"),
+                              QStringLiteral("64"), QStringLiteral("--mlp"), QStringLiteral("160"), QStringLiteral("--layers"),
+                              QStringLiteral("3"), QStringLiteral("--heads"), QStringLiteral("4"), QStringLiteral("--kv-heads"),
+                              QStringLiteral("2"), QStringLiteral("--vocab"), QStringLiteral("512"), QStringLiteral("--json")});
+        QVERIFY2(made.code == 0, made.err.constData());
+        QCOMPARE(json_of(made).value(QStringLiteral("parameters")).toInteger(),
+                 2 * 512 * 64 + 64 + 3 * (2 * 64 + 64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 160));
+        QVERIFY(QFileInfo::exists(model + QStringLiteral("/config.json")));
+        const QStringList common = {QStringLiteral("analyze"), QStringLiteral("--model"), model, QStringLiteral("--tokenizer"),
+                                    shared("stories260K/tok512.bin"), QStringLiteral("--calib"), shared("c4/c4-sample.utf8"),
+                                    QStringLiteral("--samples"), QStringLiteral("4"), QStringLiteral("--seqlen"),
+                                    QStringLiteral("32"), QStringLiteral("--tile"), QStringLiteral("32x32"), QStringLiteral("--json")};
+        const Run probe = cli(common + QStringList{QStringLiteral("--out"), tmp_.filePath(QStringLiteral("probe.sba"))});
+        QVERIFY2(probe.code == 0, probe.err.constData());
+        const auto pj = json_of(probe);
+        QVERIFY(!pj.value(QStringLiteral("activations_on_disk")).toBool());
+        const double limit_mb = pj.value(QStringLiteral("layer_working_set_mb")).toDouble() +
+                                pj.value(QStringLiteral("activation_mb")).toDouble() / 2;
+        const Run r = cli(common + QStringList{QStringLiteral("--out"), tmp_.filePath(QStringLiteral("disk.sba")),
+                                               QStringLiteral("--max-memory"),
+                                               QString::number(static_cast<qint64>(limit_mb * 1024 * 1024))});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(json_of(r).value(QStringLiteral("activations_on_disk")).toBool());
+        const Run bad = cli(common + QStringList{QStringLiteral("--out"), tmp_.filePath(QStringLiteral("bad.sba")),
+                                                 QStringLiteral("--max-memory"), QStringLiteral("lots")});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("--max-memory"), bad.err.constData());
     }
 
     void inspect() {

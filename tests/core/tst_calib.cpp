@@ -36,6 +36,25 @@ private:
     }
 
 private slots:
+    // The analysis file's Hessian storage: the upper triangle unpacks to the matrix it came from
+    // (odd and even sizes), and a count that is no triangle is refused.
+    void hessianTrianglesRoundTrip() {
+        torch::manual_seed(3);
+        for (std::int64_t k : {1, 2, 7, 64, 129}) {
+            const auto x = torch::randn({50, k});
+            const auto h = x.t().mm(x);
+            const auto packed = calib::pack_upper_triangle(h);
+            QCOMPARE(static_cast<std::int64_t>(packed.size()), k * (k + 1) / 2);
+            const auto back = calib::unpack_upper_triangle(packed.data(), static_cast<std::int64_t>(packed.size()), "h");
+            const auto upper = torch::triu(h);
+            QVERIFY(torch::equal(torch::triu(back), upper));
+            QVERIFY(torch::equal(back, back.t()));
+        }
+        const std::vector<float> five(5, 1.0f);
+        QVERIFY_THROWS_EXCEPTION(InputError, calib::unpack_upper_triangle(five.data(), 5, "h"));
+        QVERIFY_THROWS_EXCEPTION(InputError, calib::unpack_upper_triangle(five.data(), 0, "h"));
+    }
+
     void initTestCase() { torch::manual_seed(0); }
 
     void calibrationSetIsSeededAndDrawnFromTheStream() {

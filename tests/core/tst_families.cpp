@@ -17,6 +17,7 @@
 #include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/analyze.h"
+#include "core/analysis/streamed_analyze.h"
 #include "core/analysis/sweep.h"
 #include "core/calib/calib_set.h"
 #include "core/calib/sensitivity.h"
@@ -264,6 +265,25 @@ private Q_SLOTS:
         o.tile_cols = 32;
         o.group = 32;  // groups of 16 cost 1.2 bits of scales and zeros: 3.0 bpw would be out of reach
         const analysis::Analysis a = analysis::analyze(ck, m, o, dir(tag + ".sba"));
+        // The layer-streamed analysis of this family (biases, head norms, windows through the
+        // per-layer recompute) gives the same permutations and tables.
+        const analysis::Analysis s = analysis::analyze_streamed(ck, o, dir(tag + "-streamed.sba"));
+        QVERIFY(s.permutations.hidden == a.permutations.hidden);
+        QVERIFY(s.permutations.ffn == a.permutations.ffn);
+        double worst = 0;
+        for (std::size_t i = 0; i < a.matrices.size(); ++i)
+            for (const auto& [x, y] : {std::pair{&s.matrices[i].cost_original, &a.matrices[i].cost_original},
+                                       std::pair{&s.matrices[i].cost_reordered, &a.matrices[i].cost_reordered},
+                                       std::pair{&s.matrices[i].fisher_reordered, &a.matrices[i].fisher_reordered}}) {
+                double diff = 0, scale = 0;  // max |x - y| / max |y|, as rel_diff
+                for (std::size_t j = 0; j < y->size(); ++j) {
+                    diff = std::max(diff, std::abs((*x)[j] - (*y)[j]));
+                    scale = std::max(scale, std::abs((*y)[j]));
+                }
+                worst = std::max(worst, diff / (scale > 0 ? scale : 1.0));
+            }
+        qInfo() << n.c_str() << (gguf ? "gguf" : "hf") << "streamed vs in-memory tables, largest relative difference" << worst;
+        QVERIFY2(worst <= 1e-5, qPrintable(QString::number(worst)));
         const analysis::Analysis reread = analysis::load_analysis(dir(tag + ".sba"));
         QCOMPARE(model::describe_family(reread.config), model::describe_family(ck.config));
         const auto alloc = analysis::allocate(reread, AllocMethod::ScaleBits, Budget::bits_per_weight(3.0));

@@ -119,17 +119,29 @@ private Q_SLOTS:
         QVERIFY2(r.code == 0, r.err.constData());
     }
 
+    // The disk fills (a file size limit) while the export writes a layer's piece into its scratch
+    // folder, or while it writes model.safetensors: the error names that file, the earlier export is
+    // untouched and the scratch folder is gone.
+    void fullDiskDuringExportKeepsTheEarlierExport_data() {
+        QTest::addColumn<int>("limit");
+        QTest::addColumn<QString>("file");
+        QTest::newRow("scratch piece") << 16 * 1024 << QStringLiteral(".export.export-work/");
+        QTest::newRow("model file") << 128 * 1024 << QStringLiteral("export/model.safetensors");
+    }
     void fullDiskDuringExportKeepsTheEarlierExport() {
+        QFETCH(int, limit);
+        QFETCH(QString, file);
         const QString out = tmp_.filePath(QStringLiteral("export"));
         Run r = cli(exportArgs(out, "4.5"));
         QVERIFY2(r.code == 0, r.err.constData());
         const QStringList before = files(out);
         const QByteArray model = digest(out + QStringLiteral("/model.safetensors"));
         const QByteArray config = digest(out + QStringLiteral("/config.json"));
-        r = cli(exportArgs(out, "6"), 64 * 1024);
+        r = cli(exportArgs(out, "6"), limit);
         QCOMPARE(r.code, 2);
-        QVERIFY2(r.err.contains("model.safetensors") && r.err.contains("cannot write"), r.err.constData());
+        QVERIFY2(r.err.contains(file.toUtf8()) && r.err.contains("cannot write"), r.err.constData());
         QCOMPARE(files(out), before);  // no temporary file left
+        QVERIFY(!QFileInfo::exists(tmp_.filePath(QStringLiteral(".export.export-work"))));
         QCOMPARE(digest(out + QStringLiteral("/model.safetensors")), model);
         QCOMPARE(digest(out + QStringLiteral("/config.json")), config);
         // And it still loads.

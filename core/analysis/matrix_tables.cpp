@@ -1,0 +1,40 @@
+#include "core/analysis/matrix_tables.h"
+
+#include <torch/torch.h>
+
+#include "core/quant/tile_costs.h"
+
+namespace scalebits::analysis {
+
+std::vector<double> to_doubles(const torch::Tensor& t) {
+    auto c = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+std::vector<float> to_floats(const torch::Tensor& t) {
+    auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+MatrixAnalysis matrix_record(const model::ModelConfig& c, int layer, model::LinearKind kind, const quant::TileSpec& spec) {
+    MatrixAnalysis m;
+    m.name = model::linear_weight_name(layer, kind);
+    m.layer = layer;
+    m.kind = static_cast<int>(kind);
+    std::tie(m.rows, m.cols) = model::linear_shape(c, kind);
+    m.tile_rows = spec.tile_rows;
+    m.tile_cols = spec.tile_cols;
+    m.group = spec.group;
+    m.grid_rows = spec.grid_rows(m.rows);
+    m.grid_cols = spec.grid_cols(m.cols);
+    return m;
+}
+
+MatrixTables matrix_tables(const torch::Tensor& w, const torch::Tensor& fisher, const quant::TileSpec& spec,
+                           const std::vector<int>& widths) {
+    torch::NoGradGuard no_grad;
+    const quant::TileCostTable t = quant::tile_costs(w.detach(), spec, widths, quant::ErrorWeights::fisher(fisher));
+    return {to_doubles(t.costs), to_doubles(quant::tile_sums(fisher, spec)), to_floats(t.group_costs)};
+}
+
+}  // namespace scalebits::analysis
