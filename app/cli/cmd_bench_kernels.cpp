@@ -5,6 +5,8 @@
 #include "core/util/error.h"
 #include "tool.h"
 
+#include <scalebits/kernels.h>
+
 namespace scalebits::cli {
 
 // The kernel tool's verify and bench modes under the CLI: `bench-kernels ... [--verify]` takes the
@@ -18,6 +20,9 @@ int cmd_bench_kernels(const Argv& argv) {
                          "\nusage: scalebits-cli bench-kernels [--verify] [--device cpu|cuda] [--shapes NxK,...] "
                          "[--bits 2,3,4,8,mixed] [--batch 1,4,16] [--group G] [--threads T] [--iters I] [--json]");
     }
+    // A missing GPU is the user's input (exit 2), not an internal error.
+    if (opt.device == "cuda" && !kernels::cuda_available())
+        throw InputError("--device cuda: no CUDA device is visible, or this build has no CUDA kernels");
     if (opt.mode == "verify") return kernels::tool::run_verify(opt) == 0 ? 0 : 1;
     return kernels::tool::run_bench(opt);
 }

@@ -186,7 +186,7 @@ Result bench_cuda_case(const Options& opt, const Case& c, int batch, double bw) 
 
 int run_bench(const Options& opt) {
     const bool cuda = opt.device == "cuda";
-    if (cuda && !cuda_available()) throw std::runtime_error("--device cuda: no CUDA device available");
+    if (cuda && !cuda_available()) throw std::runtime_error("--device cuda: no CUDA device is visible, or this build has no CUDA kernels");
     // Bandwidth of the device, measured once in this run: CPU read bandwidth with the same thread
     // count as the kernels, or GPU device-to-device cudaMemcpy.
     const double bw = cuda ? cuda_copy_bandwidth_gbps(1ull << 30, 20) : cpu_read_bandwidth_gbps(1ull << 30, opt.threads, 7);

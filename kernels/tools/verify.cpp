@@ -4,6 +4,8 @@
 #include "cases.h"
 #include "tool.h"
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -73,6 +75,9 @@ bool round_trip(const Case& c) {
 }  // namespace
 
 int run_verify(const Options& opt) {
+    // Asked for by name, CUDA must be there: a GPU check that silently checked only the CPU would pass.
+    if (opt.device == "cuda" && !cuda_available())
+        throw std::runtime_error("--device cuda: no CUDA device is visible, or this build has no CUDA kernels");
     Stats cpu_st, cuda_st;
     int rt_fail = 0;
     const bool cuda = cuda_available() && !opt.cpu_only;

@@ -12,6 +12,7 @@
 
 #include "../io/gguf_writer.h"
 #include "hang_guard.h"
+#include <scalebits/kernels.h>
 #include "../io/safetensors_fixture.h"
 
 namespace fs = std::filesystem;
@@ -70,6 +71,35 @@ private:
 
 private slots:
     void initTestCase() { QVERIFY(tmp_.isValid()); }
+
+    // Without a GPU (or without CUDA in LibTorch), every command asked for --device cuda ends with exit
+    // 2 and one line that says so, never a crash or a silent CPU run.
+    void cudaWithoutAGpuIsAClearError_data() {
+        QTest::addColumn<QStringList>("args");
+        const QStringList m{QStringLiteral("--model"), stories(), QStringLiteral("--tokenizer"), tok512()};
+        QTest::newRow("eval") << (QStringList{QStringLiteral("eval")} + m +
+                                  QStringList{QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw"),
+                                              QStringLiteral("--ctx"), QStringLiteral("64"), QStringLiteral("--max-windows"),
+                                              QStringLiteral("1")});
+        QTest::newRow("generate") << (QStringList{QStringLiteral("generate")} + m +
+                                      QStringList{QStringLiteral("--prompt"), QStringLiteral("Once"), QStringLiteral("--steps"),
+                                                  QStringLiteral("4")});
+        QTest::newRow("analyze") << (QStringList{QStringLiteral("analyze")} + m +
+                                     QStringList{QStringLiteral("--samples"), QStringLiteral("2"), QStringLiteral("--seqlen"),
+                                                 QStringLiteral("32"), QStringLiteral("--out"), path("cuda.sba")});
+        QTest::newRow("bench-kernels") << QStringList{QStringLiteral("bench-kernels"), QStringLiteral("--shapes"),
+                                                      QStringLiteral("256x256"), QStringLiteral("--bits"), QStringLiteral("4"),
+                                                      QStringLiteral("--batch"), QStringLiteral("1")};
+        QTest::newRow("bench-kernels --verify") << QStringList{QStringLiteral("bench-kernels"), QStringLiteral("--verify")};
+    }
+    void cudaWithoutAGpuIsAClearError() {
+        QFETCH(QStringList, args);
+        if (scalebits::kernels::cuda_available()) QSKIP("a CUDA device is present");
+        const Run r = cli(args + QStringList{QStringLiteral("--device"), QStringLiteral("cuda")});
+        QVERIFY2(r.code == 2, qPrintable(QStringLiteral("exit %1: %2").arg(r.code).arg(QString::fromUtf8(r.err))));
+        QVERIFY2(r.err.contains("cuda") && r.err.count('\n') == 1, r.err.constData());
+        QVERIFY(!QFileInfo::exists(path("cuda.sba")));
+    }
 
     void usageErrors() {
         QCOMPARE(cli({}).code, 2);

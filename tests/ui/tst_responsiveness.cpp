@@ -5,9 +5,11 @@
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTableView>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "hang_guard.h"
 
@@ -78,6 +80,19 @@ private Q_SLOTS:
     }
     void smollm2Sized() { measure(analysis::smollm2_like(), "SmolLM2-135M-shaped", 16.0); }
     void halfMillionTiles() { measure(analysis::llama_like_for_tiles(500000), "500k tiles", 50.0); }
+    // Opening from a file: the same 500,000 tiles saved as an analysis file, then loaded and shown
+    // (what File > Open does); "ready" is the open time a user waits.
+    void halfMillionTilesFromAFile() {
+        QTemporaryDir tmp;
+        const std::string file = tmp.filePath(QStringLiteral("500k.sba")).toStdString();
+        analysis::save_analysis(analysis::make_synthetic_analysis(analysis::llama_like_for_tiles(500000)), file);
+        QElapsedTimer setup;
+        setup.start();
+        auto a = std::make_shared<const analysis::Analysis>(analysis::load_analysis(file));
+        qInfo("500k tiles: analysis file of %lld bytes loaded in %lld ms", qlonglong(std::filesystem::file_size(file)),
+              qlonglong(setup.elapsed()));
+        measure(a, "500k tiles from a file", 50.0, setup);
+    }
     // A real analysis file, when SCALEBITS_ANALYSIS names one (e.g. the SmolLM2 analysis).
     void analysisFile() {
         const QString file = qEnvironmentVariable("SCALEBITS_ANALYSIS");
