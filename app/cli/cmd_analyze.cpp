@@ -65,7 +65,7 @@ int cmd_analyze(const Argv& argv) {
     so.resume = args.flag("resume");
     if (in_memory && (so.resume || args.get("max-memory") || args.get("work-dir")))
         throw InputError("--resume, --max-memory and --work-dir are for the streamed analysis, not --in-memory");
-    LoadedModel m = load_model(args, /*dense=*/in_memory);
+    LoadedModel m = load_model(args, in_memory ? ModelWeights::Whole : ModelWeights::None);
     Progress progress;
     progress.report = print_progress;
     analysis::StreamReport rep;

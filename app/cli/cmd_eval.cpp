@@ -6,7 +6,6 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "core/analysis/streamed_analyze.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
@@ -15,13 +14,13 @@ namespace scalebits::cli {
 
 int cmd_eval(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"text", "ctx", "max-windows", "max-bytes", "batch"});
+    opts.insert({"text", "ctx", "max-windows", "max-bytes", "batch", "activation-mb"});
     Args args(argv, opts, {"json", "stream"});
     // Layer-outer over the windows (streamed_perplexity.h) when asked, or when the model in fp32
     // would take more than half the available memory; an exported model always runs whole (packed).
-    LoadedModel m = load_model(args, /*dense=*/false);
+    LoadedModel m = load_model(args, ModelWeights::None);
     const bool stream = m.checkpoint.packed.empty() &&
-                        (args.flag("stream") || 2 * dense_fp32_bytes(m.checkpoint.config) > analysis::available_memory_bytes());
+                        (args.flag("stream") || !whole_model_fits(m.checkpoint.config));
     if (!stream) m.model = std::make_unique<model::LlamaModel>(m.checkpoint, parse_device(args.get_or("device", "cpu")));
     const auto& tok = require_tokenizer(m.checkpoint);
     const std::string text = eval::read_text(args.require("text"), args.get_int("max-bytes", 0));
@@ -34,7 +33,8 @@ int cmd_eval(const Argv& argv) {
     o.batch = args.get_int("batch", 1);
     Progress progress;
     progress.report = print_progress;
-    const auto r = stream ? eval::perplexity_streamed(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, o, progress)
+    const auto r = stream ? eval::perplexity_streamed(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, o, progress,
+                                                    activation_bytes(args))
                           : eval::perplexity(*m.model, tokens, o, progress);
     nlohmann::json j = {{"model", m.checkpoint.path.string()},
                         {"text", args.require("text")},

@@ -23,7 +23,7 @@ int cmd_export(const Argv& argv) {
     const std::string out = args.require("out");
     const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
     // Layer by layer (export.h): the checkpoint's tensors are read where they lie.
-    LoadedModel m = load_model(args, /*dense=*/false);
+    LoadedModel m = load_model(args, ModelWeights::None);
     Progress progress;
     progress.report = print_progress;
     exporting::ExportInfo info;

@@ -13,7 +13,7 @@ int cmd_generate(const Argv& argv) {
     Args args(argv, opts, {"json", "greedy", "no-bos"});
     if (args.get_double("temperature", 0.0) != 0.0)
         throw InputError("only greedy decoding (--temperature 0, --greedy) is supported");
-    LoadedModel m = load_model(args);
+    LoadedModel m = load_model(args, ModelWeights::WholeOrStreamed);
     const auto& tok = require_tokenizer(m.checkpoint);
     eval::GenerateOptions o;
     o.steps = args.get_int("steps", 64);

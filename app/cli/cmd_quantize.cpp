@@ -35,7 +35,7 @@ int cmd_quantize_eval(const Argv& argv) {
     analysis::check_model_matches(a, args.require("model"));
     // Layer by layer: each layer is loaded, folded into the layout and fake-quantized when the pass
     // reaches it (quantized_stream.h), so no fp32 copy of the whole model is made.
-    LoadedModel m = load_model(args, /*dense=*/false);
+    LoadedModel m = load_model(args, ModelWeights::None);
     const bool reordered = !args.flag("no-reorder");
     const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, bits), quantizer, reordered);
     Progress progress;

@@ -105,7 +105,7 @@ int cmd_sweep(const Argv& argv) {
 
     // Every row is evaluated layer by layer (no fp32 copy of the whole model); refinement rounds
     // load the model whole (refine.h).
-    LoadedModel m = load_model(args, /*dense=*/false);
+    LoadedModel m = load_model(args, ModelWeights::None);
     const auto& tok = require_tokenizer(m.checkpoint);
     const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
     eval::PerplexityOptions po;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/analysis/streamed_analyze.h"
 #include "core/model/threads.h"
 #include "core/util/default_paths.h"
 #include "core/util/error.h"
@@ -29,7 +30,7 @@ torch::Device parse_device(const std::string& name) {
     throw InputError("--device must be cpu or cuda, got '" + name + "'");
 }
 
-LoadedModel load_model(const Args& args, bool dense) {
+LoadedModel load_model(const Args& args, ModelWeights weights) {
     const auto t0 = std::chrono::steady_clock::now();
     model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
     LoadedModel out;
@@ -37,7 +38,13 @@ LoadedModel load_model(const Args& args, bool dense) {
     if (auto t = args.get("tokenizer")) tok = *t;
     out.checkpoint = model::load_checkpoint(args.require("model"), tok);
     const torch::Device device = parse_device(args.get_or("device", "cpu"));
-    if (dense) out.model = std::make_unique<model::LlamaModel>(out.checkpoint, device);
+    model::Residency residency = model::Residency::Whole;
+    if (weights == ModelWeights::WholeOrStreamed && out.checkpoint.packed.empty() && !whole_model_fits(out.checkpoint.config)) {
+        residency = model::Residency::Streamed;
+        std::fprintf(stderr, "note: the model in fp32 (%.1f GB) does not fit in memory; its layers are read from the file "
+                             "one at a time, which is slow\n", static_cast<double>(dense_fp32_bytes(out.checkpoint.config)) / 1e9);
+    }
+    if (weights != ModelWeights::None) out.model = std::make_unique<model::LlamaModel>(out.checkpoint, device, residency);
     out.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
 }
@@ -50,6 +57,10 @@ std::uint64_t dense_fp32_bytes(const model::ModelConfig& config) {
         n += e;
     }
     return n;
+}
+
+bool whole_model_fits(const model::ModelConfig& config) {
+    return 2 * dense_fp32_bytes(config) <= analysis::available_memory_bytes();
 }
 
 std::uint64_t activation_bytes(const Args& args) {

@@ -25,11 +25,15 @@ struct LoadedModel {
 std::set<std::string> model_options();
 
 torch::Device parse_device(const std::string& name);
-// The checkpoint, and the whole model in fp32 unless `dense` is false (layer-streamed commands read
-// the checkpoint's tensors where they lie).
-LoadedModel load_model(const Args& args, bool dense = true);
+// What load_model builds beside the checkpoint: no model (layer-streamed commands read the
+// checkpoint's tensors where they lie), the whole model in fp32, or the whole model when it fits
+// (its fp32 weights under half the available memory) and else a streamed one (model::Residency).
+enum class ModelWeights { None, Whole, WholeOrStreamed };
+LoadedModel load_model(const Args& args, ModelWeights weights);
 // Bytes the whole model of `config` takes in fp32 (every canonical tensor).
 std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
+// The model in fp32 takes at most half the machine's available memory (else commands stream it).
+bool whole_model_fits(const model::ModelConfig& config);
 // --activation-mb: memory for the activations of a layer-streamed evaluation (default 1024 MiB).
 std::uint64_t activation_bytes(const Args& args);
 // A byte count with an optional K, M, G or T suffix (powers of 1024), e.g. "6G", "512M", "1.5G".

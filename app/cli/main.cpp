@@ -26,7 +26,7 @@ struct Command {
 const Command kCommands[] = {
     {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer", "--model M [--tokenizer T] [--json]"},
     {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt", "--model M [--tokenizer T] --prompt TEXT [--steps N] [--greedy] [--json]"},
-    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)", "--model M [--tokenizer T] --text FILE [--ctx 512] [--max-windows K] [--max-bytes B] [--batch B] [--stream] [--json]\n\n--stream runs layer by layer over all windows (the default when the model in fp32 would take over half the available memory)."},
+    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)", "--model M [--tokenizer T] --text FILE [--ctx 512] [--max-windows K] [--max-bytes B] [--batch B] [--stream] [--activation-mb MB] [--json]\n\n--stream runs layer by layer over all windows (the default when the model in fp32 would take over half the available memory)."},
     {"analyze", scalebits::cli::cmd_analyze, "calibrate: sensitivity, channel reordering, per-tile cost tables", "--model M [--calib FILE] [--samples 128] [--seqlen 512] [--tile 128x128] [--group G] [--bits 2,3,4,8] [--seed S] [--reorder-heads] [--max-memory SIZE] [--resume] [--work-dir D] [--in-memory] --out A [--json]"},
     {"inspect", scalebits::cli::cmd_inspect, "summarize an analysis file per matrix", "ANALYSIS [--json]"},
     {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity", "--model M --analysis A --uniform BITS [--quantizer rtn|gptq] [--no-reorder] --text FILE [--ctx 512] [--max-windows K] [--activation-mb MB] [--json]"},

@@ -6,6 +6,7 @@
 
 #include <scalebits/kernels.h>
 
+#include "core/model/model_ends.h"
 #include "core/util/error.h"
 
 namespace scalebits::model {
@@ -126,7 +127,17 @@ DecoderLayer load_decoder_layer(const Checkpoint& ckpt, const ModelConfig& c, in
     return l;
 }
 
-LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device) : LlamaModel(ckpt.config, ckpt.path.string(), device) {
+LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device)
+    : LlamaModel(ckpt, device, Residency::Whole) {}
+
+LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device, Residency residency)
+    : LlamaModel(ckpt.config, ckpt.path.string(), device) {
+    if (residency == Residency::Streamed) {
+        if (!ckpt.packed.empty())
+            throw InputError(ckpt.path, "an exported (packed) model runs whole: its packed tiles are read where they lie");
+        streamed_ = &ckpt;
+        return;
+    }
     const auto& c = config_;
     using Role = TensorSpec::Role;
     for (const TensorSpec& t : canonical_tensors(c)) {
@@ -261,8 +272,8 @@ torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) c
     forward_passes_.fetch_add(1, std::memory_order_relaxed);
     const std::int64_t start = cache ? cache->length : 0;
     if (cache && cache->k.empty()) {
-        cache->k.resize(layers_.size());
-        cache->v.resize(layers_.size());
+        cache->k.resize(static_cast<std::size_t>(config_.n_layers));
+        cache->v.resize(static_cast<std::size_t>(config_.n_layers));
     }
     torch::Tensor ids = tokens.to(device_, torch::kLong);
     if (ids.numel() > 0) {
@@ -270,6 +281,16 @@ torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) c
         if (lo < 0 || hi >= config_.vocab_size)
             throw InputError("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary (" +
                              std::to_string(config_.vocab_size) + ")");
+    }
+    if (streamed_) {
+        torch::Tensor h = embed_tokens(*streamed_, ids).to(device_);
+        for (int i = 0; i < config_.n_layers; ++i)
+            h = forward_layer(load_decoder_layer(*streamed_, config_, i, device_, /*release=*/true), i, h, start, cache);
+        if (cache) cache->length += tokens.size(1);
+        const StreamedHead head(*streamed_);
+        torch::Tensor logits = head.logits(head.norm(h)).to(device_);
+        head.release();
+        return logits;
     }
     torch::Tensor h = torch::embedding(embed_, ids);
     for (std::size_t i = 0; i < layers_.size(); ++i) h = forward_layer(layers_[i], static_cast<int>(i), h, start, cache);

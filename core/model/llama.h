@@ -63,17 +63,27 @@ torch::Tensor layer_parameter(const DecoderLayer& layer, const TensorSpec& spec)
 DecoderLayer load_decoder_layer(const Checkpoint& checkpoint, const ModelConfig& config, int layer,
                                 torch::Device device = torch::kCPU, bool release = false);
 
+// Where a model's weights live: all of them in fp32 (the default), or in the checkpoint in their stored
+// type, one decoder layer converted to fp32 when forward() reaches it (and the embedding rows and the
+// lm_head in chunks, model_ends.h). A streamed model runs any model whatever its size, slowly: every
+// forward() reads the whole checkpoint; it holds no layers, embedding or lm_head tensors.
+enum class Residency { Whole, Streamed };
+
 class LlamaModel {
 public:
     // Dequantizes the checkpoint's tensors to fp32 on `device`. Throws InputError on missing or
     // mis-shaped tensors and when a weight holds NaN or inf (named per tensor).
     explicit LlamaModel(const Checkpoint& checkpoint, torch::Device device = torch::kCPU);
+    // With Residency::Streamed, `checkpoint` must outlive the model; only forward() and
+    // forward_layer() use it (layers() is empty).
+    LlamaModel(const Checkpoint& checkpoint, torch::Device device, Residency residency);
     // The decoder's arithmetic without weights (no layers, no embedding): for running layers loaded
     // one at a time through forward_layer. Validates the config like the constructor above.
     LlamaModel(const ModelConfig& config, const std::string& source, torch::Device device);
 
     const ModelConfig& config() const { return config_; }
     torch::Device device() const { return device_; }
+    bool streamed() const { return streamed_ != nullptr; }
 
     // tokens {B, T} (int64). Returns logits {B, T, vocab} in fp32. With a cache, positions continue
     // from cache->length and the cache is extended.
@@ -115,6 +125,7 @@ private:
     torch::Tensor embed_, norm_, lm_head_;
     std::vector<DecoderLayer> layers_;
     torch::Tensor inv_freq_;  // {head_dim/2}, RoPE scaling applied
+    const Checkpoint* streamed_ = nullptr;  // Residency::Streamed: where the weights are read
     LinearInputObserver input_observer_;
     LinearOutputObserver output_observer_;
     mutable std::atomic<std::uint64_t> forward_passes_{0};

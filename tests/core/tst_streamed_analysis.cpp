@@ -255,6 +255,33 @@ private slots:
         QVERIFY2(rel_ppl <= 1e-6, qPrintable(QString::number(rel_ppl)));
     }
 
+    // A streamed model (weights read from the checkpoint one layer at a time at every forward) gives
+    // the whole model's logits, with a KV cache too: generation of models larger than memory.
+    void streamedModelGivesTheWholeModelsLogits_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("stories260K") << QString();
+        for (const char* f : {"qwen2", "qwen3", "mistral", "llama3"}) QTest::newRow(f) << QString::fromLatin1(f);
+    }
+    void streamedModelGivesTheWholeModelsLogits() {
+        QFETCH(QString, model);
+        const model::Checkpoint ck =
+            model.isEmpty() ? stories_checkpoint()
+                            : model::load_checkpoint(std::filesystem::path(SCALEBITS_SOURCE_DIR) / "tests" / "data" / "families" /
+                                                     model.toStdString());
+        const model::LlamaModel whole(ck);
+        const model::LlamaModel streamed(ck, torch::kCPU, model::Residency::Streamed);
+        QVERIFY(streamed.streamed() && streamed.layers().empty());
+        const torch::Tensor ids = text_batch(*ck.tokenizer, kWiki, 2, 40);
+        model::KVCache c1, c2;
+        double worst = 0;
+        for (const auto& [from, len] : {std::pair<std::int64_t, std::int64_t>{0, 24}, {24, 1}, {25, 15}}) {
+            const auto part = ids.narrow(1, from, len);
+            worst = std::max(worst, rel_diff(streamed.forward(part, &c2), whole.forward(part, &c1)));
+        }
+        qInfo() << "largest relative logit difference, streamed vs whole:" << worst;
+        QVERIFY2(worst <= 1e-5, qPrintable(QString::number(worst)));
+    }
+
     // An allocation evaluated layer by layer (each layer loaded, permuted and fake-quantized when the
     // pass reaches it, the full-precision side kept as final hidden states) scores as the whole
     // fake-quantized model against the whole full-precision one: every method's layout, both
