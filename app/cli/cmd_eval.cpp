@@ -9,19 +9,27 @@
 #include "core/eval/perplexity.h"
 #include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
+#include "core/runtime/packed_perplexity.h"
 
 namespace scalebits::cli {
 
 int cmd_eval(const Argv& argv) {
     auto opts = model_options();
     opts.insert({"text", "ctx", "max-windows", "max-bytes", "batch", "activation-mb"});
+    opts.insert("engine");
     Args args(argv, opts, {"json", "stream"});
     // Layer-outer over the windows (streamed_perplexity.h) when asked, or when the model in fp32
     // would take more than half the available memory; an exported model always runs whole (packed).
     LoadedModel m = load_model(args, ModelWeights::None);
     const bool stream = m.checkpoint.packed.empty() &&
                         (args.flag("stream") || !whole_model_fits(m.checkpoint.config));
-    if (!stream) m.model = std::make_unique<model::LlamaModel>(m.checkpoint, parse_device(args.get_or("device", "cpu")));
+    // An export runs on the decode engine (packed_decoder.h) unless --engine torch asks for the
+    // LibTorch path, its reference.
+    const std::string engine = args.get_or("engine", "auto");
+    if (engine != "auto" && engine != "torch") throw InputError("--engine must be auto or torch, got '" + engine + "'");
+    const bool native = !m.checkpoint.packed.empty() && engine == "auto";
+    if (!stream && !native)
+        m.model = std::make_unique<model::LlamaModel>(m.checkpoint, parse_device(args.get_or("device", "cpu")));
     const auto& tok = require_tokenizer(m.checkpoint);
     const std::string text = eval::read_text(args.require("text"), args.get_int("max-bytes", 0));
     const auto t0 = std::chrono::steady_clock::now();
@@ -33,9 +41,18 @@ int cmd_eval(const Argv& argv) {
     o.batch = args.get_int("batch", 1);
     Progress progress;
     progress.report = print_progress;
-    const auto r = stream ? eval::perplexity_streamed(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, o, progress,
-                                                    activation_bytes(args))
-                          : eval::perplexity(*m.model, tokens, o, progress);
+    eval::PerplexityResult r;
+    if (native) {
+        if (args.get_or("device", "cpu") != "cpu")
+            throw InputError("exported models run on the CPU decode engine in this build; use --device cpu");
+        runtime::PackedDecoder decoder(m.checkpoint, std::min(o.ctx, m.checkpoint.config.max_seq_len));
+        r = runtime::perplexity_packed(decoder, tokens, o, progress);
+    } else if (stream) {
+        r = eval::perplexity_streamed(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, o, progress,
+                                      activation_bytes(args));
+    } else {
+        r = eval::perplexity(*m.model, tokens, o, progress);
+    }
     nlohmann::json j = {{"model", m.checkpoint.path.string()},
                         {"text", args.require("text")},
                         {"bytes", text.size()},
@@ -51,6 +68,7 @@ int cmd_eval(const Argv& argv) {
                         {"load_s", m.load_seconds},
                         {"torch_threads", at::get_num_threads()},
                         {"streamed", stream},
+                        {"engine", native ? "native" : "torch"},
                         {"peak_rss_mb", peak_rss_mb()}};
     if (args.flag("json")) {
         print_json(j);

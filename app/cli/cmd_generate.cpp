@@ -3,19 +3,31 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "core/eval/generate.h"
+#include "core/runtime/packed_decoder.h"
 #include "core/util/error.h"
 
 namespace scalebits::cli {
 
 int cmd_generate(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"prompt", "steps", "temperature"});
+    opts.insert({"prompt", "steps", "temperature", "top-k", "top-p", "seed", "engine"});
     Args args(argv, opts, {"json", "greedy", "no-bos"});
-    if (args.get_double("temperature", 0.0) != 0.0)
-        throw InputError("only greedy decoding (--temperature 0, --greedy) is supported");
-    LoadedModel m = load_model(args, ModelWeights::WholeOrStreamed);
-    const auto& tok = require_tokenizer(m.checkpoint);
     eval::GenerateOptions o;
+    o.sampling.temperature = args.flag("greedy") ? 0.0 : args.get_double("temperature", 0.0);
+    o.sampling.top_k = args.get_int("top-k", 0);
+    o.sampling.top_p = args.get_double("top-p", 1.0);
+    o.sampling.seed = static_cast<std::uint64_t>(args.get_int("seed", 0));
+    o.sampling.validate();
+    // An export runs on the decode engine unless --engine torch asks for the LibTorch path (its
+    // reference); a dense checkpoint always runs on LibTorch.
+    const std::string engine = args.get_or("engine", "auto");
+    if (engine != "auto" && engine != "native" && engine != "torch")
+        throw InputError("--engine must be auto, native or torch, got '" + engine + "'");
+    LoadedModel m = load_model(args, ModelWeights::None);
+    const bool native = !m.checkpoint.packed.empty() && engine != "torch";
+    if (engine == "native" && m.checkpoint.packed.empty())
+        throw InputError(m.checkpoint.path, "is not an exported model; the native engine runs exports");
+    const auto& tok = require_tokenizer(m.checkpoint);
     o.steps = args.get_int("steps", 64);
     // llama2.c always starts from BOS and, like its run.c, stops only at BOS.
     const bool llama2c = m.checkpoint.format == "llama2c";
@@ -25,16 +37,28 @@ int cmd_generate(const Argv& argv) {
     auto stream = [&](const std::string& piece) {
         if (!json) std::cout << piece << std::flush;
     };
-    const auto r = eval::generate_greedy(*m.model, tok, args.get_or("prompt", ""), o, stream);
+    const auto& c = m.checkpoint.config;
+    const std::int64_t positions = o.steps > 0 ? std::min(o.steps, c.max_seq_len) : c.max_seq_len;
+    std::unique_ptr<runtime::PackedDecoder> decoder;
+    eval::NextLogits steps;
+    if (native) {
+        decoder = std::make_unique<runtime::PackedDecoder>(m.checkpoint, positions);
+        steps = [&decoder](const std::int32_t* t, std::int64_t n) { return decoder->forward(t, n); };
+    } else {
+        m.model = make_model(m.checkpoint, parse_device(args.get_or("device", "cpu")), ModelWeights::WholeOrStreamed);
+        steps = eval::model_steps(*m.model);
+    }
+    const auto r = eval::generate(steps, c.vocab_size, positions, tok, args.get_or("prompt", ""), o, stream);
     if (json) {
         print_json({{"text", r.text},
                     {"prompt_tokens", r.prompt_tokens},
                     {"tokens", r.tokens},
                     {"tokens_per_s", r.tokens_per_s},
+                    {"engine", native ? "native" : "torch"},
                     {"load_s", m.load_seconds}});
     } else {
         std::cout << "\n";
-        std::cerr << "achieved tok/s: " << r.tokens_per_s << "\n";
+        std::cerr << "achieved tok/s: " << r.tokens_per_s << " (" << (native ? "native engine" : "LibTorch") << ")\n";
     }
     return 0;
 }

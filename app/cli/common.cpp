@@ -38,13 +38,7 @@ LoadedModel load_model(const Args& args, ModelWeights weights) {
     if (auto t = args.get("tokenizer")) tok = *t;
     out.checkpoint = model::load_checkpoint(args.require("model"), tok);
     const torch::Device device = parse_device(args.get_or("device", "cpu"));
-    model::Residency residency = model::Residency::Whole;
-    if (weights == ModelWeights::WholeOrStreamed && out.checkpoint.packed.empty() && !whole_model_fits(out.checkpoint.config)) {
-        residency = model::Residency::Streamed;
-        std::fprintf(stderr, "note: the model in fp32 (%.1f GB) does not fit in memory; its layers are read from the file "
-                             "one at a time, which is slow\n", static_cast<double>(dense_fp32_bytes(out.checkpoint.config)) / 1e9);
-    }
-    if (weights != ModelWeights::None) out.model = std::make_unique<model::LlamaModel>(out.checkpoint, device, residency);
+    if (weights != ModelWeights::None) out.model = make_model(out.checkpoint, device, weights);
     out.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
 }
@@ -57,6 +51,16 @@ std::uint64_t dense_fp32_bytes(const model::ModelConfig& config) {
         n += e;
     }
     return n;
+}
+
+std::unique_ptr<model::LlamaModel> make_model(const model::Checkpoint& ckpt, torch::Device device, ModelWeights weights) {
+    model::Residency residency = model::Residency::Whole;
+    if (weights == ModelWeights::WholeOrStreamed && ckpt.packed.empty() && !whole_model_fits(ckpt.config)) {
+        residency = model::Residency::Streamed;
+        std::fprintf(stderr, "note: the model in fp32 (%.1f GB) does not fit in memory; its layers are read from the file "
+                             "one at a time, which is slow\n", static_cast<double>(dense_fp32_bytes(ckpt.config)) / 1e9);
+    }
+    return std::make_unique<model::LlamaModel>(ckpt, device, residency);
 }
 
 bool whole_model_fits(const model::ModelConfig& config) {

@@ -30,6 +30,8 @@ torch::Device parse_device(const std::string& name);
 // (its fp32 weights under half the available memory) and else a streamed one (model::Residency).
 enum class ModelWeights { None, Whole, WholeOrStreamed };
 LoadedModel load_model(const Args& args, ModelWeights weights);
+// The model of a loaded checkpoint as `weights` says (not None); `ckpt` must outlive a streamed one.
+std::unique_ptr<model::LlamaModel> make_model(const model::Checkpoint& ckpt, torch::Device device, ModelWeights weights);
 // Bytes the whole model of `config` takes in fp32 (every canonical tensor).
 std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
 // The model in fp32 takes at most half the machine's available memory (else commands stream it).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "core/util/allocator_tuning.h"
 #include "core/util/error.h"
 #include "core/util/exception_text.h"
 #include "core/util/version.h"
@@ -25,8 +26,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", scalebits::cli::cmd_info, "print a model's configuration, tensors and tokenizer", "--model M [--tokenizer T] [--json]"},
-    {"generate", scalebits::cli::cmd_generate, "greedy text generation from a prompt", "--model M [--tokenizer T] --prompt TEXT [--steps N] [--greedy] [--json]"},
-    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)", "--model M [--tokenizer T] --text FILE [--ctx 512] [--max-windows K] [--max-bytes B] [--batch B] [--stream] [--activation-mb MB] [--json]\n\n--stream runs layer by layer over all windows (the default when the model in fp32 would take over half the available memory)."},
+    {"generate", scalebits::cli::cmd_generate, "text generation from a prompt (greedy, or sampled with a seed)", "--model M [--tokenizer T] --prompt TEXT [--steps N] [--greedy | --temperature T [--top-k K] [--top-p P] [--seed S]] [--engine auto|native|torch] [--json]\n\nExports run on the native decode engine (--engine torch: the LibTorch path, its reference)."},
+    {"eval", scalebits::cli::cmd_eval, "perplexity over a text file (non-overlapping windows)", "--model M [--tokenizer T] --text FILE [--ctx 512] [--max-windows K] [--max-bytes B] [--batch B] [--stream] [--activation-mb MB] [--engine auto|torch] [--json]\n\nExports run on the native decode engine (--engine torch: the LibTorch path). --stream runs layer by layer over all windows (the default when the model in fp32 would take over half the available memory)."},
     {"analyze", scalebits::cli::cmd_analyze, "calibrate: sensitivity, channel reordering, per-tile cost tables", "--model M [--calib FILE] [--samples 128] [--seqlen 512] [--tile 128x128] [--group G] [--bits 2,3,4,8] [--seed S] [--reorder-heads] [--max-memory SIZE] [--resume] [--work-dir D] [--in-memory] --out A [--json]"},
     {"inspect", scalebits::cli::cmd_inspect, "summarize an analysis file per matrix", "ANALYSIS [--json]"},
     {"quantize-eval", scalebits::cli::cmd_quantize_eval, "fake-quantize at a uniform width and measure perplexity", "--model M --analysis A --uniform BITS [--quantizer rtn|gptq] [--no-reorder] --text FILE [--ctx 512] [--max-windows K] [--activation-mb MB] [--json]"},
@@ -51,6 +52,7 @@ void usage(std::FILE* to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    scalebits::util::keep_freed_memory_for_reuse();
     if (argc < 2) {
         usage(stderr);
         return 2;

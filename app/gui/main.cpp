@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "core/analysis/synthetic.h"
+#include "core/util/allocator_tuning.h"
 #include "ui/main_window.h"
 #include "ui/controllers/background_job.h"
 #include "ui/views/budget_panel.h"
@@ -20,6 +21,7 @@
 using namespace scalebits;
 
 int main(int argc, char** argv) {
+    scalebits::util::keep_freed_memory_for_reuse();
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("scalebits"));
     QApplication::setApplicationName(QStringLiteral("scalebits"));

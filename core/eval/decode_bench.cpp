@@ -2,11 +2,36 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/util/error.h"
 
 namespace scalebits::eval {
+
+DecodeBenchResult bench_decode(runtime::PackedDecoder& decoder, const std::vector<std::int32_t>& prompt, std::int64_t steps,
+                               const Progress& progress) {
+    if (prompt.empty()) throw InputError("decode benchmark: empty prompt");
+    if (steps < 1) throw InputError("decode benchmark: --steps must be at least 1");
+    const std::int64_t vocab = decoder.config().vocab_size;
+    using clock = std::chrono::steady_clock;
+    decoder.reset();
+    DecodeBenchResult r;
+    auto t0 = clock::now();
+    const float* logits = decoder.forward(prompt.data(), static_cast<std::int64_t>(prompt.size()));
+    auto next = static_cast<std::int32_t>(std::max_element(logits, logits + vocab) - logits);
+    r.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    t0 = clock::now();
+    for (std::int64_t s = 0; s < steps; ++s) {
+        progress.checkpoint(static_cast<double>(s), static_cast<double>(steps), "decoding");
+        logits = decoder.forward(&next, 1);
+        next = static_cast<std::int32_t>(std::max_element(logits, logits + vocab) - logits);
+    }
+    r.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    r.steps = steps;
+    r.tokens_per_s = static_cast<double>(steps) / r.seconds;
+    return r;
+}
 
 DecodeBenchResult bench_decode(model::LlamaModel& model, const std::vector<std::int32_t>& prompt, std::int64_t steps,
                                const Progress& progress) {

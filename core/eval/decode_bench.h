@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/model/llama.h"
+#include "core/runtime/packed_decoder.h"
 #include "core/util/cancel.h"
 
 namespace scalebits::eval {
@@ -20,6 +21,11 @@ struct DecodeBenchResult {
     std::array<double, model::kLinearKinds> kind_seconds{};  // decode time per matrix kind (q, k, ..., down)
     double prefill_seconds = 0.0;
 };
+
+// The packed decode engine of an export, the same protocol (no per-kind times: the engine has no
+// observers). Its KV cache must hold prompt + steps positions; it is reset first.
+DecodeBenchResult bench_decode(runtime::PackedDecoder& decoder, const std::vector<std::int32_t>& prompt, std::int64_t steps,
+                               const Progress& progress = {});
 
 // `prompt`: at least one token id. The model's observers are replaced during the run and cleared
 // afterwards.

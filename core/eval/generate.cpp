@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <memory>
 
 #include "core/util/error.h"
 
@@ -17,19 +18,38 @@ bool printable(const std::string& piece) {
 }
 }  // namespace
 
+NextLogits model_steps(const model::LlamaModel& model) {
+    auto cache = std::make_shared<model::KVCache>();
+    auto logits = std::make_shared<std::vector<float>>();
+    return [&model, cache, logits](const std::int32_t* tokens, std::int64_t n) -> const float* {
+        torch::InferenceMode guard;
+        std::vector<std::int64_t> ids(tokens, tokens + n);
+        const torch::Tensor out = model.forward(torch::tensor(ids).view({1, n}), cache.get());
+        const torch::Tensor last = out[0][-1].to(torch::kCPU, torch::kFloat).contiguous();
+        logits->assign(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
+        return logits->data();
+    };
+}
+
 GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::Tokenizer& tok,
                                const std::string& prompt, const GenerateOptions& options,
                                const std::function<void(const std::string&)>& on_piece, const Progress& progress) {
-    torch::InferenceMode guard;
+    return generate(model_steps(model), model.config().vocab_size, model.config().max_seq_len, tok, prompt, options,
+                    on_piece, progress);
+}
+
+GenerateResult generate(const NextLogits& decoder, std::int64_t vocab, std::int64_t max_positions,
+                        const tokenizer::Tokenizer& tok, const std::string& prompt, const GenerateOptions& options,
+                        const std::function<void(const std::string&)>& on_piece, const Progress& progress) {
     GenerateResult r;
     r.prompt_tokens = tok.encode(prompt, options.add_bos);
     if (r.prompt_tokens.empty()) throw InputError("the prompt is empty and the tokenizer has no BOS token");
     std::int64_t steps = options.steps;
-    const std::int64_t limit = model.config().max_seq_len;
+    const std::int64_t limit = max_positions;
     if (steps <= 0 || steps > limit) steps = limit;
     const auto n_prompt = static_cast<std::int64_t>(r.prompt_tokens.size());
+    Sampler sampler(options.sampling);
 
-    model::KVCache cache;
     std::int32_t token = r.prompt_tokens[0];
     std::int64_t pos = 0;
     auto start = std::chrono::steady_clock::time_point{};
@@ -63,16 +83,14 @@ GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::
             // Feed the rest of the prompt in one pass, as the cache makes this equivalent, and print
             // the prompt pieces as run.c does while it forces them.
             const auto rest = n_prompt - 1 - pos;
-            std::vector<std::int64_t> ids(r.prompt_tokens.begin() + pos, r.prompt_tokens.begin() + pos + rest);
-            (void)model.forward(torch::tensor(ids).view({1, rest}), &cache);
+            (void)decoder(r.prompt_tokens.data() + pos, rest);
             for (std::int64_t i = 0; i < rest && pos < steps; ++i) {
                 ++pos;
                 emit(r.prompt_tokens[static_cast<std::size_t>(pos)]);
             }
             continue;
         }
-        torch::Tensor logits = model.forward(torch::tensor({static_cast<std::int64_t>(token)}).view({1, 1}), &cache);
-        const auto next = static_cast<std::int32_t>(logits[0][-1].argmax().item<std::int64_t>());
+        const std::int32_t next = sampler.next(decoder(&token, 1), vocab);
         ++pos;
         if (next == tok.bos_id()) break;
         if (options.stop_at_eos && next == tok.eos_id() && tok.eos_id() != tok.bos_id()) break;

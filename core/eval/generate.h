@@ -1,12 +1,15 @@
 #pragma once
-// Greedy (temperature 0) generation with a KV cache, following llama2.c's run.c loop: `steps`
-// counts every position including the prompt, the prompt is forced token by token, generation
-// stops at BOS, and every token is printed through the tokenizer's decode_token(prev, next).
+// Generation with a KV cache, following llama2.c's run.c loop: `steps` counts every position
+// including the prompt, the prompt is forced (fed in one pass), generation stops at BOS (and EOS),
+// and every token is printed through the tokenizer's decode_token(prev, next). Greedy by default,
+// sampled with temperature / top-k / top-p and a seed (sampler.h). Any decoder runs it: the LibTorch
+// model, or the packed decode engine of an export (core/runtime/packed_decoder.h).
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "core/eval/sampler.h"
 #include "core/model/llama.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/cancel.h"
@@ -17,6 +20,7 @@ struct GenerateOptions {
     std::int64_t steps = 64;
     bool add_bos = true;
     bool stop_at_eos = true;
+    SamplingOptions sampling;  // greedy unless a temperature is given
 };
 
 struct GenerateResult {
@@ -27,7 +31,20 @@ struct GenerateResult {
     double tokens_per_s = 0.0;         // positions processed per second after the first
 };
 
-// on_piece receives each printed piece as soon as it is known (streaming output).
+// A decoder as generation sees it: appends `n` tokens to its sequence and returns the logits of the
+// last one (vocab floats, valid until the next call).
+using NextLogits = std::function<const float*(const std::int32_t* tokens, std::int64_t n)>;
+
+// on_piece receives each printed piece as soon as it is known (streaming output). `max_positions`:
+// the decoder's context (steps beyond it are not taken).
+GenerateResult generate(const NextLogits& decoder, std::int64_t vocab, std::int64_t max_positions,
+                        const tokenizer::Tokenizer& tok, const std::string& prompt, const GenerateOptions& options,
+                        const std::function<void(const std::string&)>& on_piece = {}, const Progress& progress = {});
+
+// The LibTorch model as a NextLogits (it keeps its own KV cache).
+NextLogits model_steps(const model::LlamaModel& model);
+
+// generate() with model_steps(model).
 GenerateResult generate_greedy(const model::LlamaModel& model, const tokenizer::Tokenizer& tok,
                                const std::string& prompt, const GenerateOptions& options,
                                const std::function<void(const std::string&)>& on_piece = {},

@@ -4,6 +4,11 @@
 #include "core/io/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
+#include "core/runtime/packed_decoder.h"
+
+#include <scalebits/kernels.h>
+
+#include <algorithm>
 #include "core/util/error.h"
 
 namespace scalebits::exporting {
@@ -26,6 +31,12 @@ nlohmann::json LatencyReport::to_json() const {
             {"batch", 1},
             {"prompt_tokens", prompt_tokens},
             {"steps", packed.steps},
+            {"native", {{"tokens_per_s", native.tokens_per_s},
+                        {"prompt_tokens_per_s", native.prefill_seconds > 0 ? static_cast<double>(prompt_tokens) / native.prefill_seconds : 0.0},
+                        {"weight_bytes_per_token", native_bytes_per_token},
+                        {"bandwidth_limit_tokens_per_s", bandwidth_limit_tokens_per_s()},
+                        {"share_of_limit", bandwidth_limit_tokens_per_s() > 0 ? native.tokens_per_s / bandwidth_limit_tokens_per_s() : 0.0}}},
+            {"read_bandwidth_gbps", read_bandwidth_gbps},
             {"packed", bench_json(packed, packed_weight_bytes)},
             {"dense_fp32", bench_json(dense, dense_weight_bytes)},
             {"speedup", speedup()}};
@@ -46,6 +57,16 @@ LatencyReport measure_latency(const std::filesystem::path& dir, const std::files
         r.dense_weight_bytes += static_cast<std::int64_t>(p.view.grid.rows * p.view.grid.cols * 4);
     }
     // Each model runs a few warm-up steps first (page faults of the mapped file, allocator).
+    {
+        runtime::PackedDecoder decoder(ckpt, r.prompt_tokens + std::max<std::int64_t>(steps, 4));
+        eval::bench_decode(decoder, prompt, 4);
+        r.native = eval::bench_decode(decoder, prompt, steps, progress);
+        r.native_bytes_per_token = decoder.weight_bytes_per_token();
+        // The read limit, measured now (a shared host's bandwidth drifts): a buffer of 4x the
+        // weights (at least 256 MiB) so that caches do not hold it.
+        r.read_bandwidth_gbps = kernels::cpu_read_bandwidth_gbps(
+            std::max<std::size_t>(std::size_t(256) << 20, 4 * r.native_bytes_per_token), 0, 5);
+    }
     model::LlamaModel packed(ckpt);
     eval::bench_decode(packed, prompt, 4);
     r.packed = eval::bench_decode(packed, prompt, steps, progress);

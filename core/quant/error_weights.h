@@ -34,6 +34,11 @@ public:
     at::Tensor group_view(std::int64_t col0, std::int64_t groups, std::int64_t group,
                           std::int64_t total_cols, const at::Device& device) const;
 
+    // The stored tensors: F (Full), r and c (Factored); undefined otherwise.
+    const at::Tensor& full() const { return full_; }
+    const at::Tensor& rows() const { return rows_; }
+    const at::Tensor& cols() const { return cols_; }
+
 private:
     Kind kind_ = Kind::None;
     at::Tensor full_, rows_, cols_;

@@ -7,7 +7,7 @@
 
 namespace scalebits::quant {
 
-TileCostTable tile_costs(const at::Tensor& w, const TileSpec& spec, const std::vector<int>& widths,
+TileCostTable tile_costs_reference(const at::Tensor& w, const TileSpec& spec, const std::vector<int>& widths,
                          const ErrorWeights& weights, const RtnOptions& options) {
     if (widths.empty()) throw InputError("tile costs: no candidate widths");
     for (int b : widths)

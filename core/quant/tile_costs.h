@@ -27,7 +27,15 @@ struct TileCostTable {
 };
 
 // Throws InputError for an empty width list or a width outside 2..8 (and what quantize_rtn throws).
+// On the CPU one fused pass per row-group (tile_costs_cpu.cpp: every width and clip candidate of a
+// group while it is in cache, threads over rows); elsewhere tile_costs_reference.
 TileCostTable tile_costs(const at::Tensor& w, const TileSpec& spec, const std::vector<int>& widths,
                          const ErrorWeights& weights = {}, const RtnOptions& options = {});
+
+// The definition: quantize_rtn at each width, dequantize, weighted squared errors summed per group
+// and per tile (tensor operations). The fused pass equals it up to the order of float sums, which can
+// tip a near-tie between two clip candidates (their costs are then nearly equal too).
+TileCostTable tile_costs_reference(const at::Tensor& w, const TileSpec& spec, const std::vector<int>& widths,
+                                   const ErrorWeights& weights = {}, const RtnOptions& options = {});
 
 }  // namespace scalebits::quant

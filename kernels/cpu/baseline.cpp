@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -17,6 +19,16 @@ namespace {
 bool avx2_ok() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
     static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ok;
+#else
+    return false;
+#endif
+}
+bool f16c_ok() {
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+    // SCALEBITS_CPU_PATH=generic takes the plain loop, as for the packed kernels (verify runs both).
+    const char* cap = std::getenv("SCALEBITS_CPU_PATH");
+    static const bool ok = avx2_ok() && __builtin_cpu_supports("f16c") && !(cap && std::string(cap) == "generic");
     return ok;
 #else
     return false;
@@ -48,6 +60,39 @@ void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, 
             }
     });
 }
+
+void gemm_f16_cpu(const std::uint16_t* W, std::size_t N, std::size_t K, const float* x, int batch, float* y,
+                  int threads) {
+    if (batch < 1) throw std::invalid_argument("gemm_f16_cpu: batch must be >= 1");
+    cpu::ThreadPool& pool = cpu::ThreadPool::shared();
+    // Rows in blocks of 64 (a small matrix runs on fewer threads), handed out evenly.
+    const std::size_t blocks = (N + 63) / 64;
+    const int parts = static_cast<int>(std::min<std::size_t>(blocks, static_cast<std::size_t>(clamp_threads(threads, pool))));
+    if (parts == 0) return;
+    pool.run(parts, [&](int p) {
+        const std::size_t n0 = std::min(N, blocks * static_cast<std::size_t>(p) / static_cast<std::size_t>(parts) * 64);
+        const std::size_t n1 = std::min(N, blocks * static_cast<std::size_t>(p + 1) / static_cast<std::size_t>(parts) * 64);
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+        if (f16c_ok()) {
+            cpu::f16_rows_avx2(W, K, x, batch, N, n0, n1, y);
+            return;
+        }
+#endif
+        for (std::size_t n = n0; n < n1; ++n)
+            for (int b = 0; b < batch; ++b) {
+                float s = 0.0f;
+                for (std::size_t k = 0; k < K; ++k) s += half_to_float(W[n * K + k]) * x[static_cast<std::size_t>(b) * K + k];
+                y[static_cast<std::size_t>(b) * N + n] = s;
+            }
+    });
+}
+
+void parallel_for(int parts, const std::function<void(int)>& fn) {
+    if (parts <= 0) return;
+    cpu::ThreadPool::shared().run(parts, fn);
+}
+
+int cpu_threads() { return cpu::ThreadPool::shared().size(); }
 
 double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters) {
     const std::size_t n = bytes / sizeof(float);

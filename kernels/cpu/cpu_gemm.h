@@ -137,6 +137,9 @@ void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
 void f32_rows_avx2(const float* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
                    std::size_t n1, float* y);
 float sum_avx2(const float* p, std::size_t n);
+// Rows [n0, n1) of y = W x for fp16 W (F16C + FMA).
+void f16_rows_avx2(const std::uint16_t* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
+                   std::size_t n1, float* y);
 std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n);
 
 }  // namespace scalebits::kernels::cpu

@@ -265,6 +265,36 @@ void f32_rows_avx2(const float* W, std::size_t K, const float* x, int batch, std
     }
 }
 
+void f16_rows_avx2(const std::uint16_t* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
+                   std::size_t n1, float* y) {
+    // Batch items in blocks of 4: each row's halves are converted once per block.
+    for (std::size_t n = n0; n < n1; ++n) {
+        const std::uint16_t* w = W + n * K;
+        for (int b0 = 0; b0 < batch; b0 += 4) {
+            const int nb = std::min(4, batch - b0);
+            __m256 a[4][2];
+            for (int j = 0; j < 4; ++j) a[j][0] = a[j][1] = _mm256_setzero_ps();
+            std::size_t k = 0;
+            for (; k + 16 <= K; k += 16) {
+                const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+                const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k + 8)));
+                for (int j = 0; j < nb; ++j) {
+                    const float* xb = x + static_cast<std::size_t>(b0 + j) * K + k;
+                    a[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), a[j][0]);
+                    a[j][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), a[j][1]);
+                }
+            }
+            for (int j = 0; j < nb; ++j) {
+                const __m256 t = _mm256_add_ps(a[j][0], a[j][1]);
+                float s = hsum128(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+                const float* xb = x + static_cast<std::size_t>(b0 + j) * K;
+                for (std::size_t kk = k; kk < K; ++kk) s += _cvtsh_ss(w[kk]) * xb[kk];
+                y[static_cast<std::size_t>(b0 + j) * N + n] = s;
+            }
+        }
+    }
+}
+
 float sum_avx2(const float* p, std::size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     std::size_t i = 0;

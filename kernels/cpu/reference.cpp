@@ -69,6 +69,16 @@ void gemm_reference(const PackedMatrixView& v, const float* x, int batch, float*
     }
 }
 
+void gemm_f16_reference(const std::uint16_t* W, std::size_t N, std::size_t K, const float* x, int batch, float* y) {
+    if (batch < 1) throw std::invalid_argument("gemm_f16_reference: batch must be >= 1");
+    for (int b = 0; b < batch; ++b)
+        for (std::size_t n = 0; n < N; ++n) {
+            float acc = 0.0f;
+            for (std::size_t k = 0; k < K; ++k) acc += half_to_float(W[n * K + k]) * x[static_cast<std::size_t>(b) * K + k];
+            y[static_cast<std::size_t>(b) * N + n] = acc;
+        }
+}
+
 PackedMatrix quantize_rtn_minmax(const TileGrid& grid, const std::uint8_t* widths, const float* W) {
     grid.validate();
     const std::size_t N = grid.rows, K = grid.cols, gpr = grid.groups_per_row();

@@ -149,6 +149,38 @@ int run_verify(const Options& opt) {
                 check(what.c_str(), c, got, ref, bounds, batch, false, edge_st);
             }
         }
+    // Dense fp16 GEMV (unquantized vocabulary matrices) against its reference: the sum of |w x| bounds
+    // the difference of two fp32 summation orders (K ulps of it).
+    int f16_cases = 0, f16_failed = 0;
+    for (const Shape& sh : kShapes)
+        for (int batch : {1, 5}) {
+            std::uint64_t s2 = ++seed * 0x9E3779B97F4A7C15ull;
+            auto uniform = [&s2] {
+                s2 = s2 * 6364136223846793005ull + 1442695040888963407ull;
+                return static_cast<float>(static_cast<double>(s2 >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+            };
+            std::vector<std::uint16_t> W(sh.N * sh.K);
+            for (auto& w : W) w = float_to_half(0.1f * uniform());
+            std::vector<float> x(static_cast<std::size_t>(batch) * sh.K), ref(static_cast<std::size_t>(batch) * sh.N),
+                got(ref.size());
+            for (auto& v : x) v = uniform();
+            gemm_f16_reference(W.data(), sh.N, sh.K, x.data(), batch, ref.data());
+            gemm_f16_cpu(W.data(), sh.N, sh.K, x.data(), batch, got.data(), opt.threads);
+            ++f16_cases;
+            for (int b = 0; b < batch; ++b)
+                for (std::size_t n = 0; n < sh.N; ++n) {
+                    double mag = 0;
+                    for (std::size_t k = 0; k < sh.K; ++k)
+                        mag += std::fabs(half_to_float(W[n * sh.K + k]) * x[static_cast<std::size_t>(b) * sh.K + k]);
+                    const std::size_t i = static_cast<std::size_t>(b) * sh.N + n;
+                    if (!(std::fabs(got[i] - ref[i]) <= static_cast<double>(sh.K) * 0x1.0p-23 * mag + 1e-30)) {
+                        ++f16_failed;
+                        b = batch;
+                        break;
+                    }
+                }
+        }
+    std::printf("verify: cpu dense fp16 GEMV, %d cases, %d failed\n", f16_cases, f16_failed);
     std::printf("verify: cpu path %s, %d cases, %d failed, worst err/tol %.3g\n", cpu_path().c_str(), cpu_st.cases,
                 cpu_st.failed, cpu_st.worst_ratio);
     std::printf("verify: cpu edge numbers (fp16 scale limits, zero groups, activations 0 / 1e-40 .. 1e25), %d cases, "
@@ -159,7 +191,7 @@ int run_verify(const Options& opt) {
                     cuda_st.cases, cuda_st.failed, cuda_st.worst_ratio);
     else
         std::printf("verify: cuda not checked (%s)\n", opt.cpu_only ? "--device cpu" : "no CUDA device");
-    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail;
+    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail + f16_failed;
     std::printf("verify: %s\n", failed == 0 ? "PASS" : "FAIL");
     return failed;
 }

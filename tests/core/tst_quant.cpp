@@ -307,6 +307,49 @@ private slots:
         check_invariants(q);
     }
 
+    // The fused CPU pass against the tensor-op definition: awkward shapes (edge tiles, a last group
+    // shorter than g), each kind of weights, constant and all-zero groups, outliers, all widths.
+    void fusedTileCostsEqualTheReference_data() {
+        QTest::addColumn<int>("kind");  // 0 none, 1 full Fisher, 2 factored
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("k");
+        QTest::newRow("none 37x100") << 0 << 37 << 100;
+        QTest::newRow("full 300x260") << 1 << 300 << 260;
+        QTest::newRow("factored 129x576") << 2 << 129 << 576;
+        QTest::newRow("full 64x45") << 1 << 64 << 45;
+    }
+    void fusedTileCostsEqualTheReference() {
+        QFETCH(int, kind);
+        QFETCH(int, n);
+        QFETCH(int, k);
+        torch::manual_seed(n * 31 + k);
+        const TileSpec spec{32, 64, 32};
+        auto w = torch::randn({n, k}) * 0.02;
+        w[0].fill_(0.0f);                           // all-zero groups
+        w[1].fill_(-0.5f);                          // constant groups
+        w[2][7] = 40.0f;                            // an outlier
+        w.slice(0, 3, 4).slice(1, 0, 32).fill_(0.25f);
+        ErrorWeights weights;
+        if (kind == 1) weights = ErrorWeights::fisher(torch::rand({n, k}).square());
+        if (kind == 2) weights = ErrorWeights::factored(torch::rand({n}), torch::rand({k}));
+        const std::vector<int> widths{2, 3, 4, 5, 6, 7, 8};
+        const auto fused = tile_costs(w, spec, widths, weights);
+        const auto ref = tile_costs_reference(w, spec, widths, weights);
+        QCOMPARE(fused.costs.sizes(), ref.costs.sizes());
+        QCOMPARE(fused.group_costs.sizes(), ref.group_costs.sizes());
+        QVERIFY(torch::equal(fused.elements, ref.elements));
+        // Sums in another order can tip a near-tie of two clip candidates: then the group's cost
+        // moves a little. Every entry within 1e-3, nearly all within 1e-5.
+        auto close = [](const torch::Tensor& a, const torch::Tensor& b, double tol) {
+            return ((a - b).abs() <= tol * b.abs() + 1e-12).to(torch::kDouble).mean().item<double>();
+        };
+        for (const auto& [a, b] : {std::pair{fused.costs, ref.costs}, std::pair{fused.group_costs, ref.group_costs}}) {
+            QCOMPARE(close(a, b, 1e-3), 1.0);
+            const double share = close(a, b, 1e-5);
+            QVERIFY2(share >= 0.99, qPrintable(QString::number(share)));
+        }
+    }
+
     void tileCostTable() {
         TileSpec spec{128, 128, 64};
         const std::int64_t n = 300, k = 260;

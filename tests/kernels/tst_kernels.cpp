@@ -213,6 +213,42 @@ private slots:
         }
     }
 
+    // Dense fp16 GEMV (the unquantized vocabulary matrices of an export) against its reference, on
+    // shapes that are not multiples of the 16-column step or the 64-row blocks, batch 1 to 6.
+    void f16GemmMatchesReference_data() {
+        QTest::addColumn<int>("N");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("batch");
+        QTest::newRow("1x1") << 1 << 1 << 1;
+        QTest::newRow("67x45 b1") << 67 << 45 << 1;
+        QTest::newRow("200x576 b3") << 200 << 576 << 3;
+        QTest::newRow("513x129 b6") << 513 << 129 << 6;
+    }
+    void f16GemmMatchesReference() {
+        QFETCH(int, N);
+        QFETCH(int, K);
+        QFETCH(int, batch);
+        std::mt19937 rng(static_cast<unsigned>(N * 7 + K));
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        std::vector<std::uint16_t> W(static_cast<std::size_t>(N) * K);
+        for (auto& w : W) w = float_to_half(nd(rng) * 0.05f);
+        std::vector<float> x(static_cast<std::size_t>(batch) * K), want(static_cast<std::size_t>(batch) * N),
+            got(want.size());
+        for (auto& v : x) v = nd(rng);
+        gemm_f16_reference(W.data(), N, K, x.data(), batch, want.data());
+        gemm_f16_cpu(W.data(), N, K, x.data(), batch, got.data());
+        for (int b = 0; b < batch; ++b)
+            for (int n = 0; n < N; ++n) {
+                // Both sum the same fp32 products in different orders: bound by K ulps of sum |w x|.
+                double mag = 0;
+                for (int k = 0; k < K; ++k)
+                    mag += std::fabs(half_to_float(W[static_cast<std::size_t>(n) * K + k]) * x[static_cast<std::size_t>(b) * K + k]);
+                const std::size_t i = static_cast<std::size_t>(b) * N + n;
+                QVERIFY2(std::fabs(got[i] - want[i]) <= K * 0x1.0p-23 * mag + 1e-30,
+                         qPrintable(QStringLiteral("row %1 batch %2: %3 vs %4").arg(n).arg(b).arg(got[i]).arg(want[i])));
+            }
+    }
+
     void cudaMatchesReferenceWhenPresent() {
         if (!cuda_available()) QSKIP("no CUDA device");
         const TileGrid grid{300, 520, 128, 128, 64};

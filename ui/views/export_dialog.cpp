@@ -151,9 +151,14 @@ void ExportDialog::start() {
                            .arg(outcome->avg_bits, 0, 'f', 3);
         if (outcome->measured) {
             const auto& r = outcome->latency;
-            text += tr("\nDecode on the CPU, batch 1, %1 tokens:\n  packed  %2 tokens/s (%3% in linear layers)\n"
-                       "  dense   %4 tokens/s (%5% in linear layers)\n  speedup x%6\n\nPer token, per matrix kind (µs, packed / dense):\n")
-                        .arg(r.packed.steps)
+            text += tr("\nDecode on the CPU, batch 1, %1 tokens:\n  decode engine  %2 tokens/s (%3% of the %4 tokens/s "
+                       "that reading its weights allows)\n  LibTorch packed  %5 tokens/s (%6% in linear layers)\n"
+                       "  dense fp32  %7 tokens/s (%8% in linear layers)\n  speedup x%9\n\nLibTorch paths, per token, per "
+                       "matrix kind (µs, packed / dense):\n")
+                        .arg(r.native.steps)
+                        .arg(r.native.tokens_per_s, 0, 'f', 1)
+                        .arg(100 * r.native.tokens_per_s / r.bandwidth_limit_tokens_per_s(), 0, 'f', 0)
+                        .arg(r.bandwidth_limit_tokens_per_s(), 0, 'f', 1)
                         .arg(r.packed.tokens_per_s, 0, 'f', 1)
                         .arg(100 * r.packed.linear_share, 0, 'f', 1)
                         .arg(r.dense.tokens_per_s, 0, 'f', 1)

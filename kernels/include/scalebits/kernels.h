@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,19 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
 // Dense FP32 baseline for benchmarks: y[b][n] = sum_k W[n][k] x[b][k], W row-major N x K.
 void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, int batch, float* y, int threads = 0);
+// Dense fp16 weights (IEEE binary16 bits, row-major N x K), for the unquantized vocabulary matrices
+// of an exported model: y[b][n] = sum_k half_to_float(W[n][k]) * x[b][k]. The reference sums in k
+// order in fp32; gemm_f16_cpu (F16C + FMA where the CPU has them, threads over rows) sums in eight
+// fp32 lanes, so the two agree within fp32 rounding of the sum.
+void gemm_f16_reference(const std::uint16_t* W, std::size_t N, std::size_t K, const float* x, int batch, float* y);
+void gemm_f16_cpu(const std::uint16_t* W, std::size_t N, std::size_t K, const float* x, int batch, float* y,
+                  int threads = 0);
+// Runs fn(part) for part in 0..parts-1 on the kernels' thread pool, the calling thread included, and
+// returns when all are done (the first exception is rethrown). For work around the kernels (a
+// decoder's attention, norms) that should not pay a second pool's wake-ups. One call at a time.
+void parallel_for(int parts, const std::function<void(int)>& fn);
+// Threads of that pool (the hardware's).
+int cpu_threads();
 // Read bandwidth of this machine in GB/s: `threads` threads summing a buffer of `bytes`.
 double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
 // Streams `bytes` of `data` through the same threads the kernels use (an OR over 32-byte loads)
