@@ -90,7 +90,8 @@ GenerateResult generate(const NextLogits& decoder, std::int64_t vocab, std::int6
             }
             continue;
         }
-        const std::int32_t next = sampler.next(decoder(&token, 1), vocab);
+        // Only ids the tokenizer has (a model's vocabulary is often padded past the tokenizer's).
+        const std::int32_t next = sampler.next(decoder(&token, 1), std::min<std::int64_t>(vocab, tok.vocab_size()));
         ++pos;
         if (next == tok.bos_id()) break;
         if (options.stop_at_eos && next == tok.eos_id() && tok.eos_id() != tok.bos_id()) break;
