@@ -6,13 +6,14 @@
 #include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
 #include "core/export/export.h"
+#include "core/export/hf_export.h"
 #include "core/util/error.h"
 
 namespace scalebits::cli {
 
 int cmd_export(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"analysis", "budget", "bytes", "method", "quantizer", "out"});
+    opts.insert({"analysis", "budget", "bytes", "method", "quantizer", "out", "format"});
     opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
@@ -28,20 +29,31 @@ int cmd_export(const Argv& argv) {
     progress.report = print_progress;
     exporting::ExportInfo info;
     info.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
-    const auto r = exporting::export_model(m.checkpoint, a, alloc, quantizer, out, info, progress);
+    // packed (default): the kernels' format, what every command runs; hf: the same weights
+    // dequantized to fp16 as an ordinary Hugging Face folder, for other tools to score.
+    const std::string format = args.get_or("format", "packed");
+    if (format != "packed" && format != "hf") throw InputError("--format must be packed or hf, got '" + format + "'");
+    const auto r = format == "hf" ? exporting::export_hf(m.checkpoint, a, alloc, quantizer, out, info, progress)
+                                  : exporting::export_model(m.checkpoint, a, alloc, quantizer, out, info, progress);
     const double rel = static_cast<double>(r.model_file_bytes - r.predicted_bytes) / static_cast<double>(r.predicted_bytes);
     nlohmann::json j = {{"out", out},
+                        {"format", format},
                         {"method", alloc_method_name(method)},
                         {"quantizer", analysis::quantizer_name(quantizer)},
                         {"avg_bits", alloc.avg_bits},
-                        {"predicted_bytes", r.predicted_bytes},
+                        {"predicted_bytes", r.predicted_bytes},  // of the packed file (for hf: what packed would be)
                         {"model_file_bytes", r.model_file_bytes},
-                        {"size_rel_diff", rel},
                         {"folder_bytes", r.folder_bytes},
                         {"seconds", r.seconds},
                         {"peak_rss_mb", peak_rss_mb()}};
+    if (format == "packed") j["size_rel_diff"] = rel;
     if (args.flag("json"))
         print_json(j);
+    else if (format == "hf")
+        std::printf("exported %s (%s) to %s as a Hugging Face fp16 folder: %.4f bits per weight dequantized, "
+                    "model.safetensors %lld bytes (packed it would be %lld), %.1f s\n",
+                    alloc_method_name(method), analysis::quantizer_name(quantizer), out.c_str(), alloc.avg_bits,
+                    static_cast<long long>(r.model_file_bytes), static_cast<long long>(r.predicted_bytes), r.seconds);
     else
         std::printf("exported %s (%s) to %s: %.4f bits per weight, model.safetensors %lld bytes, predicted %lld "
                     "(%+.3f%%), %.1f s\n",

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <vector>
@@ -13,12 +12,11 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/checksum.h"
-#include "core/io/gguf.h"
-#include "core/io/gguf_writer.h"
 #include "core/io/hf_config.h"
 #include "core/io/packed_export.h"
 #include "core/io/safetensors_writer.h"
 #include "core/analysis/work_folder.h"
+#include "core/export/export_parts.h"
 #include "core/model/llama.h"
 #include "core/reorder/reorder.h"
 #include "core/util/error.h"
@@ -28,36 +26,6 @@ namespace scalebits::exporting {
 namespace fs = std::filesystem;
 
 namespace {
-
-// The export's scratch folder, a hidden sibling of the output folder (so it is on the same disk and
-// never inside what is published), removed on every exit: one piece per layer and one for the two
-// ends of the model.
-class ScratchFolder {
-public:
-    explicit ScratchFolder(const fs::path& out_dir) {
-        fs::path p = fs::absolute(out_dir).lexically_normal();
-        if (!p.has_filename()) p = p.parent_path();
-        dir_ = p.parent_path() / ("." + p.filename().string() + ".export-work");
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-        fs::create_directories(dir_, ec);
-        if (ec) throw InputError(dir_, "cannot create the export's scratch folder: " + ec.message());
-    }
-    ~ScratchFolder() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    ScratchFolder(const ScratchFolder&) = delete;
-    ScratchFolder& operator=(const ScratchFolder&) = delete;
-    const fs::path& dir() const { return dir_; }
-    // Layer `layer`'s piece; -1: the embedding, final norm and lm_head.
-    fs::path part(int layer) const {
-        return analysis::work::part_path(dir_, layer < 0 ? std::string("ends") : "layer." + std::to_string(layer));
-    }
-
-private:
-    fs::path dir_;
-};
 
 // A copy of `n` elements at `data` as a CPU tensor of `shape` and `type`.
 torch::Tensor bytes_tensor(const void* data, const std::vector<std::int64_t>& shape, torch::ScalarType type) {
@@ -82,65 +50,6 @@ kernels::PackedMatrix pack(const analysis::MatrixAnalysis& m, const quant::Quant
     }
 }
 
-// A vocabulary matrix of the checkpoint (embedding or lm_head) as fp16, its columns in the hidden
-// permutation, converted a chunk of rows at a time (never whole in fp32).
-torch::Tensor vocabulary_matrix_f16(const io::HostTensor& t, const torch::Tensor& hidden, const Progress& progress) {
-    const std::int64_t rows = t.shape.at(0), cols = t.row_elements();
-    torch::Tensor out = torch::empty({rows, cols}, torch::kHalf);
-    const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, cols));
-    torch::Tensor buf = torch::empty({chunk, cols}, torch::kFloat);
-    for (std::int64_t r0 = 0; r0 < rows; r0 += chunk) {
-        progress.check();
-        const std::int64_t n = std::min(chunk, rows - r0);
-        torch::Tensor b = buf.narrow(0, 0, n);
-        t.rows_to_float(r0, n, b.data_ptr<float>());
-        out.narrow(0, r0, n).copy_(hidden.defined() ? b.index_select(1, hidden) : b);
-    }
-    t.release_pages();
-    return out;
-}
-
-// The final norm (F32) and the embedding and untied lm_head (F16), in the hidden permutation.
-void write_model_ends(const model::Checkpoint& ckpt, const reorder::Permutations& perms, const fs::path& file,
-                      const Progress& progress) {
-    using Role = model::TensorSpec::Role;
-    const torch::Tensor hidden = perms.hidden.empty() ? torch::Tensor() : torch::tensor(perms.hidden, torch::kLong);
-    std::vector<std::pair<std::string, torch::Tensor>> part;
-    for (const auto& t : io::unquantized_tensors(ckpt.config)) {
-        if (t.spec.layer >= 0) continue;
-        const io::HostTensor& src = ckpt.tensor(t.name());
-        if (t.spec.role == Role::FinalNorm) {
-            torch::Tensor v = torch::empty({ckpt.config.dim}, torch::kFloat);
-            src.rows_to_float(0, ckpt.config.dim, v.data_ptr<float>());
-            part.emplace_back(t.name(), hidden.defined() ? v.index_select(0, hidden) : v);
-        } else {
-            part.emplace_back(t.name(), vocabulary_matrix_f16(src, hidden, progress));
-        }
-    }
-    analysis::work::write_part(file, part);
-}
-
-void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir) {
-    const fs::path& src = ckpt.tokenizer_source;
-    if (src.empty()) return;
-    if (ckpt.format == "gguf" && src == ckpt.path) {
-        std::map<std::string, io::GgufValue> keys;
-        for (const auto& [k, v] : io::read_gguf(src).metadata)
-            if (k.rfind("tokenizer.", 0) == 0 || k == "general.architecture") keys.emplace(k, v);
-        io::write_gguf_metadata(dir / "tokenizer.gguf", keys);
-        return;
-    }
-    const auto copy = [](const fs::path& from, const fs::path& to) {
-        std::ifstream in(from, std::ios::binary);
-        if (!in) throw InputError(from, "cannot be read to copy the tokenizer");
-        io::write_file_atomic(to, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
-    };
-    const std::string ext = src.extension().string();
-    copy(src, dir / (ext == ".gguf" ? "tokenizer.gguf" : ext == ".json" ? "tokenizer.json" : "tokenizer.bin"));
-    // tokenizer.json leaves BOS/EOS and add_bos_token to tokenizer_config.json beside it.
-    if (ext == ".json" && fs::is_regular_file(src.parent_path() / "tokenizer_config.json"))
-        copy(src.parent_path() / "tokenizer_config.json", dir / "tokenizer_config.json");
-}
 }  // namespace
 
 ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysis& a,
@@ -160,33 +69,22 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
 
     // Layer by layer (DESIGN.md 6): one layer in fp32 at a time, its packed matrices and small tensors
     // into the scratch folder, then the file assembled from the mapped pieces.
-    const ScratchFolder scratch(out_dir);
+    const detail::ScratchFolder scratch(out_dir);
     const int L = static_cast<int>(cfg.n_layers);
     const double units = L + 2;
-    const std::string stage = std::string("quantizing (") + analysis::quantizer_name(quantizer) + ")";
     const auto unquantized = io::unquantized_tensors(cfg);
-    for (int l = 0; l < L; ++l) {
-        progress.checkpoint(l, units, stage);
-        model::DecoderLayer layer = model::load_decoder_layer(ckpt, cfg, l, torch::kCPU, /*release=*/true);
-        reorder::apply_to_layer(layer, perms, cfg, l);
-        std::vector<std::pair<std::string, torch::Tensor>> part;
-        for (int k = 0; k < model::kLinearKinds; ++k) {
-            progress.check();
-            const std::size_t index = mq.layer_matrices(l)[static_cast<std::size_t>(k)];
-            const analysis::MatrixAnalysis& m = a.matrices[index];
-            const kernels::PackedMatrix p = pack(m, mq.quantize(index, layer.linear(static_cast<model::LinearKind>(k)).weight));
-            layer.linear(static_cast<model::LinearKind>(k)).weight = torch::Tensor();
+    detail::write_layer_pieces(
+        ckpt, mq, perms, scratch,
+        [](const analysis::MatrixAnalysis& m, quant::QuantizedMatrix&& q, detail::Piece& piece) {
+            const kernels::PackedMatrix p = pack(m, q);
             const std::string base = io::packed_base_name(m.name);
-            part.emplace_back(base + ".qdata", bytes_tensor(p.data.data(), {static_cast<std::int64_t>(p.data.size())}, torch::kByte));
-            part.emplace_back(base + ".qoffsets", bytes_tensor(p.tile_offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
-            part.emplace_back(base + ".qwidths", bytes_tensor(p.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
-        }
-        for (const auto& t : unquantized)
-            if (t.spec.layer == l) part.emplace_back(t.name(), model::layer_parameter(layer, t.spec).to(torch::kFloat));
-        analysis::work::write_part(scratch.part(l), part);
-    }
+            piece.emplace_back(base + ".qdata", bytes_tensor(p.data.data(), {static_cast<std::int64_t>(p.data.size())}, torch::kByte));
+            piece.emplace_back(base + ".qoffsets", bytes_tensor(p.tile_offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
+            piece.emplace_back(base + ".qwidths", bytes_tensor(p.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
+        },
+        torch::kFloat, units, progress);
     progress.checkpoint(L, units, "embedding and lm_head");
-    write_model_ends(ckpt, perms, scratch.part(-1), progress);
+    detail::write_model_ends(ckpt, perms, scratch.part(-1), torch::kFloat, progress);
     progress.checkpoint(L + 1, units, "writing");
 
     // Order: packed data (multiples of 16 bytes: each starts 16-byte aligned in the file), offsets
@@ -232,7 +130,7 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     const bool created = fs::create_directories(out_dir);
     try {
         writer.write(out_dir / "model.safetensors", progress);
-        write_tokenizer(ckpt, out_dir);
+        detail::write_tokenizer(ckpt, out_dir);
         nlohmann::ordered_json config = io::hf_config_to_json(cfg);
         config["quantization_config"] = {{"quant_method", "scalebits"},
                                          {"format_version", io::kExportFormatVersion},

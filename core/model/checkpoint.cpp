@@ -190,6 +190,15 @@ Checkpoint load_safetensors(const fs::path& p, const std::optional<fs::path>& to
     } else if (fs::is_regular_file(folder / "tokenizer.json")) {
         ck.tokenizer = tokenizer::load_tokenizer_json(folder / "tokenizer.json");
         ck.tokenizer_source = folder / "tokenizer.json";
+    } else {
+        // A Hugging Face export (export --format hf) of a GGUF or llama2.c model carries that
+        // model's vocabulary file.
+        for (const char* name : {"tokenizer.gguf", "tokenizer.bin"})
+            if (fs::is_regular_file(folder / name)) {
+                ck.tokenizer = load_tokenizer_file(folder / name, ck.config.vocab_size);
+                ck.tokenizer_source = folder / name;
+                break;
+            }
     }
     return ck;
 }

@@ -13,6 +13,7 @@
 #include "core/eval/perplexity.h"
 #include "core/eval/reference.h"
 #include "core/export/export.h"
+#include "core/export/hf_export.h"
 #include "core/io/checksum.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"
@@ -109,6 +110,62 @@ private slots:
         const double rel = std::abs(loaded.ppl.ppl / fake.ppl.ppl - 1);
         QVERIFY2(rel <= 1e-3, qPrintable(QStringLiteral("%1 vs %2").arg(loaded.ppl.ppl).arg(fake.ppl.ppl)));
         QVERIFY(std::abs(loaded.kl - fake.kl) <= 1e-3 * fake.kl + 1e-6);
+    }
+
+    // export --format hf: the same allocation dequantized to an ordinary fp16 Hugging Face folder that
+    // loads as a plain model of its family and scores as the packed export (perplexity within 1e-3;
+    // the fp16 rounding of each dequantized weight is the only difference). stories260K and Qwen3
+    // (head norms, explicit head_dim, reordered heads).
+    void hfExportScoresAsThePackedOne_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("stories260K") << QString();
+        QTest::newRow("qwen3") << QStringLiteral("qwen3");
+    }
+    void hfExportScoresAsThePackedOne() {
+        QFETCH(QString, model);
+        model::Checkpoint family;
+        analysis::Analysis family_analysis;
+        if (!model.isEmpty()) {
+            family = model::load_checkpoint(fs::path(SCALEBITS_SOURCE_DIR) / "tests" / "data" / "families" / model.toStdString());
+            analysis::AnalysisOptions o;
+            o.calib_text = kC4;
+            o.samples = 4;
+            o.seq_len = 48;
+            o.tile_rows = 16;
+            o.tile_cols = 32;
+            o.group = 16;
+            o.reorder_heads = true;
+            auto fp = std::make_unique<model::LlamaModel>(family);
+            family_analysis = analysis::analyze(family, *fp, o, dir("qwen3.sba"));
+        }
+        const model::Checkpoint& src = model.isEmpty() ? stories_checkpoint() : family;
+        const analysis::Analysis& a = model.isEmpty() ? analysis_ : family_analysis;
+        const auto alloc = analysis::allocate(a, AllocMethod::ScaleBits, Budget::bits_per_weight(4.3));
+        const fs::path packed_dir = dir("hf-packed"), hf_dir = dir("hf");
+        fs::remove_all(packed_dir);
+        fs::remove_all(hf_dir);
+        exporting::export_model(src, a, alloc, analysis::Quantizer::Gptq, packed_dir);
+        exporting::export_hf(src, a, alloc, analysis::Quantizer::Gptq, hf_dir);
+        QVERIFY(!fs::exists(dir(".hf.export-work")));
+
+        const model::Checkpoint hf = model::load_checkpoint(hf_dir);
+        QCOMPARE(hf.format, std::string("safetensors"));
+        QVERIFY(hf.packed.empty() && hf.quantization.is_null() && hf.tokenizer);
+        QCOMPARE(hf.config.family, src.config.family);
+        const auto names = model::canonical_tensors(hf.config);
+        QCOMPARE(hf.tensors.size(), names.size());
+        for (const auto& t : names) QCOMPARE(hf.tensor(t.name).dtype, io::DType::F16);
+        QCOMPARE(io::read_safetensors(hf_dir / "model.safetensors").metadata.at("format"), std::string("pt"));
+
+        const auto tokens = eval::tokenize_text(*src.tokenizer, eval::read_text(kWiki, 20000));
+        eval::PerplexityOptions po;
+        po.ctx = 64;
+        po.max_windows = 6;
+        const auto want = eval::perplexity(model::LlamaModel(model::load_checkpoint(packed_dir)), tokens, po);
+        const auto got = eval::perplexity(model::LlamaModel(hf), tokens, po);
+        const double rel = std::abs(got.ppl / want.ppl - 1);
+        qInfo() << "hf export ppl" << got.ppl << "packed" << want.ppl << "relative" << rel;
+        QVERIFY2(rel <= 1e-3, qPrintable(QString::number(rel)));
     }
 
     void sizeIsThePredictedSize() {

@@ -1,0 +1,58 @@
+#pragma once
+// The pieces both export formats share (export.h: the packed folder; hf_export.h: the dequantized
+// Hugging Face folder): the scratch folder beside the output, the layer loop that quantizes one
+// decoder layer at a time into it, the two ends of the model (embedding, final norm, lm_head, in the
+// hidden permutation) and the tokenizer files. Internal to core/export.
+#include <torch/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/analysis/allocation.h"
+#include "core/analysis/fake_quant.h"
+#include "core/model/checkpoint.h"
+#include "core/reorder/permutations.h"
+#include "core/util/cancel.h"
+
+namespace scalebits::exporting::detail {
+
+using Piece = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// A hidden sibling of the output folder (same disk, never inside what is published), removed on
+// every exit: one piece per layer and one for the two ends of the model.
+class ScratchFolder {
+public:
+    explicit ScratchFolder(const std::filesystem::path& out_dir);
+    ~ScratchFolder();
+    ScratchFolder(const ScratchFolder&) = delete;
+    ScratchFolder& operator=(const ScratchFolder&) = delete;
+    const std::filesystem::path& dir() const { return dir_; }
+    // Layer `layer`'s piece; -1: the embedding, final norm and lm_head.
+    std::filesystem::path part(int layer) const;
+
+private:
+    std::filesystem::path dir_;
+};
+
+// What a format stores for one quantized matrix (appended to its layer's piece).
+using MatrixWriter = std::function<void(const analysis::MatrixAnalysis& matrix, quant::QuantizedMatrix&& q, Piece& piece)>;
+
+// Every decoder layer loaded in fp32, folded into `perms`, its matrices quantized by `quantizer` and
+// handed to `write`, its norms and biases added as `small` (F32 or F16); one piece per layer.
+// Progress: units [0, n_layers) of `units`.
+void write_layer_pieces(const model::Checkpoint& checkpoint, const analysis::MatrixQuantizer& quantizer,
+                        const reorder::Permutations& perms, const ScratchFolder& scratch, const MatrixWriter& write,
+                        torch::ScalarType small, double units, const Progress& progress);
+
+// The final norm (as `small`) and the embedding and untied lm_head (F16), in the hidden permutation.
+void write_model_ends(const model::Checkpoint& checkpoint, const reorder::Permutations& perms,
+                      const std::filesystem::path& file, torch::ScalarType small, const Progress& progress);
+
+// The tokenizer files of the source beside the model (tokenizer.gguf / .json / .bin, and
+// tokenizer_config.json next to a tokenizer.json).
+void write_tokenizer(const model::Checkpoint& checkpoint, const std::filesystem::path& dir);
+
+}  // namespace scalebits::exporting::detail
