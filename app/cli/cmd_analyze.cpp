@@ -51,7 +51,7 @@ int cmd_analyze(const Argv& argv) {
     o.seq_len = args.get_int("seqlen", 512);
     std::tie(o.tile_rows, o.tile_cols) = parse_tile(args.get_or("tile", "128x128"));
     o.group = args.get_int("group", 0);
-    o.widths = parse_widths(args.get_or("bits", "2,3,4,8"));
+    if (auto bits = args.get("bits")) o.widths = parse_widths(*bits);  // else the default, every width 2..8
     o.seed = static_cast<std::uint64_t>(args.get_int("seed", 0x5CA1EB175LL));
     o.reorder_heads = args.flag("reorder-heads");
     o.device = args.get_or("device", "cpu");

@@ -34,7 +34,9 @@ struct AnalysisOptions {
     std::uint64_t seed = 0;
     std::int64_t tile_rows = 128, tile_cols = 128;
     std::int64_t group = 0;  // 0 = automatic (128, or 64 when a dimension is not a multiple of 128)
-    std::vector<int> widths{2, 3, 4, 8};
+    // Every integer width 2..8: with only {2, 3, 4, 8} the solver could mix just 4 and 8 bits between
+    // 4.3 and 5.5 bits per weight, where many users of 4-5 bit models are.
+    std::vector<int> widths{2, 3, 4, 5, 6, 7, 8};
     bool reorder_heads = false;
     std::string device = "cpu";
 };

@@ -58,7 +58,9 @@ AnalyzeDialog::AnalyzeDialog(const QString& model, QWidget* parent) : QDialog(pa
     tileCols_ = spin(1, 4096, 128, this);
     group_ = spin(0, 4096, 0, this);
     group_->setSpecialValueText(tr("automatic (128, or 64 when a dimension is not a multiple of 128)"));
-    bits_ = new QLineEdit(QStringLiteral("2,3,4,8"), this);
+    QStringList defaults;
+    for (int b : analysis::AnalysisOptions{}.widths) defaults << QString::number(b);
+    bits_ = new QLineEdit(defaults.join(QLatin1Char(',')), this);
     connect(model_, &QLineEdit::textEdited, this, [this](const QString& text) { output_->setText(defaultOutput(text)); });
 
     auto* form = new QFormLayout;
