@@ -21,6 +21,9 @@ static_assert(packed_tile_bytes(128, 128, 128, 8) == 16384 + 256 + 128);
 static_assert(packed_tile_bytes(44, 4, 64, 3) == 80 + 96 + 32);
 // Every full-chunk payload is exactly b vectors per row and chunk: no padding inside chunks.
 static_assert(packed_tile_sections(128, 256, 128, 7).payload == 128 * 2 * 7 * 16);
+// A tile kept at fp16: two bytes a weight, nothing else (44 x 5 -> 440 -> 448).
+static_assert(packed_tile_bytes(128, 128, 64, kDenseBits) == 32768);
+static_assert(packed_tile_bytes(44, 5, 64, kDenseBits) == 448);
 
 namespace {
 std::string shape_text(std::size_t a, std::size_t b) { return std::to_string(a) + "x" + std::to_string(b); }
@@ -69,9 +72,9 @@ void validate(const PackedMatrixView& v) {
         for (std::size_t tj = 0; tj < v.grid.tiles_c(); ++tj) {
             const std::size_t t = ti * v.grid.tiles_c() + tj;
             const int b = v.widths[t];
-            if (b < kMinBits || b > kMaxBits)
+            if (!valid_tile_width(b))
                 throw std::invalid_argument("packed matrix: tile " + std::to_string(t) + " has width " +
-                                            std::to_string(b) + " (allowed 2..8)");
+                                            std::to_string(b) + " (allowed 2..8 and 16)");
             const std::uint64_t off = v.tile_offsets[t];
             const std::size_t bytes = packed_tile_bytes(v.grid.tile_height(ti), v.grid.tile_width(tj), v.grid.group, b);
             if (off % 16 != 0)
@@ -91,7 +94,17 @@ void validate(const PackedMatrixView& v) {
 namespace {
 
 void pack_tile(const TileGrid& grid, std::size_t ti, std::size_t tj, int width, const std::uint8_t* codes,
-               const float* scales, const std::uint8_t* zeros, std::uint8_t* tile) {
+               const float* scales, const std::uint8_t* zeros, const float* dense, std::uint8_t* tile) {
+    if (width == kDenseBits) {  // the weights themselves, as fp16, row-major
+        const std::size_t r = grid.tile_height(ti), c = grid.tile_width(tj);
+        for (std::size_t row = 0; row < r; ++row)
+            for (std::size_t col = 0; col < c; ++col) {
+                const std::uint16_t h =
+                    float_to_half(dense[(ti * grid.tile_rows + row) * grid.cols + tj * grid.tile_cols + col]);
+                std::memcpy(tile + 2 * (row * c + col), &h, 2);
+            }
+        return;
+    }
     const std::size_t gpr = grid.groups_per_row();
     const fmt::TileGeom geom{grid.tile_height(ti), grid.tile_width(tj), grid.group, width};
     const TileSections sec = packed_tile_sections(geom.r, geom.c, geom.g, geom.b);
@@ -136,15 +149,17 @@ void pack_tile(const TileGrid& grid, std::size_t ti, std::size_t tj, int width, 
 }  // namespace
 
 PackedMatrix pack_matrix(const TileGrid& grid, const std::uint8_t* widths, const std::uint8_t* codes,
-                         const float* scales, const std::uint8_t* zeros) {
+                         const float* scales, const std::uint8_t* zeros, const float* dense) {
     grid.validate();
     PackedMatrix m;
     m.grid = grid;
     m.widths.assign(widths, widths + grid.tile_count());
     for (std::size_t t = 0; t < m.widths.size(); ++t)
-        if (m.widths[t] < kMinBits || m.widths[t] > kMaxBits)
+        if (!valid_tile_width(m.widths[t]))
             throw std::invalid_argument("pack_matrix: tile " + std::to_string(t) + " width " +
-                                        std::to_string(m.widths[t]) + " outside 2..8");
+                                        std::to_string(m.widths[t]) + " outside 2..8 and 16");
+        else if (m.widths[t] == kDenseBits && !dense)
+            throw std::invalid_argument("pack_matrix: tile " + std::to_string(t) + " is kept at fp16 but no weights were given");
     m.data.assign(packed_data_bytes(grid, m.widths.data()), 0);
     m.tile_offsets.resize(grid.tile_count());
     std::size_t offset = 0;
@@ -163,7 +178,7 @@ PackedMatrix pack_matrix(const TileGrid& grid, const std::uint8_t* widths, const
         const std::size_t ti1 = tr * static_cast<std::size_t>(part + 1) / static_cast<std::size_t>(parts);
         for (std::size_t ti = ti0; ti < ti1; ++ti)
             for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj)
-                pack_tile(grid, ti, tj, m.widths[ti * grid.tiles_c() + tj], codes, scales, zeros,
+                pack_tile(grid, ti, tj, m.widths[ti * grid.tiles_c() + tj], codes, scales, zeros, dense,
                           m.data.data() + m.tile_offsets[ti * grid.tiles_c() + tj]);
     });
     return m;
@@ -172,6 +187,7 @@ PackedMatrix pack_matrix(const TileGrid& grid, const std::uint8_t* widths, const
 std::uint8_t packed_code(const PackedMatrixView& v, std::size_t n, std::size_t k) {
     const TileGrid& g = v.grid;
     const std::size_t ti = n / g.tile_rows, tj = k / g.tile_cols, t = ti * g.tiles_c() + tj;
+    if (v.widths[t] == kDenseBits) return 0;
     const fmt::TileGeom geom{g.tile_height(ti), g.tile_width(tj), g.group, v.widths[t]};
     return static_cast<std::uint8_t>(
         fmt::tile_code(geom, v.data + v.tile_offsets[t], n - ti * g.tile_rows, k - tj * g.tile_cols));

@@ -88,6 +88,26 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
 // per group (converted once, not per weight) times the group's integer-code dot product; the codes
 // are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a fifth of its weights
 // here, so this is not a cold path.
+// A tile of width kDenseBits: fp16 weights, row-major; sums go to lane 0 of the accumulators.
+void dense_tile_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
+    const fmt::TileGeom& g = a.geom;
+    std::vector<float> w(g.c);
+    for (std::size_t row = 0; row < g.r; ++row) {
+        for (std::size_t col = 0; col < g.c; ++col) {
+            std::uint16_t h;
+            std::memcpy(&h, a.tile + 2 * (row * g.c + col), 2);
+            w[col] = half_to_float(h);
+        }
+        float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * cpu::kAccLanes;
+        for (int b = 0; b < a.batch; ++b) {
+            const float* xb = x_nat + static_cast<std::size_t>(b) * K;
+            float dot = 0.0f;
+            for (std::size_t col = 0; col < g.c; ++col) dot += w[col] * xb[col];
+            acc[b * cpu::kAccLanes] += dot;
+        }
+    }
+}
+
 void tail_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
     const std::size_t nc = g.nc(), tail = g.tail();
@@ -249,6 +269,11 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
                     const std::size_t nti = last ? ti_next : ti, ntj = last ? 0 : tj + 1, nt = nti * grid.tiles_c() + ntj;
                     a.next_tile = v.data + v.tile_offsets[nt];
                     a.next_tile_bytes = packed_tile_bytes(grid.tile_height(nti), grid.tile_width(ntj), grid.group, v.widths[nt]);
+                }
+                if (a.geom.b == kDenseBits) {
+                    // A tile kept at fp16: a plain product on the natural-order activations.
+                    dense_tile_terms(a, x + k0, K);
+                    continue;
                 }
                 if (a.geom.nc() > 0) {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)

@@ -39,6 +39,15 @@ void dequantize_reference(const PackedMatrixView& v, float* out) {
                 const std::size_t t = ti * grid.tiles_c() + tj;
                 const fmt::TileGeom g{grid.tile_height(ti), grid.tile_width(tj), grid.group, v.widths[t]};
                 const std::uint8_t* tile = v.data + v.tile_offsets[t];
+                if (g.b == kDenseBits) {
+                    for (std::size_t row = 0; row < g.r; ++row)
+                        for (std::size_t col = 0; col < g.c; ++col) {
+                            std::uint16_t h;
+                            std::memcpy(&h, tile + 2 * (row * g.c + col), 2);
+                            out[(ti * grid.tile_rows + row) * grid.cols + tj * grid.tile_cols + col] = half_to_float(h);
+                        }
+                    continue;
+                }
                 for (std::size_t row = 0; row < g.r; ++row) {
                     for (std::size_t col = 0; col < g.c; ++col) {
                         const std::size_t gi = col / g.g;
@@ -51,6 +60,34 @@ void dequantize_reference(const PackedMatrixView& v, float* out) {
             }
         }
     });
+}
+
+void dequantize_rows(const PackedMatrixView& v, std::size_t first, std::size_t count, float* out) {
+    const TileGrid& grid = v.grid;
+    if (first > grid.rows || count > grid.rows - first)
+        throw std::invalid_argument("dequantize_rows: rows " + std::to_string(first) + " + " + std::to_string(count) +
+                                    " outside the matrix's " + std::to_string(grid.rows));
+    for (std::size_t n = first; n < first + count; ++n) {
+        const std::size_t ti = n / grid.tile_rows, row = n - ti * grid.tile_rows;
+        float* dst = out + (n - first) * grid.cols;
+        for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+            const std::size_t t = ti * grid.tiles_c() + tj;
+            const fmt::TileGeom g{grid.tile_height(ti), grid.tile_width(tj), grid.group, v.widths[t]};
+            const std::uint8_t* tile = v.data + v.tile_offsets[t];
+            for (std::size_t col = 0; col < g.c; ++col) {
+                float w;
+                if (g.b == kDenseBits) {
+                    std::uint16_t h;
+                    std::memcpy(&h, tile + 2 * (row * g.c + col), 2);
+                    w = half_to_float(h);
+                } else {
+                    w = tile_scale(g, tile, col / g.g, row) *
+                        (static_cast<float>(fmt::tile_code(g, tile, row, col)) - static_cast<float>(tile_zero(g, tile, col / g.g, row)));
+                }
+                dst[tj * grid.tile_cols + col] = w;
+            }
+        }
+    }
 }
 
 void gemm_reference(const PackedMatrixView& v, const float* x, int batch, float* y) {

@@ -29,6 +29,9 @@ std::string cuda_device_name() {
 
 bool cuda_supports(const PackedMatrixView& v, int batch) {
     const TileGrid& g = v.grid;
+    // Tiles kept at fp16 (kDenseBits) have no CUDA kernel: such a matrix runs on the CPU.
+    for (std::size_t t = 0; t < g.tile_count(); ++t)
+        if (v.widths[t] == kDenseBits) return false;
     // One thread per tile row; the kernels read 8 columns per step and groups must not split them.
     return batch >= 1 && g.tile_rows >= 1 && g.tile_rows <= 1024 && g.tile_cols % 8 == 0 && g.group % 8 == 0 &&
            g.rows <= (1ull << 31) && g.cols <= (1ull << 31) && cuda_available();

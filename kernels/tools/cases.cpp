@@ -8,6 +8,7 @@ namespace scalebits::kernels::tool {
 std::string width_name(int spec) {
     if (spec == kMixedAll) return "mixed2-8";
     if (spec == kMixed3) return "mixed";
+    if (spec == kMixedDense) return "mixed2-8+fp16";
     return std::to_string(spec);
 }
 
@@ -23,6 +24,10 @@ static double uniform01(std::uint64_t& s) { return static_cast<double>(next_rand
 
 std::uint8_t mixed_width(std::uint64_t& s, int spec) {
     if (spec == kMixedAll) return static_cast<std::uint8_t>(2 + next_random(s) % 7);
+    if (spec == kMixedDense) {
+        const unsigned r = static_cast<unsigned>(next_random(s) % 28);
+        return static_cast<std::uint8_t>(r < 7 ? kDenseBits : 2 + r % 7);
+    }
     if (spec == kMixed3) {  // 2, 3, 4 with probabilities 1/4, 1/2, 1/4: mean 3 bits
         const unsigned r = static_cast<unsigned>(next_random(s) % 4);
         return static_cast<std::uint8_t>(r == 0 ? 2 : r == 3 ? 4 : 3);
@@ -42,7 +47,8 @@ Case make_case(const TileGrid& grid, int width_spec, std::uint64_t seed) {
     c.scales.resize(N * gpr);
     for (std::size_t n = 0; n < N; ++n) {
         for (std::size_t gi = 0; gi < gpr; ++gi) {
-            const int b = c.widths[(n / grid.tile_rows) * grid.tiles_c() + (gi * grid.group) / grid.tile_cols];
+            int b = c.widths[(n / grid.tile_rows) * grid.tiles_c() + (gi * grid.group) / grid.tile_cols];
+            if (b == kDenseBits) b = 2;  // codes, scales and zeros of a dense tile are not stored
             const unsigned range = 1u << b;
             c.zeros[n * gpr + gi] = static_cast<std::uint8_t>(next_random(s) % range);
             // Scales like real weights (1e-3..3e-2) with an occasional negative sign to catch sign bugs.
@@ -53,7 +59,10 @@ Case make_case(const TileGrid& grid, int width_spec, std::uint64_t seed) {
                 c.codes[n * K + k] = static_cast<std::uint8_t>(next_random(s) % range);
         }
     }
-    c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data());
+    // Dense weights like real ones (+-3e-2), stored rounded to fp16 in the tiles kept at fp16.
+    c.dense.resize(N * K);
+    for (auto& w : c.dense) w = half_to_float(float_to_half(static_cast<float>((uniform01(s) * 2.0 - 1.0) * 3e-2)));
+    c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data(), c.dense.data());
     return c;
 }
 
@@ -78,7 +87,7 @@ Case make_edge_case(const TileGrid& grid, int width_spec, std::uint64_t seed) {
                 for (std::size_t k = gi * grid.group; k < std::min(K, (gi + 1) * grid.group); ++k)
                     c.codes[n * K + k] = c.zeros[n * gpr + gi];
         }
-    c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data());
+    c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data(), c.dense.data());
     return c;
 }
 
@@ -128,10 +137,16 @@ Bounds error_bounds(const Case& c, const float* x, int batch) {
         for (std::size_t n = 0; n < N; ++n) {
             double qz = 0, aw = 0, qzmax = 0, sqz = 0;
             for (std::size_t k = 0; k < K; ++k) {
+                const double ax = std::fabs(static_cast<double>(xb[k]));
+                if (c.dense_tile(n, k)) {  // a plain fp32 product, no activation rounding
+                    const double aw_k = std::fabs(static_cast<double>(c.dense[n * K + k])) * ax;
+                    qz += aw_k;
+                    aw += aw_k;
+                    continue;
+                }
                 const std::size_t gi = n * gpr + k / c.grid.group;
                 const double s = std::fabs(half_to_float(float_to_half(c.scales[gi])));
                 const double q = c.codes[n * K + k], z = c.zeros[gi];
-                const double ax = std::fabs(static_cast<double>(xb[k]));
                 qz += s * (q + z) * ax;
                 aw += s * std::fabs(q - z) * ax;
                 qzmax += s * (q + z) * chunk_max[k];

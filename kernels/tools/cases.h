@@ -14,13 +14,19 @@ namespace scalebits::kernels::tool {
 // averaging ~3 bits (the "mixed" of the benchmarks).
 inline constexpr int kMixedAll = -1;
 inline constexpr int kMixed3 = -2;
+// Random 2..8 per tile with one tile in four kept at fp16 (kDenseBits): a vocabulary matrix.
+inline constexpr int kMixedDense = -3;
 std::string width_name(int spec);
 
 struct Case {
     TileGrid grid;
     std::vector<std::uint8_t> widths, codes, zeros;
     std::vector<float> scales;
+    std::vector<float> dense;  // N*K weights, what the tiles kept at fp16 hold (rounded to fp16)
     PackedMatrix packed;
+    bool dense_tile(std::size_t n, std::size_t k) const {
+        return widths[(n / grid.tile_rows) * grid.tiles_c() + k / grid.tile_cols] == kDenseBits;
+    }
 };
 
 Case make_case(const TileGrid& grid, int width_spec, std::uint64_t seed);

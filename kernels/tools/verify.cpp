@@ -62,13 +62,25 @@ bool round_trip(const Case& c) {
     for (std::size_t n = 0; n < N; ++n)
         for (std::size_t k = 0; k < K; ++k) {
             const std::size_t gi = n * gpr + k / c.grid.group;
-            const float expect = half_to_float(float_to_half(c.scales[gi])) *
-                                 (static_cast<float>(c.codes[n * K + k]) - static_cast<float>(c.zeros[gi]));
-            if (packed_code(c.packed.view(), n, k) != c.codes[n * K + k] || W[n * K + k] != expect) {
+            const bool dense = c.dense_tile(n, k);
+            const float expect = dense ? c.dense[n * K + k]
+                                       : half_to_float(float_to_half(c.scales[gi])) *
+                                             (static_cast<float>(c.codes[n * K + k]) - static_cast<float>(c.zeros[gi]));
+            const unsigned code = dense ? 0u : c.codes[n * K + k];
+            if (packed_code(c.packed.view(), n, k) != code || W[n * K + k] != expect) {
                 std::fprintf(stderr, "ROUND TRIP %zux%zu: element (%zu, %zu) reads back wrong\n", N, K, n, k);
                 return false;
             }
         }
+    // An embedding lookup reads the same values row by row.
+    std::vector<float> rows(K);
+    for (std::size_t n = 0; n < N; n += std::max<std::size_t>(1, N / 7)) {
+        dequantize_rows(c.packed.view(), n, 1, rows.data());
+        if (!std::equal(rows.begin(), rows.end(), W.begin() + static_cast<std::ptrdiff_t>(n * K))) {
+            std::fprintf(stderr, "ROUND TRIP %zux%zu: dequantize_rows differs at row %zu\n", N, K, n);
+            return false;
+        }
+    }
     return c.packed.data.size() == packed_data_bytes(c.grid, c.widths.data());
 }
 
@@ -82,7 +94,7 @@ int run_verify(const Options& opt) {
     int rt_fail = 0;
     const bool cuda = cuda_available() && !opt.cpu_only;
     std::uint64_t seed = 1;
-    const int width_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixedAll, kMixed3};
+    const int width_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixedAll, kMixed3, kMixedDense};
     for (const Shape& sh : kShapes) {
         for (int spec : width_specs) {
             TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};

@@ -28,6 +28,13 @@ namespace scalebits::kernels {
 
 inline constexpr int kMinBits = 2;
 inline constexpr int kMaxBits = 8;
+// A tile "kept at fp16": its weights stored as IEEE halves, row-major, no scales or zero points. The
+// top rung of the vocabulary matrices (embedding, lm_head), which an allocation may leave unquantized
+// tile by tile. The CPU paths read it; the CUDA path does not (cuda_supports is false for a matrix
+// holding one).
+inline constexpr int kDenseBits = 16;
+// A tile width the format holds: 2..8, or kDenseBits.
+constexpr bool valid_tile_width(int b) { return (b >= kMinBits && b <= kMaxBits) || b == kDenseBits; }
 // Per tile, outside the tile: 1 byte in the width map + 8 bytes in the offsets table.
 inline constexpr std::size_t kTileHeaderBytes = 9;
 // Columns per payload chunk: 128 codes of b bits are exactly b 16-byte vectors for every b.
@@ -40,8 +47,9 @@ struct TileSections {
     constexpr std::size_t total() const { return payload + scales + zeros; }
 };
 
-// Section sizes of one tile with r rows, c cols, group g, width b.
+// Section sizes of one tile with r rows, c cols, group g, width b (kDenseBits: the fp16 payload alone).
 constexpr TileSections packed_tile_sections(std::size_t r, std::size_t c, std::size_t g, int b) {
+    if (b == kDenseBits) return TileSections{round_up16(r * c * 2), 0, 0};
     const std::size_t ub = static_cast<std::size_t>(b);
     const std::size_t ng = r * ((c + g - 1) / g);
     return TileSections{round_up16((r * c * ub + 7) / 8), round_up16(2 * ng), round_up16((ng * ub + 7) / 8)};
@@ -98,14 +106,21 @@ std::size_t packed_data_bytes(const TileGrid& grid, const std::uint8_t* widths);
 
 // Packs codes chosen by a quantizer. codes: N*K, row-major, q[n][k] < 2^b(tile of (n,k)).
 // scales, zeros: N * grid.groups_per_row(), row-major [n][k / group]; zero < 2^b; scales are
-// stored as fp16 (rounded to nearest). Throws std::invalid_argument on out-of-range input.
+// stored as fp16 (rounded to nearest). dense: N*K weights, row-major, read for the tiles of width
+// kDenseBits (stored rounded to fp16; may be null when there are none). Throws
+// std::invalid_argument on out-of-range input.
 PackedMatrix pack_matrix(const TileGrid& grid, const std::uint8_t* widths, const std::uint8_t* codes,
-                         const float* scales, const std::uint8_t* zeros);
+                         const float* scales, const std::uint8_t* zeros, const float* dense = nullptr);
 
 // Convenience for tests and benchmarks: round-to-nearest with per-group min/max (asymmetric).
 PackedMatrix quantize_rtn_minmax(const TileGrid& grid, const std::uint8_t* widths, const float* W);
 
-// The code q[n][k] read back from the packed tiles (reference unpack, used by tests).
+// Rows [first, first + count) of the matrix, dequantized (dequantize_reference's values): an
+// embedding lookup of a packed vocabulary matrix. out: count * K floats.
+void dequantize_rows(const PackedMatrixView& view, std::size_t first, std::size_t count, float* out);
+
+// The code q[n][k] read back from the packed tiles (reference unpack, used by tests; 0 in a tile of
+// width kDenseBits, which holds no codes).
 std::uint8_t packed_code(const PackedMatrixView& view, std::size_t n, std::size_t k);
 
 // ---- CPU reference: the definition of correct ----
