@@ -487,7 +487,7 @@ void MainWindow::showPinMenu(const QPoint& pos) {
     if (!index.isValid() || !a) return;
     const int row = proxy_->data(index, LayerTableModel::MatrixIndexRole).toInt();
     const std::string name = a->matrices.at(static_cast<std::size_t>(row)).name;
-    const std::string kind = model::linear_kind_name(static_cast<model::LinearKind>(a->matrices[static_cast<std::size_t>(row)].kind));
+    const std::string kind = analysis::matrix_kind_name(a->matrices[static_cast<std::size_t>(row)].kind);
     analysis::ProblemOptions constraints = controller_->constraints();
     QMenu menu(this);
     auto pin = [&](const std::string& match, int bits) {
@@ -504,6 +504,9 @@ void MainWindow::showPinMenu(const QPoint& pos) {
         one->addAction(tr("%1 bits").arg(b), this, [pin, name, b] { pin(name, b); });
         all->addAction(tr("%1 bits").arg(b), this, [pin, kind, b] { pin(kind, b); });
     }
+    // The embedding and lm_head can also stay at fp16 (the top rung of a whole-file allocation).
+    if (analysis::is_vocab_kind(a->matrices[static_cast<std::size_t>(row)].kind))
+        one->addAction(tr("fp16 (kept)"), this, [pin, name] { pin(name, kKeptBits); });
     if (constraints.constraints.count(name))
         menu.addAction(tr("Unpin %1").arg(QString::fromStdString(name)), this, [pin, name] { pin(name, 0); });
     if (constraints.constraints.count(kind))

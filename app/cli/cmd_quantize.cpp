@@ -19,10 +19,6 @@
 
 namespace scalebits::cli {
 
-namespace {
-const char* kKindNames[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-
-}  // namespace
 
 int cmd_quantize_eval(const Argv& argv) {
     auto opts = model_options();
@@ -70,17 +66,21 @@ int cmd_allocate(const Argv& argv) {
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
     const analysis::Allocation alloc = analysis::allocate(a, method, parse_budget(args), parse_constraints(args));
-    // Weights per width for each matrix type (q_proj, ..., down_proj).
+    // Weights per width for each matrix type (q_proj, ..., down_proj, embed_tokens, lm_head; "16": kept
+    // at fp16). The allocation's matrices are the analysis' in order, the vocabulary ones last if at all.
+    std::vector<int> widths = a.widths;
+    if (alloc.whole_file) widths.push_back(kKeptBits);
     nlohmann::json hist = nlohmann::json::object();
-    for (std::size_t i = 0; i < a.matrices.size(); ++i) {
-        auto& h = hist[kKindNames[a.matrices[i].kind]];
+    for (std::size_t i = 0; i < alloc.weights_per_width.size(); ++i) {
+        auto& h = hist[analysis::matrix_kind_name(a.matrices[i].kind)];
         if (h.is_null()) h = nlohmann::json::object();
-        for (int b : a.widths) {
+        for (int b : widths) {
             const std::string key = std::to_string(b);
             h[key] = h.value(key, std::int64_t{0}) + alloc.weights_per_width[i][static_cast<std::size_t>(b)];
         }
     }
     nlohmann::json j = {{"method", alloc_method_name(method)},
+                        {"scope", alloc.whole_file ? "all" : "linear"},
                         {"avg_bits", alloc.avg_bits},
                         {"bytes", alloc.total_bytes},
                         {"quantized_bytes", alloc.quantized_bytes},

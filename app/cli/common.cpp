@@ -148,6 +148,11 @@ analysis::ProblemOptions parse_constraints(const Args& args) {
     read("pin", &analysis::WidthConstraint::pinned_bits);
     read("min-bits", &analysis::WidthConstraint::min_bits);
     read("max-bits", &analysis::WidthConstraint::max_bits);
+    // What a budget covers: every weight of the file (the embedding and lm_head allocated too, with
+    // fp16 as their top rung), or the linear layers only (those two kept fp16 outside the budget).
+    const std::string scope = args.get_or("scope", "all");
+    if (scope != "all" && scope != "linear") throw InputError("--scope must be all or linear, got '" + scope + "'");
+    o.whole_file = scope == "all";
     return o;
 }
 

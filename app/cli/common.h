@@ -53,7 +53,7 @@ Budget parse_budget(const Args& args);
 // Width constraints from --pin, --min-bits and --max-bits, each a comma-separated list of
 // MATCH=BITS where MATCH is a matrix name, a layer prefix ("model.layers.0.") or a kind ("down_proj").
 analysis::ProblemOptions parse_constraints(const Args& args);
-inline const std::set<std::string> kConstraintOptions = {"pin", "min-bits", "max-bits"};
+inline const std::set<std::string> kConstraintOptions = {"pin", "min-bits", "max-bits", "scope"};
 
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();

@@ -13,6 +13,10 @@ void check_bits(int bits) {
     if (bits < kMinBits || bits > kMaxBits)
         throw InputError("width of " + std::to_string(bits) + " bits is outside the supported range 2..8");
 }
+void check_tile_bits(int bits) {
+    if (!is_tile_width(bits))
+        throw InputError("width of " + std::to_string(bits) + " bits is outside the supported range 2..8 (or 16: kept at fp16)");
+}
 
 }  // namespace
 
@@ -20,13 +24,13 @@ std::int64_t packed_tile_bytes(std::int64_t rows, std::int64_t cols, std::int64_
     if (rows <= 0 || cols <= 0 || group <= 0)
         throw InputError("tile of " + std::to_string(rows) + "x" + std::to_string(cols) + " with group " +
                          std::to_string(group) + " has a non-positive size");
-    check_bits(bits);
+    check_tile_bits(bits);
     // The single definition of the format's sizes lives with the kernels that write and read it.
     return static_cast<std::int64_t>(kernels::packed_tile_bytes(std::size_t(rows), std::size_t(cols), std::size_t(group), bits));
 }
 
 static_assert(kTileHeaderBytes == std::int64_t(kernels::kTileHeaderBytes), "tile header size differs from the kernels'");
-static_assert(kMinBits == kernels::kMinBits && kMaxBits == kernels::kMaxBits);
+static_assert(kMinBits == kernels::kMinBits && kMaxBits == kernels::kMaxBits && kKeptBits == kernels::kDenseBits);
 
 std::int64_t tile_bytes_with_header(std::int64_t rows, std::int64_t cols, std::int64_t group, int bits) {
     return packed_tile_bytes(rows, cols, group, bits) + kTileHeaderBytes;
@@ -59,8 +63,8 @@ void validate_matrices(std::span<const MatrixSpec> matrices) {
             throw InputError(who + ": group " + std::to_string(m.group) + " does not divide the tile width (" +
                              std::to_string(m.tile_cols) + " columns), as the packed format requires");
         for (int b : {m.min_bits, m.max_bits, m.pinned_bits})
-            if (b != 0 && (b < kMinBits || b > kMaxBits))
-                throw InputError(who + ": width constraint of " + std::to_string(b) + " bits is outside 2..8");
+            if (b != 0 && !is_tile_width(b))
+                throw InputError(who + ": width constraint of " + std::to_string(b) + " bits is outside 2..8 (or 16: kept at fp16)");
         if (m.min_bits != 0 && m.max_bits != 0 && m.min_bits > m.max_bits)
             throw InputError(who + ": minimum width " + std::to_string(m.min_bits) + " is above the maximum " +
                              std::to_string(m.max_bits));
@@ -80,12 +84,12 @@ SizeEstimate estimate_size(std::span<const MatrixSpec> matrices, std::span<const
             throw InputError("size estimate: " + std::to_string(tile_widths.size()) +
                              " tile widths given, fewer than the tiles of the matrices");
         // Interior tiles all share one shape: cost each (shape, width) once, not once per tile.
-        std::int64_t interior[kMaxBits + 1] = {};
-        for (int b = kMinBits; b <= kMaxBits; ++b) interior[b] = -1;
+        std::int64_t interior[kWidthSlots];
+        std::fill(std::begin(interior), std::end(interior), -1);
         for (std::int64_t t = 0; t < n; ++t) {
             const int b = tile_widths[next + static_cast<std::size_t>(t)];
             const std::int64_t h = m.tile_height(t), w = m.tile_width(t);
-            if (h == m.tile_rows && w == m.tile_cols && b >= kMinBits && b <= kMaxBits) {
+            if (h == m.tile_rows && w == m.tile_cols && is_tile_width(b)) {
                 if (interior[b] < 0) interior[b] = tile_bytes_with_header(h, w, m.group, b);
                 est.quantized_bytes += interior[b];
             } else {

@@ -16,13 +16,18 @@ namespace scalebits {
 
 inline constexpr int kMinBits = 2;
 inline constexpr int kMaxBits = 8;
+// A tile kept at fp16 (kernels::kDenseBits): the top rung of the vocabulary matrices.
+inline constexpr int kKeptBits = 16;
+// Arrays indexed by a width in bits (histograms): 0..kKeptBits.
+inline constexpr int kWidthSlots = kKeptBits + 1;
+constexpr bool is_tile_width(int b) { return (b >= kMinBits && b <= kMaxBits) || b == kKeptBits; }
 inline constexpr std::int64_t kTileHeaderBytes = 9;
 // Per-group cost of irregular (per row-group) mixed precision, in bits on top of len*b:
 // one fp16 scale; the zero point costs b more bits.
 inline constexpr std::int64_t kGroupScaleBits = 16;
 
 // Packed bytes of one tile (payload + scales + zeros), without the per-tile header.
-// Throws InputError for non-positive sizes or a width outside 2..8.
+// Throws InputError for non-positive sizes or a width that is neither 2..8 nor kKeptBits.
 std::int64_t packed_tile_bytes(std::int64_t rows, std::int64_t cols, std::int64_t group, int bits);
 
 // packed_tile_bytes + kTileHeaderBytes: what one tile adds to the file.

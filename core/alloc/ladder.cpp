@@ -1,5 +1,6 @@
 #include "core/alloc/ladder.h"
 
+#include "core/alloc/cost_model.h"
 #include "core/alloc/radix_sort.h"
 #include "core/util/error.h"
 
@@ -15,7 +16,7 @@ namespace scalebits {
 
 namespace {
 
-constexpr int kMaxCandidates = 7;  // widths 2..8
+constexpr int kMaxCandidates = 8;  // widths 2..8 and 16 (kept at fp16): indices fit the steps' 3 bits
 constexpr int kClassBits = 26;     // payload: item 32 bits | from 3 | to 3 | class 26
 // Below this many items a second thread costs more than it saves.
 constexpr std::size_t kParallelItems = 1 << 17;
@@ -28,10 +29,10 @@ std::uint64_t pack_step(std::uint32_t item, std::uint32_t cls, int from, int to)
 
 void validate(const ItemView& v) {
     const std::size_t W = v.widths.size();
-    if (W == 0 || W > kMaxCandidates) throw InputError("between 1 and 7 candidate widths are needed, got " + std::to_string(W));
+    if (W == 0 || W > kMaxCandidates) throw InputError("between 1 and 8 candidate widths are needed, got " + std::to_string(W));
     for (std::size_t k = 0; k < W; ++k) {
-        if (v.widths[k] < 2 || v.widths[k] > 8)
-            throw InputError("candidate width " + std::to_string(v.widths[k]) + " is outside 2..8");
+        if (!is_tile_width(v.widths[k]))
+            throw InputError("candidate width " + std::to_string(v.widths[k]) + " is outside 2..8 (or 16: kept at fp16)");
         if (k > 0 && v.widths[k] <= v.widths[k - 1]) throw InputError("candidate widths must be strictly ascending");
     }
     for (std::size_t c = 0; c < v.classes.size(); ++c) {

@@ -21,10 +21,10 @@ std::int64_t TileProblem::quantized_weights() const {
 }
 
 void TileProblem::validate() const {
-    if (widths.empty() || widths.size() > 7) throw InputError("between 1 and 7 candidate widths are needed");
+    if (widths.empty() || widths.size() > 8) throw InputError("between 1 and 8 candidate widths are needed");
     for (std::size_t k = 0; k < widths.size(); ++k) {
-        if (widths[k] < kMinBits || widths[k] > kMaxBits)
-            throw InputError("candidate width " + std::to_string(widths[k]) + " is outside 2..8");
+        if (!is_tile_width(widths[k]))
+            throw InputError("candidate width " + std::to_string(widths[k]) + " is outside 2..8 (or 16: kept at fp16)");
         if (k > 0 && widths[k] <= widths[k - 1]) throw InputError("candidate widths must be strictly ascending");
     }
     validate_matrices(matrices);
@@ -80,9 +80,9 @@ ItemTable tile_classes(const TileProblem& problem) {
     return t;
 }
 
-std::vector<std::array<std::int64_t, 9>> weights_per_width(const std::vector<MatrixSpec>& matrices,
-                                                           const std::vector<std::uint8_t>& tile_widths) {
-    std::vector<std::array<std::int64_t, 9>> out(matrices.size());
+std::vector<std::array<std::int64_t, kWidthSlots>> weights_per_width(const std::vector<MatrixSpec>& matrices,
+                                                                     const std::vector<std::uint8_t>& tile_widths) {
+    std::vector<std::array<std::int64_t, kWidthSlots>> out(matrices.size());
     std::size_t next = 0;
     for (std::size_t mi = 0; mi < matrices.size(); ++mi) {
         const MatrixSpec& m = matrices[mi];
@@ -90,7 +90,7 @@ std::vector<std::array<std::int64_t, 9>> weights_per_width(const std::vector<Mat
         for (std::int64_t t = 0; t < m.tile_count(); ++t, ++next) {
             if (next >= tile_widths.size()) throw InputError("histogram: fewer tile widths than tiles");
             const int b = tile_widths[next];
-            if (b > kMaxBits) throw InputError("histogram: width " + std::to_string(b) + " is above 8");
+            if (!is_tile_width(b)) throw InputError("histogram: width " + std::to_string(b) + " is not a tile width");
             out[mi][std::size_t(b)] += m.tile_height(t) * m.tile_width(t);
         }
     }
@@ -100,13 +100,13 @@ std::vector<std::array<std::int64_t, 9>> weights_per_width(const std::vector<Mat
 double predicted_loss(const TileProblem& problem, const std::vector<std::uint8_t>& tile_widths) {
     const std::size_t W = problem.widths.size();
     if (tile_widths.size() * W != problem.S.size()) throw InputError("predicted loss: widths do not match the tiles");
-    int index_of[kMaxBits + 1];
+    int index_of[kWidthSlots];
     std::fill(std::begin(index_of), std::end(index_of), -1);
     for (std::size_t k = 0; k < W; ++k) index_of[problem.widths[k]] = int(k);
     long double sum = 0;
     for (std::size_t t = 0; t < tile_widths.size(); ++t) {
         const int b = tile_widths[t];
-        if (b > kMaxBits || index_of[b] < 0) throw InputError("predicted loss: width " + std::to_string(b) + " is not a candidate");
+        if (b >= kWidthSlots || index_of[b] < 0) throw InputError("predicted loss: width " + std::to_string(b) + " is not a candidate");
         sum += problem.S[t * W + std::size_t(index_of[b])];
     }
     return double(sum);

@@ -14,7 +14,7 @@
 namespace scalebits {
 
 struct TileProblem {
-    std::vector<int> widths{2, 3, 4, 8};  // candidate widths, ascending, each in 2..8
+    std::vector<int> widths{2, 3, 4, 8};  // candidate widths, ascending, each in 2..8 or kKeptBits
     std::vector<MatrixSpec> matrices;
     // Predicted loss increase per tile and candidate width: S[tile * widths.size() + k], tiles matrix
     // by matrix, row-major over each matrix's tile grid.
@@ -50,7 +50,7 @@ struct TileAllocation {
 };
 
 // Weights per width (index = bits, 0..8) for each matrix: the histogram behind "widths per matrix type".
-std::vector<std::array<std::int64_t, 9>> weights_per_width(const std::vector<MatrixSpec>& matrices,
+std::vector<std::array<std::int64_t, kWidthSlots>> weights_per_width(const std::vector<MatrixSpec>& matrices,
                                                            const std::vector<std::uint8_t>& tile_widths);
 
 // Sum of S over an allocation's widths; throws InputError if a width is not a candidate.

@@ -14,9 +14,9 @@ double elapsed_us(std::chrono::steady_clock::time_point t0) {
 
 // Weights per width per matrix for per-group widths (groups row by row, the last one of a row
 // shorter when g does not divide K).
-std::vector<std::array<std::int64_t, 9>> group_histogram(const std::vector<MatrixSpec>& matrices,
-                                                         const std::vector<std::uint8_t>& widths) {
-    std::vector<std::array<std::int64_t, 9>> out(matrices.size());
+std::vector<std::array<std::int64_t, kWidthSlots>> group_histogram(const std::vector<MatrixSpec>& matrices,
+                                                                   const std::vector<std::uint8_t>& widths) {
+    std::vector<std::array<std::int64_t, kWidthSlots>> out(matrices.size());
     std::size_t next = 0;
     for (std::size_t mi = 0; mi < matrices.size(); ++mi) {
         const MatrixSpec& m = matrices[mi];
@@ -48,6 +48,7 @@ Allocation allocate(const Analysis& a, AllocMethod method, const Budget& budget,
     out.reordered = method_uses_reordered_layout(method);
     ProblemOptions po = options;
     po.reordered = out.reordered;
+    out.whole_file = allocates_vocab(a, po);
     if (method == AllocMethod::Group) {
         const GroupProblem problem = make_group_problem(a, po);
         const GroupAllocator solver(problem);

@@ -19,6 +19,7 @@ struct Allocation {
     AllocMethod method = AllocMethod::ScaleBits;
     WidthGranularity granularity = WidthGranularity::Tile;
     bool reordered = true;             // which layout the widths belong to
+    bool whole_file = false;           // the widths cover the vocabulary matrices too (after the linear layers)
     std::vector<std::uint8_t> widths;  // per tile or per row-group, analysis order
     std::int64_t budget_bits = 0;
     std::int64_t quantized_bytes = 0;
@@ -26,7 +27,7 @@ struct Allocation {
     double avg_bits = 0.0;
     double predicted_loss = 0.0;
     // Weights per width (index = bits) for every matrix, analysis order.
-    std::vector<std::array<std::int64_t, 9>> weights_per_width;
+    std::vector<std::array<std::int64_t, kWidthSlots>> weights_per_width;
     double solve_us = 0.0;  // the solve alone (problem construction excluded)
 };
 

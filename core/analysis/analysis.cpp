@@ -80,6 +80,12 @@ const MatrixAnalysis& Analysis::matrix(const std::string& name) const {
     throw InputError(file, "the analysis has no matrix named " + name);
 }
 
+const char* matrix_kind_name(int kind) {
+    static const char* const kNames[kMatrixKinds] = {"q_proj",    "k_proj",  "v_proj",       "o_proj", "gate_proj",
+                                                     "up_proj",   "down_proj", "embed_tokens", "lm_head"};
+    return kind >= 0 && kind < kMatrixKinds ? kNames[kind] : "?";
+}
+
 double top_share(const std::vector<double>& mass, double fraction) {
     if (mass.empty()) return 0.0;
     std::vector<double> v(mass);

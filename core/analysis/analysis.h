@@ -16,8 +16,20 @@
 namespace scalebits::analysis {
 
 // 2: the model config as Hugging Face config.json fields, so the family is recorded.
-// 3: Hessians stored as their upper triangle (half the size). Versions 1 and 2 are still read.
-inline constexpr int kAnalysisFormatVersion = 3;
+// 3: Hessians stored as their upper triangle (half the size).
+// 4: the vocabulary matrices (embedding, untied lm_head) have records and tables like the linear
+//    layers, so the whole file can be allocated. Versions 1-3 are still read (without them).
+inline constexpr int kAnalysisFormatVersion = 4;
+
+// MatrixAnalysis::kind: the seven linear kinds (model::LinearKind, 0..6), then the vocabulary
+// matrices, whose rows are tokens: the embedding (which serves as the lm_head too when tied) and
+// an untied lm_head. Their layer is -1.
+inline constexpr int kEmbeddingKind = 7;
+inline constexpr int kLmHeadKind = 8;
+inline constexpr int kMatrixKinds = 9;
+constexpr bool is_vocab_kind(int kind) { return kind == kEmbeddingKind || kind == kLmHeadKind; }
+// "q_proj" .. "down_proj", "embed_tokens", "lm_head".
+const char* matrix_kind_name(int kind);
 
 // Identifies the model file an analysis was made from: size and a hash of its bytes.
 struct ModelFingerprint {

@@ -1,5 +1,8 @@
 #include "core/analysis/analysis_file.h"
 
+#include <cmath>
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -73,11 +76,18 @@ std::vector<T> values_of(const io::HostTensor& t, io::DType want, const std::fil
 // A matrix record against the model it claims to belong to, before anything is sized from it.
 void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const std::filesystem::path& path) {
     const std::string what = "matrix " + m.name;
-    if (m.kind < 0 || m.kind > 6) throw FormatError(path, what + " has an unknown kind " + std::to_string(m.kind));
-    if (m.layer < 0 || m.layer >= c.n_layers)
-        throw FormatError(path, what + " names layer " + std::to_string(m.layer) + " of a model with " +
-                                    std::to_string(c.n_layers) + " layers");
-    const auto [rows, cols] = model::linear_shape(c, static_cast<model::LinearKind>(m.kind));
+    if (m.kind < 0 || m.kind >= kMatrixKinds) throw FormatError(path, what + " has an unknown kind " + std::to_string(m.kind));
+    std::int64_t rows = c.vocab_size, cols = c.dim;
+    if (is_vocab_kind(m.kind)) {
+        if (m.layer != -1) throw FormatError(path, what + " is a vocabulary matrix but names layer " + std::to_string(m.layer));
+        if (m.kind == kLmHeadKind && c.tie_word_embeddings)
+            throw FormatError(path, what + ": the model's lm_head is tied to its embedding");
+    } else {
+        if (m.layer < 0 || m.layer >= c.n_layers)
+            throw FormatError(path, what + " names layer " + std::to_string(m.layer) + " of a model with " +
+                                        std::to_string(c.n_layers) + " layers");
+        std::tie(rows, cols) = model::linear_shape(c, static_cast<model::LinearKind>(m.kind));
+    }
     if (m.rows != rows || m.cols != cols)
         throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
                                     ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
@@ -220,8 +230,10 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.fisher_total = mj.at("fisher_total").get<double>();
             m.top10_share_before = mj.at("top10_share_before").get<double>();
             m.top10_share_after = mj.at("top10_share_after").get<double>();
-            m.factored_corr = mj.at("factored_corr").get<double>();
-            m.factored_log_corr = mj.at("factored_log_corr").get<double>();
+            // NaN (undefined, e.g. for the vocabulary matrices) is written as null.
+            m.factored_corr = mj.at("factored_corr").is_null() ? std::nan("") : mj.at("factored_corr").get<double>();
+            m.factored_log_corr =
+                mj.at("factored_log_corr").is_null() ? std::nan("") : mj.at("factored_log_corr").get<double>();
             check_matrix(m, a.config, path);
             if (!names.insert(m.name).second) throw FormatError(path, "matrix " + m.name + " is described twice");
             m.cost_original = values_of<double>(tensor("cost.original." + m.name), io::DType::F64, path);

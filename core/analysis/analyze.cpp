@@ -6,6 +6,7 @@
 
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/matrix_tables.h"
+#include "core/analysis/vocab_tables.h"
 #include "core/calib/calib_set.h"
 #include "core/export/export_size.h"
 #include "core/calib/sensitivity.h"
@@ -54,7 +55,9 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     const calib::CalibrationSet set = calib::load_calibration_set(*ckpt.tokenizer, o.calib_text, o.samples, o.seq_len, o.seed);
     a.options.seed = set.seed;
     Progress fisher_progress = progress;
-    calib::Sensitivity sens = calib::compute_sensitivity(model, set.tokens, {}, fisher_progress);
+    calib::SensitivityOptions so;
+    so.vocab = true;
+    calib::Sensitivity sens = calib::compute_sensitivity(model, set.tokens, so, fisher_progress);
     a.calib_loss = sens.mean_loss;
 
     const int layers = static_cast<int>(cfg.n_layers);
@@ -76,6 +79,15 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     reorder::ReorderOptions ro;
     ro.heads = o.reorder_heads;
     a.permutations = reorder::compute_permutations(sens, cfg, ro);
+    // The vocabulary matrices, whole (one chunk), from the weights in the original layout.
+    std::vector<VocabTablesBuilder> vocab;
+    for (int kind : vocab_kinds(cfg)) {
+        torch::Tensor f = kind == kEmbeddingKind ? sens.embedding_fisher : sens.lm_head_fisher;
+        if (kind == kEmbeddingKind && !cfg.tie_word_embeddings) fill_unseen_rows(f, seen_rows_mean(f));
+        vocab.emplace_back(vocab_matrix_record(cfg, kind, spec), a.permutations.hidden, a.widths);
+        vocab.back().add_rows(0, (kind == kEmbeddingKind ? model.embedding() : model.lm_head()).detach(), f);
+    }
+    sens.embedding_fisher = sens.lm_head_fisher = torch::Tensor();
     reorder::apply_to_model(model, a.permutations);
     calib::Sensitivity sr = reorder::permute_sensitivity(sens, a.permutations, cfg);
     sens = {};  // the original-layout statistics are no longer needed
@@ -97,15 +109,24 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
         m.factored_corr = corr.pearson;
         m.factored_log_corr = corr.log_pearson;
     }
+    const std::size_t linear = a.matrices.size();
+    for (auto& v : vocab) a.matrices.push_back(v.finish());
     a.unquantized_bytes = exporting::export_overhead_bytes(a);
     progress.checkpoint(units, units, "writing");
     a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     a.file = out;
     save_analysis(a, out, [&](io::SafetensorsWriter& wr) {
-        for (std::size_t i = 0; i < a.matrices.size(); ++i) {
+        const auto nw = static_cast<std::int64_t>(a.widths.size());
+        for (std::size_t i = linear; i < a.matrices.size(); ++i) {
+            const auto& m = a.matrices[i];
+            const auto& v = vocab[i - linear];
+            wr.add_f32("cost.group." + m.name, {static_cast<std::int64_t>(v.group_costs().size()) / nw, nw}, v.group_costs());
+            wr.add_f32("r." + m.name, {m.rows}, v.row_sums());
+            wr.add_f32("c." + m.name, {m.cols}, v.col_sums());
+        }
+        for (std::size_t i = 0; i < linear; ++i) {
             const auto& m = a.matrices[i];
             const auto kind = static_cast<model::LinearKind>(m.kind);
-            const auto nw = static_cast<std::int64_t>(a.widths.size());
             wr.add_f32("cost.group." + m.name, {static_cast<std::int64_t>(group_costs[i].size()) / nw, nw},
                        std::move(group_costs[i]));
             const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];

@@ -44,14 +44,16 @@ MatrixQuantizer::MatrixQuantizer(const Analysis& a, const std::vector<std::uint8
     : a_(a), widths_(widths), quantizer_(quantizer), reordered_(reordered), granularity_(granularity) {
     const bool per_group = granularity == WidthGranularity::Group;
     if (per_group && !reordered) throw InputError("per-group widths are solved for the reordered layout");
-    std::int64_t expected = 0;
+    std::int64_t linear_tiles = 0, all_tiles = 0;
     by_layer_.assign(static_cast<std::size_t>(a.config.n_layers), {});
     std::vector<std::array<bool, model::kLinearKinds>> seen(by_layer_.size(), std::array<bool, model::kLinearKinds>{});
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {
         const auto& m = a.matrices[i];
-        offsets_.push_back(static_cast<std::size_t>(expected));
+        offsets_.push_back(static_cast<std::size_t>(all_tiles));
         const quant::TileSpec spec = per_group ? quant::TileSpec{1, m.group, m.group} : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
-        expected += spec.num_tiles(m.rows, m.cols);
+        all_tiles += spec.num_tiles(m.rows, m.cols);
+        if (is_vocab_kind(m.kind)) continue;
+        linear_tiles = all_tiles;
         if (m.layer < 0 || m.layer >= a.config.n_layers || m.kind < 0 || m.kind >= model::kLinearKinds)
             throw InputError(m.name + ": layer or kind outside the model");
         by_layer_[static_cast<std::size_t>(m.layer)][static_cast<std::size_t>(m.kind)] = i;
@@ -60,11 +62,21 @@ MatrixQuantizer::MatrixQuantizer(const Analysis& a, const std::vector<std::uint8
     for (const auto& s : seen)
         for (bool b : s)
             if (!b) throw InputError("the analysis does not cover every matrix of the model");
-    if (static_cast<std::int64_t>(widths.size()) != expected)
+    const auto given = static_cast<std::int64_t>(widths.size());
+    covers_vocab_ = given == all_tiles && all_tiles != linear_tiles;
+    if (given != linear_tiles && given != all_tiles)
         throw InputError("the allocation has " + std::to_string(widths.size()) + " widths, the analysis " +
-                         std::to_string(expected) + (per_group ? " row-groups" : " tiles"));
+                         std::to_string(linear_tiles) + (per_group ? " row-groups" : " tiles") +
+                         (all_tiles != linear_tiles ? " (" + std::to_string(all_tiles) + " with the embedding and lm_head)" : ""));
     // r, c and the Hessians come from the analysis file: mapped and parsed once, not per matrix.
     if (!a.file.empty()) file_ = io::read_safetensors(a.file);
+}
+
+std::ptrdiff_t MatrixQuantizer::vocab_matrix(int kind) const {
+    if (!covers_vocab_) return -1;
+    for (std::size_t i = 0; i < a_.matrices.size(); ++i)
+        if (a_.matrices[i].kind == kind) return static_cast<std::ptrdiff_t>(i);
+    return -1;
 }
 
 const std::array<std::size_t, model::kLinearKinds>& MatrixQuantizer::layer_matrices(int layer) const {
@@ -72,29 +84,60 @@ const std::array<std::size_t, model::kLinearKinds>& MatrixQuantizer::layer_matri
 }
 
 quant::QuantizedMatrix MatrixQuantizer::quantize(std::size_t index, const torch::Tensor& w) const {
+    return quantize_rows(index, 0, w);
+}
+
+quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const {
     torch::NoGradGuard no_grad;
-    const MatrixAnalysis& m = a_.matrices.at(index);
-    const auto kind = static_cast<model::LinearKind>(m.kind);
+    const MatrixAnalysis& whole = a_.matrices.at(index);
+    if (first != 0 && (!is_vocab_kind(whole.kind) || first % whole.tile_rows != 0 || granularity_ != WidthGranularity::Tile))
+        throw std::logic_error("only a vocabulary matrix is quantized by rows, from a tile boundary");
+    // The rows as a matrix of their own: its tile grid is the whole one's, from tile row first / Tr.
+    MatrixAnalysis m = whole;
+    m.rows = w.size(0);
+    m.grid_rows = (m.rows + m.tile_rows - 1) / m.tile_rows;
+    const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows * m.grid_cols);
+    const bool vocab = is_vocab_kind(m.kind);
+    if (vocab && !covers_vocab_) throw std::logic_error(m.name + " is not in the allocation");
     const quant::TileSpec spec = granularity_ == WidthGranularity::Group ? quant::TileSpec{1, m.group, m.group}
                                                                         : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
     auto grid = torch::empty({spec.grid_rows(m.rows), spec.grid_cols(m.cols)}, torch::kUInt8);
-    std::memcpy(grid.data_ptr<std::uint8_t>(), widths_.data() + offsets_[index], static_cast<std::size_t>(grid.numel()));
+    std::memcpy(grid.data_ptr<std::uint8_t>(), widths_.data() + offsets_[index] + skip, static_cast<std::size_t>(grid.numel()));
     // The clip search is steered by the factored Fisher (r, c) of the reordered layout (the
     // per-weight F is not kept); for the original layout it is scattered back through the
-    // permutations. Hessians: H_orig[perm[i], perm[j]] = H_reordered[i, j].
+    // permutations. Hessians: H_orig[perm[i], perm[j]] = H_reordered[i, j]. A vocabulary matrix's
+    // rows are tokens (never permuted) and its columns move with P_hidden.
     quant::ErrorWeights weights;
-    const auto idx = reordered_ ? reorder::MatrixIndex{} : reorder::matrix_index(a_.permutations, a_.config, m.layer, kind);
+    reorder::MatrixIndex idx;
+    if (!reordered_) {
+        if (!vocab)
+            idx = reorder::matrix_index(a_.permutations, a_.config, m.layer, static_cast<model::LinearKind>(m.kind));
+        else if (!a_.permutations.hidden.empty())
+            idx.cols = torch::tensor(a_.permutations.hidden, torch::kLong);
+    }
     const io::HostTensor* r = file_.find("r." + m.name);
     const io::HostTensor* c = file_.find("c." + m.name);
     if (r && c) {
-        torch::Tensor rt = host_to_torch(*r), ct = host_to_torch(*c);
+        torch::Tensor rt = host_to_torch(*r).narrow(0, first, m.rows), ct = host_to_torch(*c);
         r->release_pages();
         c->release_pages();
         if (idx.rows.defined()) rt = torch::zeros_like(rt).index_copy_(0, idx.rows, rt);
         if (idx.cols.defined()) ct = torch::zeros_like(ct).index_copy_(0, idx.cols, ct);
         weights = quant::ErrorWeights::factored(rt.to(w.device()), ct.to(w.device()));
     }
+    if (vocab) {
+        // Tiles kept at fp16 are quantized at 8 bits (their codes are not used) and carry the weights.
+        const torch::Tensor kept = grid == quant::kKeptBits;
+        const bool any_kept = kept.any().item<bool>();
+        quant::QuantizedMatrix q = quant::quantize_rtn(w, spec, any_kept ? grid.masked_fill(kept, 8) : grid, weights);
+        if (any_kept) {
+            q.widths = grid.to(q.widths.device());
+            q.kept = w.detach().to(torch::kFloat).to(torch::kHalf).to(torch::kFloat);
+        }
+        return q;
+    }
     if (quantizer_ == Quantizer::Rtn) return quant::quantize_rtn(w, spec, grid, weights);
+    const auto kind = static_cast<model::LinearKind>(m.kind);
     const auto site = calib::input_site(kind);
     const std::string hname = "hessian." + std::to_string(m.layer) + "." + calib::input_site_name(site);
     const io::HostTensor* stored_h = file_.find(hname);
@@ -131,6 +174,7 @@ void quantize_matrices(const model::LlamaModel& model, const Analysis& a, const 
     const auto total = static_cast<double>(a.matrices.size());
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {
         const auto& m = a.matrices[i];
+        if (is_vocab_kind(m.kind)) continue;  // the linear layers only (fake_quantize does the others)
         progress.checkpoint(done++, total, std::string("quantizing (") + quantizer_name(quantizer) + ")");
         const auto& lin = model.layers().at(static_cast<std::size_t>(m.layer)).linear(static_cast<model::LinearKind>(m.kind));
         if (lin.override_op)
@@ -141,6 +185,17 @@ void quantize_matrices(const model::LlamaModel& model, const Analysis& a, const 
 
 void fake_quantize(model::LlamaModel& model, const Analysis& a, const std::vector<std::uint8_t>& widths,
                    Quantizer quantizer, bool reordered, const Progress& progress, WidthGranularity granularity) {
+    // The vocabulary matrices of a whole-file allocation first (the model is already in the widths'
+    // layout); a tied lm_head is the embedding's tensor, replaced with it.
+    const MatrixQuantizer mq(a, widths, quantizer, reordered, granularity);
+    for (int kind : {kEmbeddingKind, kLmHeadKind}) {
+        const std::ptrdiff_t index = mq.vocab_matrix(kind);
+        if (index < 0) continue;
+        torch::NoGradGuard no_grad;
+        torch::Tensor& t = kind == kEmbeddingKind ? model.embedding() : model.lm_head();
+        t = mq.quantize(static_cast<std::size_t>(index), t).dequantize().to(t.dtype());
+        if (kind == kEmbeddingKind && model.tied()) model.lm_head() = t;
+    }
     quantize_matrices(
         model, a, widths, quantizer, reordered, granularity,
         [&](const MatrixAnalysis& m, quant::QuantizedMatrix&& q) {

@@ -39,13 +39,27 @@ void fake_quantize(model::LlamaModel& model, const Analysis& analysis, const std
 // fake_quantize and export run over a whole model, and what the layer-streamed export and
 // evaluation run over one layer at a time. Maps the analysis file once (r, c and the Hessians are
 // read per matrix, where they lie). Throws InputError when the widths do not fit the analysis.
+//
+// The widths cover the linear layers' tiles, then, when the allocation was solved for the whole
+// file, the vocabulary matrices' (analysis order either way). Vocabulary matrices are quantized with
+// RTN whatever the quantizer (the embedding has no input for GPTQ's Hessian), and their tiles of
+// width kKeptBits are kept at fp16.
 class MatrixQuantizer {
 public:
     MatrixQuantizer(const Analysis& analysis, const std::vector<std::uint8_t>& widths, Quantizer quantizer,
                     bool reordered, WidthGranularity granularity = WidthGranularity::Tile);
+    // The widths include the vocabulary matrices'.
+    bool covers_vocab() const { return covers_vocab_; }
+    // Analysis index of vocabulary matrix `kind` (kEmbeddingKind, kLmHeadKind), -1 when the widths
+    // do not cover it or the model has none.
+    std::ptrdiff_t vocab_matrix(int kind) const;
 
     // Quantizes matrix `index` of the analysis; `w` is its weight in the widths' layout.
     quant::QuantizedMatrix quantize(std::size_t index, const torch::Tensor& w) const;
+    // Rows [first, first + w.size(0)) of vocabulary matrix `index` (first a multiple of the tile
+    // height): RTN works row by row, so a matrix of 128K tokens is quantized a chunk at a time with
+    // the result the whole matrix would give.
+    quant::QuantizedMatrix quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const;
     // The analysis' indices of layer `layer`'s seven matrices, in LinearKind order.
     const std::array<std::size_t, model::kLinearKinds>& layer_matrices(int layer) const;
     // Replaces every matrix of `layer` (decoder layer `index`, in the widths' layout) by its
@@ -62,6 +76,7 @@ private:
     WidthGranularity granularity_;
     io::SafetensorsFile file_;
     std::vector<std::size_t> offsets_;  // first width of each matrix
+    bool covers_vocab_ = false;
     std::vector<std::array<std::size_t, model::kLinearKinds>> by_layer_;
 };
 

@@ -1,5 +1,7 @@
 #include "core/analysis/problem.h"
 
+#include <algorithm>
+
 #include "core/analysis/analysis_file.h"
 #include "core/export/export_size.h"
 #include "core/io/safetensors.h"
@@ -22,7 +24,7 @@ const WidthConstraint* find_constraint(const ProblemOptions& o, const std::strin
 }
 
 
-MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options) {
+MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options, bool kept_rung) {
     MatrixSpec s;
     s.name = m.name;
     s.rows = m.rows;
@@ -35,24 +37,49 @@ MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options) {
         s.max_bits = c->max_bits;
         s.pinned_bits = c->pinned_bits;
     }
+    if (!is_vocab_kind(m.kind)) {
+        // Only the vocabulary matrices can keep tiles at fp16.
+        if (s.pinned_bits == kKeptBits || s.min_bits == kKeptBits)
+            throw InputError(m.name + " is a linear layer: only the embedding and lm_head can be kept at 16 bits (fp16)");
+        if (kept_rung) s.max_bits = s.max_bits != 0 ? std::min(s.max_bits, kMaxBits) : kMaxBits;
+    }
     return s;
 }
 }  // namespace
 
+bool allocates_vocab(const Analysis& a, const ProblemOptions& options) {
+    if (!options.whole_file) return false;
+    for (const auto& m : a.matrices)
+        if (is_vocab_kind(m.kind)) return true;
+    return false;
+}
+
 TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) {
+    const bool vocab = allocates_vocab(a, options);
     TileProblem p;
     p.widths = a.widths;
-    p.overhead_bytes = exporting::export_overhead_bytes(a);
-    const std::size_t nw = a.widths.size();
+    if (vocab) p.widths.push_back(kKeptBits);  // S = 0: the fp16 rounding of a weight is far below any width's error
+    p.overhead_bytes = exporting::export_overhead_bytes(a, vocab);
+    const std::size_t nw = a.widths.size(), W = p.widths.size();
     std::size_t total = 0;
-    for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tiles()) * nw;
+    for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tiles()) * W;
     p.S.reserve(total);
     for (const auto& m : a.matrices) {
-        MatrixSpec s = matrix_spec(m, options);
+        if (is_vocab_kind(m.kind) && !vocab) continue;
+        MatrixSpec s = matrix_spec(m, options, vocab);
         const auto& table = options.reordered ? m.cost_reordered : m.cost_original;
         if (table.size() != static_cast<std::size_t>(m.tiles()) * nw)
             throw InputError(a.file, "the cost table of " + m.name + " does not match its tile grid");
-        p.S.insert(p.S.end(), table.begin(), table.end());
+        if (W == nw) {
+            p.S.insert(p.S.end(), table.begin(), table.end());
+        } else {
+            // The kept rung: free of loss; for a linear layer out of reach (its max_bits is 8).
+            for (std::int64_t t = 0; t < m.tiles(); ++t) {
+                p.S.insert(p.S.end(), table.begin() + t * static_cast<std::int64_t>(nw),
+                           table.begin() + (t + 1) * static_cast<std::int64_t>(nw));
+                p.S.push_back(0.0);
+            }
+        }
         p.matrices.push_back(std::move(s));
     }
     p.validate();
@@ -62,11 +89,14 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
 GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options) {
     if (a.file.empty()) throw InputError("the per-group tables live in the analysis file; save the analysis first");
     const io::SafetensorsFile file = io::read_safetensors(a.file);
+    // The vocabulary matrices take part at widths 2..8 (per-group widths have no fp16 rung).
+    const bool vocab = allocates_vocab(a, options);
     GroupProblem p;
     p.widths = a.widths;
-    p.overhead_bytes = exporting::export_overhead_bytes(a);
+    p.overhead_bytes = exporting::export_overhead_bytes(a, vocab);
     for (const auto& m : a.matrices) {
-        MatrixSpec s = matrix_spec(m, options);
+        if (is_vocab_kind(m.kind) && !vocab) continue;
+        MatrixSpec s = matrix_spec(m, options, false);
         const std::string name = "cost.group." + m.name;
         const io::HostTensor* t = file.find(name);
         if (!t)

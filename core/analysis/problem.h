@@ -17,11 +17,19 @@ struct WidthConstraint {
 
 struct ProblemOptions {
     bool reordered = true;  // S table of the reordered layout (scalebits) or the original (tile-noreorder)
+    // The budget covers the whole file: the vocabulary matrices (embedding, lm_head) are allocated like
+    // the linear layers, with "kept at fp16" (kKeptBits) as their top rung. Otherwise they stay fp16
+    // outside the allocation (budgets count the linear layers only). Analyses made before format 4
+    // have no tables for them and are always allocated linear-only.
+    bool whole_file = true;
     // By matrix name, or by matrix kind suffix ("down_proj"), or by layer prefix ("model.layers.0.").
     std::map<std::string, WidthConstraint> constraints;
 };
 
 TileProblem make_tile_problem(const Analysis& analysis, const ProblemOptions& options = {});
+
+// Whether a problem made with `options` allocates the vocabulary matrices.
+bool allocates_vocab(const Analysis& analysis, const ProblemOptions& options);
 
 // The per-group baseline's problem (always the reordered layout): the "cost.group.<matrix>" tables
 // read from the analysis file. Throws InputError naming the file when it has none (an analysis

@@ -1,5 +1,7 @@
 #include "core/analysis/refine.h"
 
+#include "core/analysis/vocab_tables.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -50,7 +52,10 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
 
     RefineResult result;
     result.fp_loss = mean_loss(fp, set.tokens, progress);
-    TileProblem problem = make_tile_problem(a, o.constraints);
+    ProblemOptions po = o.constraints;
+    po.reordered = true;
+    po.whole_file = start.whole_file;
+    TileProblem problem = make_tile_problem(a, po);
     Allocation current = start;
     std::int64_t changed = 0;  // tiles the last re-solve moved
     // A re-linearization can overshoot: the result is the round with the lowest measured loss.
@@ -84,26 +89,36 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
         calib::SensitivityOptions so;
         so.factored = false;
         so.hessian = false;
+        so.vocab = start.whole_file;
         calib::Sensitivity sens = calib::compute_sensitivity(q, set.tokens, so, progress);
         rr.measured_loss = sens.mean_loss;
         rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         result.rounds.push_back(rr);
         keep_if_best(rr);
 
-        // New S tables: the same quantizer as the analysis, weighted by the new Fisher.
-        std::vector<double> S;
-        S.reserve(problem.S.size());
-        for (const auto& m : a.matrices) {
+        // New S tables: the same quantizer as the analysis, weighted by the new Fisher (the model is in
+        // the reordered layout, so each table is that layout's).
+        Analysis updated_tables = a;
+        for (auto& m : updated_tables.matrices) {
             progress.check();
+            if (is_vocab_kind(m.kind)) {
+                if (!start.whole_file) continue;
+                torch::Tensor f = m.kind == kEmbeddingKind ? sens.embedding_fisher : sens.lm_head_fisher;
+                if (m.kind == kEmbeddingKind && !fp.tied()) fill_unseen_rows(f, seen_rows_mean(f));
+                VocabTablesBuilder b(vocab_matrix_record(a.config, m.kind, {m.tile_rows, m.tile_cols, m.group}), {}, a.widths);
+                b.add_rows(0, (m.kind == kEmbeddingKind ? fp.embedding() : fp.lm_head()).detach(), f);
+                m.cost_reordered = b.finish().cost_original;
+                continue;
+            }
             const auto kind = static_cast<model::LinearKind>(m.kind);
             const torch::Tensor& w = fp.layers()[static_cast<std::size_t>(m.layer)].linear(kind).weight;
             const auto& f = sens.layers[static_cast<std::size_t>(m.layer)][kind].fisher;
             const quant::TileCostTable t = quant::tile_costs(w, {m.tile_rows, m.tile_cols, m.group}, a.widths,
                                                              quant::ErrorWeights::fisher(f));
             const auto c = t.costs.contiguous();
-            S.insert(S.end(), c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+            m.cost_reordered.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
         }
-        problem.S = std::move(S);
+        problem.S = make_tile_problem(updated_tables, po).S;
         TileAllocation next = TileAllocator(problem).solve(budget);
         Allocation updated = current;
         updated.predicted_loss = next.predicted_loss;

@@ -14,6 +14,7 @@
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/analyze.h"
 #include "core/analysis/matrix_tables.h"
+#include "core/analysis/vocab_tables.h"
 #include "core/analysis/work_folder.h"
 #include "core/calib/calib_set.h"
 #include "core/calib/layer_sensitivity.h"
@@ -55,7 +56,7 @@ using clock = std::chrono::steady_clock;
 double since(clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); }
 
 // Version of the work folder's layout; a folder of another version is not resumed.
-constexpr int kWorkVersion = 1;
+constexpr int kWorkVersion = 2;  // 2: the head's log-sum-exp and the vocabulary matrices' pieces
 
 std::string layer_part(char pass, int layer) { return std::string(1, pass) + "." + std::to_string(layer); }
 
@@ -133,6 +134,7 @@ private:
 
 struct HeadResult {
     std::vector<double> losses;  // L_s per sequence
+    torch::Tensor lse;           // log-sum-exp of each position's logits, {n, T}
     torch::Tensor grads;         // dL_s/dh_L, {n, T, dim}
 };
 
@@ -146,6 +148,7 @@ HeadResult head_gradients(const model::Checkpoint& ckpt, const torch::Tensor& h_
     const std::int64_t batch = std::clamp<std::int64_t>((std::int64_t(64) << 20) / std::max<std::int64_t>(1, T * vocab), 1, n);
     HeadResult out;
     out.grads = torch::empty(h_last.sizes(), torch::kFloat);
+    out.lse = torch::empty({n, T}, torch::kFloat);
     c10::InferenceMode no_inference(false);
     for (std::int64_t s0 = 0; s0 < n; s0 += batch) {
         progress.check();
@@ -158,6 +161,7 @@ HeadResult head_gradients(const model::Checkpoint& ckpt, const torch::Tensor& h_
             // d(mean CE over the T-1 predictions)/dlogits = (softmax - onehot(next)) / (T-1), 0 at the last position.
             torch::NoGradGuard no_grad;
             const torch::Tensor logits = head.logits(hn);
+            out.lse.narrow(0, s0, b).copy_(torch::logsumexp(logits, -1));
             const auto ids = tokens.narrow(0, s0, b).to(torch::kLong);
             const auto next = ids.narrow(1, 1, T - 1);
             const auto logp = torch::log_softmax(logits.narrow(1, 0, T - 1), -1);
@@ -270,7 +274,8 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
         }
         if (!head) {
             HeadResult r = head_gradients(ckpt, cur, set.tokens, stage(L, "forward"));
-            write_part(part_path(dir, "head"), {{"grad", r.grads}, {"loss", torch::tensor(r.losses, torch::kDouble)}});
+            write_part(part_path(dir, "head"),
+                       {{"grad", r.grads}, {"loss", torch::tensor(r.losses, torch::kDouble)}, {"lse", r.lse}});
             head = read_part(dir, "head");
             if (!head) throw InputError(dir, "the work folder cannot be read back");
         }
@@ -349,6 +354,39 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
     a.permutations = reorder::permutations_from_marginals(marg, c, ro);
     marg.clear();
 
+    // 4b. The vocabulary matrices (vocab_tables.h), a chunk of tile rows at a time.
+    t = clock::now();
+    for (int kind : vocab_kinds(c)) {
+        const std::string name = "v." + std::to_string(kind);
+        if (read_part(dir, name)) {
+            ++rep.layers_resumed;
+            continue;
+        }
+        progress.check();
+        VocabTablesBuilder builder(vocab_matrix_record(c, kind, spec), a.permutations.hidden, a.widths);
+        vocab_fisher(ckpt, kind, h.get(L, hshape), set.tokens, part_torch(*head, "lse", {n, T}, part_path(dir, "head")),
+                     [&] {
+                         const auto f = read_part(dir, layer_part('a', 0));
+                         if (!f) throw FormatError(part_path(dir, layer_part('a', 0)), "a finished layer's work file went missing");
+                         return part_torch(*f, "grad", hshape, part_path(dir, layer_part('a', 0)));
+                     }(),
+                     spec.tile_rows, progress, [&](std::int64_t first, const torch::Tensor& w, const torch::Tensor& f) {
+                         builder.add_rows(first, w, f);
+                     });
+        const MatrixAnalysis m = builder.finish();
+        write_part(part_path(dir, name),
+                   {{"cost.o", torch::tensor(m.cost_original, torch::kDouble)},
+                    {"cost.r", torch::tensor(m.cost_reordered, torch::kDouble)},
+                    {"fisher.o", torch::tensor(m.fisher_original, torch::kDouble)},
+                    {"fisher.r", torch::tensor(m.fisher_reordered, torch::kDouble)},
+                    {"group", torch::tensor(builder.group_costs(), torch::kFloat)},
+                    {"r", torch::tensor(builder.row_sums(), torch::kFloat)},
+                    {"c", torch::tensor(builder.col_sums(), torch::kFloat)}},
+                   nlohmann::json{{"fisher_total", m.fisher_total}});
+        note_scratch();
+    }
+    rep.vocab_seconds = since(t);
+
     // 5. Per layer: the statistics again, in the reordered layout, and its tables.
     t = clock::now();
     for (int l = 0; l < L; ++l) {
@@ -426,12 +464,46 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
         b_parts.push_back(std::move(*f));
     }
     a_parts.clear();
+    std::vector<io::SafetensorsFile> v_parts;
+    for (int kind : vocab_kinds(c)) {
+        const std::string name = "v." + std::to_string(kind);
+        const fs::path vf = part_path(dir, name);
+        auto f = read_part(dir, name);
+        if (!f) throw FormatError(vf, "the vocabulary matrices' work file went missing");
+        MatrixAnalysis m = vocab_matrix_record(c, kind, spec);
+        m.cost_original = to_doubles(part_torch(*f, "cost.o", {m.tiles() * nw}, vf));
+        m.cost_reordered = to_doubles(part_torch(*f, "cost.r", {m.tiles() * nw}, vf));
+        m.fisher_original = part_doubles(*f, "fisher.o", m.tiles(), vf);
+        m.fisher_reordered = part_doubles(*f, "fisher.r", m.tiles(), vf);
+        try {
+            m.fisher_total = nlohmann::json::parse(f->metadata.at("scalebits.part")).at("fisher_total").get<double>();
+        } catch (const std::exception&) {
+            throw FormatError(vf, "work file without its Fisher total");
+        }
+        m.top10_share_before = top_share(m.fisher_original);
+        m.top10_share_after = top_share(m.fisher_reordered);
+        m.factored_corr = m.factored_log_corr = NAN;
+        a.matrices.push_back(std::move(m));
+        v_parts.push_back(std::move(*f));
+    }
     a.unquantized_bytes = exporting::export_overhead_bytes(a);
     progress.checkpoint(3.0 * L, units, "writing");
     a.seconds = since(t0);
     a.file = out;
     save_analysis(a, out, [&](io::SafetensorsWriter& wr) {
+        std::size_t vi = 0;
         for (const auto& m : a.matrices) {
+            if (is_vocab_kind(m.kind)) {
+                const auto& f = v_parts[vi++];
+                const fs::path vf = part_path(dir, "v." + std::to_string(m.kind));
+                // Stored flat in the work file; the analysis file has them shaped.
+                io::HostTensor g = part_tensor(f, "group", vf);
+                g.shape = {static_cast<std::int64_t>(g.numel()) / nw, nw};
+                wr.add_mapped("cost.group." + m.name, g);
+                wr.add_mapped("r." + m.name, part_tensor(f, "r", vf));
+                wr.add_mapped("c." + m.name, part_tensor(f, "c", vf));
+                continue;
+            }
             const auto& f = b_parts[static_cast<std::size_t>(m.layer)];
             const fs::path bf = part_path(dir, layer_part('b', m.layer));
             const std::string ks = std::to_string(m.kind);

@@ -9,7 +9,8 @@
 //  3. top-down backward: each layer recomputed under autograd from h_l and dL_s/dh_{l+1}, giving
 //     its per-weight Fisher (-> the original layout's tables and the Fisher's row and column sums,
 //     then dropped) and dL_s/dh_l for the layer below;
-//  4. the permutations, from the row and column sums of every layer;
+//  4. the permutations, from the row and column sums of every layer, then the vocabulary matrices'
+//     Fisher and tables (vocab_tables.h), a chunk of rows at a time;
 //  5. per layer again: the Fisher, r, c and Hessians recomputed, gathered into the reordered layout,
 //     and its tables;
 //  6. the analysis file, assembled from the per-layer results without holding them all.
@@ -41,6 +42,7 @@ struct StreamReport {
     std::uint64_t scratch_bytes = 0;         // the work folder's size at its largest
     int layers_resumed = 0;                  // per-layer results found in the work folder and reused
     double forward_seconds = 0, backward_seconds = 0, reordered_seconds = 0, writing_seconds = 0;
+    double vocab_seconds = 0;  // the embedding and lm_head tables
 };
 
 // Analyzes the checkpoint (no model is loaded whole) and writes `out` atomically, then removes the

@@ -40,7 +40,7 @@ AllocationSummary AllocationSummarizer::summarize(const TileAllocation& allocati
         double loss = 0.0;
         for (auto t = static_cast<std::size_t>(offsets_[m]); t < static_cast<std::size_t>(offsets_[m + 1]); ++t) {
             const int b = allocation.widths[t];
-            const int k = b <= 8 ? width_index_[static_cast<std::size_t>(b)] : -1;
+            const int k = b < kWidthSlots ? width_index_[static_cast<std::size_t>(b)] : -1;
             if (k < 0) throw InputError("allocation width " + std::to_string(b) + " is not a candidate");
             bytes += bytes_[t * W + static_cast<std::size_t>(k)];
             loss += S_[t * W + static_cast<std::size_t>(k)];

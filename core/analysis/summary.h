@@ -19,8 +19,8 @@ struct MatrixSummary {
 
 struct AllocationSummary {
     std::vector<MatrixSummary> matrices;            // TileProblem order
-    std::array<std::int64_t, 9> weights_per_width{};  // index = bits
-    std::array<double, 9> weight_share{};             // weights_per_width / all quantized weights
+    std::array<std::int64_t, kWidthSlots> weights_per_width{};  // index = bits (16: kept at fp16)
+    std::array<double, kWidthSlots> weight_share{};             // weights_per_width / all quantized weights
 };
 
 // Precomputes per-tile bytes and weights for every candidate once, so summarizing an allocation of
@@ -35,7 +35,7 @@ public:
 
 private:
     std::vector<int> widths_;
-    std::array<int, 9> width_index_{};
+    std::array<int, kWidthSlots> width_index_{};
     std::vector<std::int64_t> offsets_;          // matrices + 1 entries
     std::vector<std::int64_t> weights_;          // per tile
     std::vector<std::int64_t> bytes_;            // per tile and candidate, [t * W + k]

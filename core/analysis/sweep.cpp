@@ -26,7 +26,12 @@ eval::QualityResult evaluate_allocation(const model::Checkpoint& ckpt, const Ana
                                         double* quantize_seconds, const Progress& progress) {
     const MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, alloc.granularity);
     double seconds = 0;
-    const eval::StreamedModel m = quantized_layers(ckpt, mq, alloc.reordered, reference.device(), &seconds);
+    eval::StreamedModel m = quantized_layers(ckpt, mq, alloc.reordered, reference.device(), &seconds);
+    // A whole-file allocation quantizes the embedding and lm_head too.
+    const auto t0 = std::chrono::steady_clock::now();
+    const model::Checkpoint ends = mq.covers_vocab() ? with_quantized_vocab(ckpt, mq, alloc.reordered, progress) : model::Checkpoint{};
+    if (mq.covers_vocab()) m.ends = &ends;
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     eval::QualityResult q = eval::compare_streamed(m, reference, progress);
     // The pass interleaves quantizing and scoring: the evaluation's time is what quantizing left.
     q.ppl.seconds = std::max(0.0, q.ppl.seconds - seconds);

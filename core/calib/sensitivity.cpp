@@ -49,6 +49,8 @@ struct ModelHooksGuard {
         model.set_input_observer(nullptr);
         model.set_output_observer(nullptr);
         model.set_linear_requires_grad(false);
+        model.embedding().requires_grad_(false);
+        model.lm_head().requires_grad_(false);
     }
 };
 
@@ -111,6 +113,19 @@ Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& t
     if (backward)
         for (auto& l : model.layers())
             for (int k = 0; k < kLinearKinds; ++k) weights.push_back(l.linear(static_cast<LinearKind>(k)).weight);
+    // The vocabulary matrices after them: the embedding (also the lm_head when tied), an untied lm_head.
+    const bool vocab = options.vocab && options.fisher;
+    const std::size_t n_linear = weights.size();
+    if (vocab) {
+        model.embedding().requires_grad_(true);
+        weights.push_back(model.embedding());
+        out.embedding_fisher = torch::zeros(model.embedding().sizes(), f32);
+        if (!model.tied()) {
+            model.lm_head().requires_grad_(true);
+            weights.push_back(model.lm_head());
+            out.lm_head_fisher = torch::zeros(model.lm_head().sizes(), f32);
+        }
+    }
 
     model.set_input_observer([&](int layer, LinearKind kind, const torch::Tensor& x) {
         if (!first_of_site(kind)) return;
@@ -148,6 +163,10 @@ Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& t
             for (std::size_t i = 0; i < n_layers; ++i)
                 for (int k = 0; k < kLinearKinds; ++k, ++idx)
                     out.layers[i][static_cast<LinearKind>(k)].fisher.addcmul_(grads[idx], grads[idx]);
+            if (vocab) {
+                out.embedding_fisher.addcmul_(grads[n_linear], grads[n_linear]);
+                if (out.lm_head_fisher.defined()) out.lm_head_fisher.addcmul_(grads[n_linear + 1], grads[n_linear + 1]);
+            }
         }
     }
     progress.checkpoint(static_cast<double>(n), static_cast<double>(n), "sensitivity");

@@ -53,10 +53,15 @@ struct SensitivityOptions {
     bool fisher = true;    // per-weight F (needs a backward per sequence)
     bool factored = true;  // r (needs the backward too) and c
     bool hessian = true;   // H per input site (forward only)
+    bool vocab = false;    // per-weight F of the embedding and an untied lm_head (needs `fisher`)
 };
 
 struct Sensitivity {
     std::vector<LayerSensitivity> layers;
+    // {vocab, dim} per-weight Fisher of the vocabulary matrices, when options.vocab: the embedding
+    // (with a tied lm_head, the gradient of both uses of the one matrix, summed per sequence) and an
+    // untied lm_head (undefined when tied).
+    torch::Tensor embedding_fisher, lm_head_fisher;
     std::int64_t sequences = 0;
     std::int64_t seq_len = 0;
     std::int64_t tokens = 0;      // inputs accumulated into c and H (sequences * seq_len)

@@ -37,10 +37,13 @@ void forward_layer_outer(const model::Checkpoint& ckpt, torch::Device device, co
         }
     for (std::int64_t g0 = 0; g0 < n; g0 += group) {
         const std::int64_t gn = std::min(group, n - g0);
-        const torch::Tensor embedded = model::embed_tokens(ckpt, windows.narrow(0, g0, gn));
+        const torch::Tensor ids = windows.narrow(0, g0, gn);
+        const torch::Tensor embedded = model::embed_tokens(ckpt, ids);
         std::vector<torch::Tensor> h;
-        for (std::size_t i = 0; i < models.size(); ++i)
-            h.push_back(perm[i].defined() ? embedded.index_select(-1, perm[i]) : embedded.clone());
+        for (std::size_t i = 0; i < models.size(); ++i) {
+            const torch::Tensor e = models[i].ends ? model::embed_tokens(*models[i].ends, ids) : embedded.clone();
+            h.push_back(perm[i].defined() ? e.index_select(-1, perm[i]) : e);
+        }
         for (int l = 0; l < L; ++l) {
             for (std::size_t i = 0; i < models.size(); ++i) {
                 progress.checkpoint(done, units, "layer by layer");

@@ -24,6 +24,9 @@ struct StreamedModel {
     // P_hidden (perm[new] = old) of the layout the layers are in; empty for the checkpoint's own. The
     // embedding rows enter in this order and the final hidden states leave in the checkpoint's.
     std::vector<std::int64_t> hidden;
+    // Where the model's embedding and lm_head are read (in the checkpoint's own layout): a checkpoint
+    // with fake-quantized vocabulary matrices; null for the pass's checkpoint.
+    const model::Checkpoint* ends = nullptr;
 };
 
 // The checkpoint's own layers (their mapped pages handed back once converted).

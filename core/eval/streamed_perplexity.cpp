@@ -62,7 +62,7 @@ PerplexityResult perplexity_streamed(const model::Checkpoint& ckpt, const Stream
     require_dense(ckpt);
     torch::InferenceMode guard;
     const torch::Tensor windows = make_windows(tokens, options.ctx, options.max_windows);
-    const model::StreamedHead head(ckpt);
+    const model::StreamedHead head(model.ends ? *model.ends : ckpt);
     const std::int64_t sb = score_batch(ckpt.config, options.ctx);
     double nll = 0;
     const auto t0 = clock::now();
@@ -105,7 +105,7 @@ StreamedReference::StreamedReference(const model::Checkpoint& ckpt, torch::Devic
 QualityResult compare_streamed(const StreamedModel& model, const StreamedReference& ref, const Progress& progress) {
     torch::InferenceMode guard;
     const model::Checkpoint& ckpt = ref.checkpoint();
-    const model::StreamedHead head(ckpt);
+    const model::StreamedHead head(model.ends ? *model.ends : ckpt), ref_head(ckpt);
     const std::int64_t ctx = ref.ctx(), n = ref.windows().size(0);
     const std::int64_t sb = score_batch(ckpt.config, ctx);
     double nll = 0, kl = 0, kl_max = 0;
@@ -115,7 +115,7 @@ QualityResult compare_streamed(const StreamedModel& model, const StreamedReferen
                             for (std::int64_t w = 0; w < h[0].size(0); w += sb) {
                                 const std::int64_t b = std::min(sb, h[0].size(0) - w);
                                 const torch::Tensor logq = log_probs(head, h[0].narrow(0, w, b));
-                                const torch::Tensor logp = log_probs(head, ref.final_hidden().narrow(0, first + w, b));
+                                const torch::Tensor logp = log_probs(ref_head, ref.final_hidden().narrow(0, first + w, b));
                                 nll += nll_of(logq, ref.windows().narrow(0, first + w, b));
                                 // KL(P || Q) per position = sum_v p_v (log p_v - log q_v), summed in double.
                                 const torch::Tensor per_pos = (logp.exp() * (logp - logq)).sum(-1, false, torch::kDouble);
@@ -123,6 +123,7 @@ QualityResult compare_streamed(const StreamedModel& model, const StreamedReferen
                                 kl_max = std::max(kl_max, per_pos.max().item<double>());
                             }
                             head.release();
+                            ref_head.release();
                         });
     QualityResult q;
     q.ppl = result_of(ref.baseline().tokens, n, ctx, nll, since(t0));

@@ -42,9 +42,12 @@ kernels::PackedMatrix pack(const analysis::MatrixAnalysis& m, const quant::Quant
     const auto scales = q.scales.to(torch::kCPU, torch::kFloat32).contiguous();
     const auto zeros = q.zeros.to(torch::kCPU).contiguous();
     const auto w = q.widths.to(torch::kCPU, torch::kUInt8).contiguous();
+    // Tiles kept at fp16 (vocabulary matrices) store the weights themselves.
+    const auto kept = q.kept.defined() ? q.kept.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
     try {
         return kernels::pack_matrix(grid, w.data_ptr<std::uint8_t>(), codes.data_ptr<std::uint8_t>(),
-                                    scales.data_ptr<float>(), zeros.data_ptr<std::uint8_t>());
+                                    scales.data_ptr<float>(), zeros.data_ptr<std::uint8_t>(),
+                                    kept.defined() ? kept.data_ptr<float>() : nullptr);
     } catch (const std::invalid_argument& e) {
         throw InputError(m.name + ": packing failed: " + e.what());
     }
@@ -72,7 +75,7 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     const detail::ScratchFolder scratch(out_dir);
     const int L = static_cast<int>(cfg.n_layers);
     const double units = L + 2;
-    const auto unquantized = io::unquantized_tensors(cfg);
+    const auto unquantized = io::unquantized_tensors(cfg, mq.covers_vocab());
     detail::write_layer_pieces(
         ckpt, mq, perms, scratch,
         [](const analysis::MatrixAnalysis& m, quant::QuantizedMatrix&& q, detail::Piece& piece) {
@@ -84,7 +87,31 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
         },
         torch::kFloat, units, progress);
     progress.checkpoint(L, units, "embedding and lm_head");
-    detail::write_model_ends(ckpt, perms, scratch.part(-1), torch::kFloat, progress);
+    // A vocabulary matrix in the allocation is packed a chunk of tile rows at a time: chunks are whole
+    // tile rows, so their tiles and offsets simply follow each other.
+    struct Packing {
+        std::vector<std::uint8_t> data, widths;
+        std::vector<std::uint64_t> offsets;
+    };
+    std::map<std::string, Packing> vocab;
+    detail::Piece ends;
+    detail::write_model_ends(
+        ckpt, mq, perms, scratch.part(-1), torch::kFloat,
+        [&](const analysis::MatrixAnalysis& m, const analysis::MatrixAnalysis& chunk, std::int64_t, quant::QuantizedMatrix&& q) {
+            Packing& acc = vocab[m.name];
+            const kernels::PackedMatrix p = pack(chunk, q);
+            for (const std::uint64_t o : p.tile_offsets) acc.offsets.push_back(o + acc.data.size());
+            acc.data.insert(acc.data.end(), p.data.begin(), p.data.end());
+            acc.widths.insert(acc.widths.end(), p.widths.begin(), p.widths.end());
+            if (static_cast<std::int64_t>(acc.widths.size()) == m.tiles()) {
+                const std::string base = io::packed_base_name(m.name);
+                ends.emplace_back(base + ".qdata", bytes_tensor(acc.data.data(), {static_cast<std::int64_t>(acc.data.size())}, torch::kByte));
+                ends.emplace_back(base + ".qoffsets", bytes_tensor(acc.offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
+                ends.emplace_back(base + ".qwidths", bytes_tensor(acc.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
+                acc = {};
+            }
+        },
+        ends, progress);
     progress.checkpoint(L + 1, units, "writing");
 
     // Order: packed data (multiples of 16 bytes: each starts 16-byte aligned in the file), offsets
@@ -101,16 +128,20 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     };
     nlohmann::json matrices = nlohmann::json::object();
     std::vector<std::pair<std::string, const io::HostTensor*>> all;
+    // The packed matrices: every linear layer, and the vocabulary matrices when the allocation covers them.
+    std::vector<const analysis::MatrixAnalysis*> packed;
+    for (const auto& m : a.matrices)
+        if (!analysis::is_vocab_kind(m.kind) || mq.covers_vocab()) packed.push_back(&m);
     for (const char* suffix : {".qdata", ".qoffsets"})
-        for (const auto& m : a.matrices) all.emplace_back(io::packed_base_name(m.name) + suffix, nullptr);
+        for (const auto* m : packed) all.emplace_back(io::packed_base_name(m->name) + suffix, nullptr);
     for (const auto& t : unquantized) all.emplace_back(t.name(), nullptr);
-    for (const auto& m : a.matrices) {
-        all.emplace_back(io::packed_base_name(m.name) + ".qwidths", nullptr);
-        matrices[m.name] = {m.rows, m.cols};
+    for (const auto* m : packed) {
+        all.emplace_back(io::packed_base_name(m->name) + ".qwidths", nullptr);
+        matrices[m->name] = {m->rows, m->cols};
     }
     std::map<std::string, int> layer_of;
-    for (const auto& m : a.matrices)
-        for (const char* suffix : {".qdata", ".qoffsets", ".qwidths"}) layer_of[io::packed_base_name(m.name) + suffix] = m.layer;
+    for (const auto* m : packed)
+        for (const char* suffix : {".qdata", ".qoffsets", ".qwidths"}) layer_of[io::packed_base_name(m->name) + suffix] = m->layer;
     for (const auto& t : unquantized) layer_of[t.name()] = t.spec.layer;
     for (auto& [name, tensor] : all) tensor = &find(name, layer_of.at(name));
 

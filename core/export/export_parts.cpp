@@ -65,12 +65,12 @@ torch::Tensor vocabulary_matrix_f16(const io::HostTensor& t, const torch::Tensor
 
 }  // namespace
 
-void write_model_ends(const model::Checkpoint& ckpt, const reorder::Permutations& perms, const fs::path& file,
-                      torch::ScalarType small, const Progress& progress) {
+void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuantizer& mq, const reorder::Permutations& perms,
+                      const fs::path& file, torch::ScalarType small, const VocabChunkWriter& write_vocab, Piece& part,
+                      const Progress& progress) {
     using Role = model::TensorSpec::Role;
     const torch::Tensor hidden = perms.hidden.empty() ? torch::Tensor() : torch::tensor(perms.hidden, torch::kLong);
-    std::vector<std::pair<std::string, torch::Tensor>> part;
-    for (const auto& t : io::unquantized_tensors(ckpt.config)) {
+    for (const auto& t : io::unquantized_tensors(ckpt.config, mq.covers_vocab())) {
         if (t.spec.layer >= 0) continue;
         const io::HostTensor& src = ckpt.tensor(t.name());
         if (t.spec.role == Role::FinalNorm) {
@@ -80,6 +80,28 @@ void write_model_ends(const model::Checkpoint& ckpt, const reorder::Permutations
         } else {
             part.emplace_back(t.name(), vocabulary_matrix_f16(src, hidden, progress));
         }
+    }
+    for (int kind : {analysis::kEmbeddingKind, analysis::kLmHeadKind}) {
+        const std::ptrdiff_t index = mq.vocab_matrix(kind);
+        if (index < 0) continue;
+        const analysis::MatrixAnalysis& m = mq.analysis().matrices[static_cast<std::size_t>(index)];
+        const io::HostTensor& src = ckpt.tensor(m.name);
+        // Chunks of whole tile rows of about 64 MiB in fp32.
+        const std::int64_t chunk =
+            std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, m.cols) / m.tile_rows) * m.tile_rows;
+        torch::Tensor buf = torch::empty({chunk, m.cols}, torch::kFloat);
+        for (std::int64_t first = 0; first < m.rows; first += chunk) {
+            progress.check();
+            const std::int64_t rows = std::min(chunk, m.rows - first);
+            torch::Tensor w = buf.narrow(0, 0, rows);
+            src.rows_to_float(first, rows, w.data_ptr<float>());
+            if (hidden.defined()) w = w.index_select(1, hidden);
+            analysis::MatrixAnalysis part_record = m;
+            part_record.rows = rows;
+            part_record.grid_rows = (rows + m.tile_rows - 1) / m.tile_rows;
+            write_vocab(m, part_record, first, mq.quantize_rows(static_cast<std::size_t>(index), first, w));
+        }
+        src.release_pages();
     }
     analysis::work::write_part(file, part);
 }

@@ -47,9 +47,17 @@ void write_layer_pieces(const model::Checkpoint& checkpoint, const analysis::Mat
                         const reorder::Permutations& perms, const ScratchFolder& scratch, const MatrixWriter& write,
                         torch::ScalarType small, double units, const Progress& progress);
 
-// The final norm (as `small`) and the embedding and untied lm_head (F16), in the hidden permutation.
-void write_model_ends(const model::Checkpoint& checkpoint, const reorder::Permutations& perms,
-                      const std::filesystem::path& file, torch::ScalarType small, const Progress& progress);
+// What a format stores for a chunk of rows of a quantized vocabulary matrix (rows [first, first +
+// chunk.rows) of `matrix`; `chunk` is the record of those rows as a matrix of their own).
+using VocabChunkWriter = std::function<void(const analysis::MatrixAnalysis& matrix, const analysis::MatrixAnalysis& chunk,
+                                            std::int64_t first, quant::QuantizedMatrix&& q)>;
+
+// The final norm (as `small`), and the embedding and an untied lm_head in the hidden permutation: F16
+// tensors when the allocation does not cover them, else quantized (a chunk of tile rows at a time,
+// handed to `write_vocab`, which adds its tensors to `piece`). Writes the piece to `file`.
+void write_model_ends(const model::Checkpoint& checkpoint, const analysis::MatrixQuantizer& quantizer,
+                      const reorder::Permutations& perms, const std::filesystem::path& file, torch::ScalarType small,
+                      const VocabChunkWriter& write_vocab, Piece& piece, const Progress& progress);
 
 // The tokenizer files of the source beside the model (tokenizer.gguf / .json / .bin, and
 // tokenizer_config.json next to a tokenizer.json).

@@ -18,7 +18,7 @@ std::int64_t widest(std::int64_t at_most) {
 }
 }  // namespace
 
-std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
+std::int64_t export_overhead_bytes(const analysis::Analysis& a, bool vocab_packed) {
     const auto& c = a.config;
     struct Entry {
         std::string name, dtype;
@@ -27,10 +27,12 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
     std::vector<Entry> entries;
     std::int64_t unquantized = 0, max_file = 0;
     for (const auto& m : a.matrices) {
+        if (analysis::is_vocab_kind(m.kind) && !vocab_packed) continue;
         const kernels::TileGrid g{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
                                   static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
                                   static_cast<std::size_t>(m.group)};
-        const std::vector<std::uint8_t> eight(g.tile_count(), 8);
+        // The widest tile a matrix can have: 8 bits, or kept at fp16 for a vocabulary matrix.
+        const std::vector<std::uint8_t> eight(g.tile_count(), analysis::is_vocab_kind(m.kind) ? kernels::kDenseBits : 8);
         const auto max_bytes = static_cast<std::int64_t>(kernels::packed_data_bytes(g, eight.data()));
         max_file += max_bytes + 9 * m.tiles();
         const std::string base = io::packed_base_name(m.name);
@@ -38,7 +40,7 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
         entries.push_back({base + ".qoffsets", "I64", {m.grid_rows, m.grid_cols}});
         entries.push_back({base + ".qwidths", "U8", {m.grid_rows, m.grid_cols}});
     }
-    for (const auto& t : io::unquantized_tensors(c)) {
+    for (const auto& t : io::unquantized_tensors(c, vocab_packed)) {
         entries.push_back({t.name(), t.dtype, t.shape()});
         unquantized += t.bytes();
     }
@@ -46,7 +48,8 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a) {
 
     // The export metadata exactly as export writes it, with checksums of the fixed hex length.
     nlohmann::json matrices = nlohmann::json::object(), checksums = nlohmann::json::object();
-    for (const auto& m : a.matrices) matrices[m.name] = {m.rows, m.cols};
+    for (const auto& m : a.matrices)
+        if (!analysis::is_vocab_kind(m.kind) || vocab_packed) matrices[m.name] = {m.rows, m.cols};
     for (const auto& e : entries) checksums[e.name] = std::string(16, '0');
     const nlohmann::json meta =
         io::export_metadata(a.options.tile_rows, a.options.tile_cols, a.options.group, matrices, checksums);

@@ -12,6 +12,8 @@
 
 namespace scalebits::exporting {
 
-std::int64_t export_overhead_bytes(const analysis::Analysis& analysis);
+// `vocab_packed`: the embedding and lm_head are packed matrices of the allocation (whole-file
+// budgets) rather than fp16 tensors.
+std::int64_t export_overhead_bytes(const analysis::Analysis& analysis, bool vocab_packed = false);
 
 }  // namespace scalebits::exporting

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <map>
 
 #include "core/analysis/work_folder.h"
 #include "core/export/export_parts.h"
@@ -41,7 +42,18 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
         },
         torch::kHalf, units, progress);
     progress.checkpoint(L, units, "embedding and lm_head");
-    detail::write_model_ends(ckpt, perms, scratch.part(-1), torch::kHalf, progress);
+    // Vocabulary matrices in the allocation: dequantized a chunk of tile rows at a time into fp16.
+    std::map<std::string, torch::Tensor> vocab;
+    detail::Piece ends;
+    detail::write_model_ends(
+        ckpt, mq, perms, scratch.part(-1), torch::kHalf,
+        [&](const analysis::MatrixAnalysis& m, const analysis::MatrixAnalysis& chunk, std::int64_t first, quant::QuantizedMatrix&& q) {
+            torch::Tensor& t = vocab[m.name];
+            if (!t.defined()) t = torch::empty({m.rows, m.cols}, torch::kHalf);
+            t.narrow(0, first, chunk.rows).copy_(q.dequantize());
+            if (first + chunk.rows == m.rows) ends.emplace_back(m.name, t);
+        },
+        ends, progress);
     progress.checkpoint(L + 1, units, "writing");
 
     // The canonical tensors in their usual order, each from its piece.

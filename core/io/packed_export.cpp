@@ -50,14 +50,16 @@ std::int64_t UnquantizedTensor::bytes() const {
     return n;
 }
 
-std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& c) {
+std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& c, bool vocab_packed) {
     using Role = model::TensorSpec::Role;
     std::vector<UnquantizedTensor> layers, global;
     for (model::TensorSpec& t : model::canonical_tensors(c)) {
         switch (t.role) {
             case Role::LinearWeight: break;  // packed
             case Role::Embedding:
-            case Role::LmHead: global.push_back({std::move(t), "F16"}); break;
+            case Role::LmHead:
+                if (!vocab_packed) global.push_back({std::move(t), "F16"});
+                break;
             case Role::FinalNorm: global.insert(global.begin(), {std::move(t), "F32"}); break;
             default: layers.push_back({std::move(t), "F32"}); break;
         }

@@ -66,7 +66,9 @@ struct UnquantizedTensor {
     const std::vector<std::int64_t>& shape() const { return spec.shape; }
     std::int64_t bytes() const;
 };
-std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& config);
+// With `vocab_packed` the embedding and lm_head are packed matrices (whole-file allocations) and
+// are not in the list.
+std::vector<UnquantizedTensor> unquantized_tensors(const model::ModelConfig& config, bool vocab_packed = false);
 
 // The kExportMetadataKey JSON: export writes it, the size model sizes the same text.
 nlohmann::json export_metadata(std::int64_t tile_rows, std::int64_t tile_cols, std::int64_t group,

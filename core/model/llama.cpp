@@ -141,6 +141,17 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device, Residency r
     const auto& c = config_;
     using Role = TensorSpec::Role;
     for (const TensorSpec& t : canonical_tensors(c)) {
+        const auto packed = ckpt.packed.find(t.name);
+        if (packed != ckpt.packed.end() && (t.role == Role::Embedding || t.role == Role::LmHead)) {
+            const auto& g = packed->second.view.grid;
+            if (static_cast<std::int64_t>(g.rows) != t.shape[0] || static_cast<std::int64_t>(g.cols) != t.shape[1])
+                throw InputError(ckpt.path, "packed matrix " + t.name + " does not have the shape the config implies");
+            if (!device.is_cpu())
+                throw InputError(ckpt.path, "exported (packed) models run on the CPU in this build; use --device cpu");
+            if (t.role == Role::Embedding) embed_packed_ = std::make_shared<const io::PackedLinear>(packed->second);
+            if (t.role == Role::LmHead || c.tie_word_embeddings) head_op_ = packed_product(packed->second);
+            continue;
+        }
         switch (t.role) {
             case Role::Embedding: embed_ = load(ckpt, t.name, t.shape, device); break;
             case Role::FinalNorm: norm_ = load(ckpt, t.name, t.shape, device); break;
@@ -292,11 +303,21 @@ torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, KVCache* cache) c
         head.release();
         return logits;
     }
-    torch::Tensor h = torch::embedding(embed_, ids);
+    torch::Tensor h;
+    if (embed_packed_) {
+        // The rows of the tokens, dequantized from the packed embedding.
+        const auto cpu_ids = ids.to(torch::kCPU).contiguous();
+        h = torch::empty({ids.size(0), ids.size(1), config_.dim}, torch::kFloat);
+        for (std::int64_t i = 0; i < cpu_ids.numel(); ++i)
+            kernels::dequantize_rows(embed_packed_->view, static_cast<std::size_t>(cpu_ids.data_ptr<std::int64_t>()[i]), 1,
+                                     h.data_ptr<float>() + i * config_.dim);
+    } else {
+        h = torch::embedding(embed_, ids);
+    }
     for (std::size_t i = 0; i < layers_.size(); ++i) h = forward_layer(layers_[i], static_cast<int>(i), h, start, cache);
     if (cache) cache->length += tokens.size(1);
     h = rms_norm(h, norm_, config_.rms_norm_eps);
-    return torch::nn::functional::linear(h, lm_head_);
+    return head_op_ ? head_op_(h) : torch::nn::functional::linear(h, lm_head_);
 }
 
 }  // namespace scalebits::model

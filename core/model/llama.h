@@ -98,7 +98,8 @@ public:
     const std::vector<DecoderLayer>& layers() const { return layers_; }
     torch::Tensor& embedding() { return embed_; }
     torch::Tensor& final_norm() { return norm_; }
-    // The output projection; aliases the embedding when tied.
+    // The output projection; aliases the embedding when tied. Undefined in an export whose
+    // vocabulary matrices are packed.
     torch::Tensor& lm_head() { return lm_head_; }
     bool tied() const { return config_.tie_word_embeddings; }
     // The model's tensor for a canonical tensor of its config (tensor_names.h): norms, biases,
@@ -126,6 +127,11 @@ private:
     std::vector<DecoderLayer> layers_;
     torch::Tensor inv_freq_;  // {head_dim/2}, RoPE scaling applied
     const Checkpoint* streamed_ = nullptr;  // Residency::Streamed: where the weights are read
+    // An export whose vocabulary matrices are packed (whole-file allocations): the embedding rows of
+    // the tokens are dequantized from it, and the lm_head product (the embedding's, when tied) runs
+    // through the kernels. embed_ / lm_head_ stay undefined then.
+    std::shared_ptr<const io::PackedLinear> embed_packed_;
+    std::function<torch::Tensor(const torch::Tensor&)> head_op_;
     LinearInputObserver input_observer_;
     LinearOutputObserver output_observer_;
     mutable std::atomic<std::uint64_t> forward_passes_{0};

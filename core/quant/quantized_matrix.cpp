@@ -15,7 +15,16 @@ at::Tensor QuantizedMatrix::dequantize() const {
     if (padded > cols) q = F::pad(q, F::PadFuncOptions({0, padded - cols}));
     auto w = detail::dequantize_codes(q.view({rows, groups, spec.group}),
                                       scales.unsqueeze(-1), zeros.to(torch::kFloat32).unsqueeze(-1));
-    return w.view({rows, padded}).slice(1, 0, cols).contiguous();
+    w = w.view({rows, padded}).slice(1, 0, cols).contiguous();
+    if (kept.defined()) {
+        // Tiles kept at fp16 read their weights: the tile grid's widths expanded to elements.
+        auto opts = torch::TensorOptions().dtype(torch::kInt64).device(widths.device());
+        const auto row_tile = torch::arange(rows, opts).div(spec.tile_rows, "trunc");
+        const auto col_tile = torch::arange(cols, opts).div(spec.tile_cols, "trunc");
+        const auto mask = (widths.index_select(0, row_tile).index_select(1, col_tile) == kKeptBits).to(w.device());
+        w = torch::where(mask, kept.to(w.device()), w);
+    }
+    return w;
 }
 
 at::Tensor uniform_widths(const TileSpec& spec, std::int64_t rows, std::int64_t cols, int bits) {

@@ -13,6 +13,8 @@ namespace scalebits::quant {
 
 inline constexpr int kMinBits = 2;
 inline constexpr int kMaxBits = 8;
+// A tile kept at fp16 (kernels::kDenseBits): the top rung of the vocabulary matrices.
+inline constexpr int kKeptBits = 16;
 
 struct QuantizedMatrix {
     std::int64_t rows = 0, cols = 0;
@@ -20,7 +22,10 @@ struct QuantizedMatrix {
     at::Tensor codes;   // uint8 [N, K], values in [0, 2^b - 1] with b the width of the tile
     at::Tensor scales;  // float32 [N, G], G = spec.groups_per_row(K); exactly representable in fp16
     at::Tensor zeros;   // uint8 [N, G], values in [0, 2^b - 1]
-    at::Tensor widths;  // uint8 [grid_rows, grid_cols], each in 2..8
+    at::Tensor widths;  // uint8 [grid_rows, grid_cols], each in 2..8, or kKeptBits
+    // float32 [N, K]: the weights rounded to fp16, read in the tiles of width kKeptBits (whose codes,
+    // scales and zeros mean nothing); undefined when there are none.
+    at::Tensor kept;
 
     // float32 [N, K] on the codes' device.
     at::Tensor dequantize() const;

@@ -64,22 +64,32 @@ PackedDecoder::PackedDecoder(const model::Checkpoint& ckpt, std::int64_t max_con
             case Role::QNorm: l->q_norm = floats_of(ckpt.tensor(t.name)); break;
             case Role::KNorm: l->k_norm = floats_of(ckpt.tensor(t.name)); break;
             case Role::FinalNorm: final_norm_ = floats_of(ckpt.tensor(t.name)); break;
-            case Role::Embedding: embedding_ = &ckpt.tensor(t.name); break;
+            case Role::Embedding:
+                if (const auto p = ckpt.packed.find(t.name); p != ckpt.packed.end())
+                    embedding_packed_ = &p->second.view;
+                else
+                    embedding_ = &ckpt.tensor(t.name);
+                break;
             case Role::LmHead: break;  // below, tied or not
         }
         if (t.role != Role::LinearWeight && t.role != Role::Embedding && t.role != Role::LmHead)
             bytes_per_token_ += static_cast<std::uint64_t>(ckpt.tensor(t.name).bytes.size());
     }
-    const io::HostTensor& head = ckpt.tensor(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-    if (head.dtype == io::DType::F16 && reinterpret_cast<std::uintptr_t>(head.bytes.data()) % 2 == 0) {
+    const std::string head_name = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+    if (const auto p = ckpt.packed.find(head_name); p != ckpt.packed.end()) {
+        lm_head_packed_ = &p->second.view;
+        bytes_per_token_ += p->second.view.data_bytes + kernels::kTileHeaderBytes * p->second.view.grid.tile_count();
+    } else if (const io::HostTensor& head = ckpt.tensor(head_name);
+               head.dtype == io::DType::F16 && reinterpret_cast<std::uintptr_t>(head.bytes.data()) % 2 == 0) {
         lm_head_ = reinterpret_cast<const std::uint16_t*>(head.bytes.data());
     } else {
-        const std::vector<float> f = head.to_float();
+        const std::vector<float> f = ckpt.tensor(head_name).to_float();
         lm_head_copy_.resize(f.size());
         for (std::size_t i = 0; i < f.size(); ++i) lm_head_copy_[i] = kernels::float_to_half(f[i]);
         lm_head_ = lm_head_copy_.data();
     }
-    bytes_per_token_ += static_cast<std::uint64_t>(c.vocab_size * c.dim) * 2 + static_cast<std::uint64_t>(c.dim) * 2;
+    if (!lm_head_packed_) bytes_per_token_ += static_cast<std::uint64_t>(c.vocab_size * c.dim) * 2;
+    bytes_per_token_ += static_cast<std::uint64_t>(c.dim) * 2;  // one embedding row
 
     // RoPE angles in fp32 as the LibTorch decoder computes them (position * inverse frequency).
     const std::int64_t half = c.head_dim / 2;
@@ -138,7 +148,12 @@ void PackedDecoder::run_chunk(const std::int32_t* tokens, std::int64_t n, float*
     const auto& c = config_;
     const std::int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, KV = c.n_kv_heads, hd = c.head_dim;
     const int batch = static_cast<int>(n);
-    for (std::int64_t t = 0; t < n; ++t) embedding_->rows_to_float(tokens[t], 1, x_.data() + t * D);
+    for (std::int64_t t = 0; t < n; ++t) {
+        if (embedding_packed_)
+            kernels::dequantize_rows(*embedding_packed_, static_cast<std::size_t>(tokens[t]), 1, x_.data() + t * D);
+        else
+            embedding_->rows_to_float(tokens[t], 1, x_.data() + t * D);
+    }
     auto add_bias = [&](const std::vector<float>& b, float* y, std::int64_t rows) {
         if (b.empty()) return;
         for (std::int64_t t = 0; t < n; ++t)
@@ -175,8 +190,11 @@ void PackedDecoder::run_chunk(const std::int32_t* tokens, std::int64_t n, float*
     // The lm_head for the positions asked: all of the chunk, or its last.
     const std::int64_t first = logits == logits_.data() ? n - 1 : 0;
     for (std::int64_t t = first; t < n; ++t) rms_norm(x_.data() + t * D, final_norm_.data(), D, c.rms_norm_eps, xn_.data() + t * D);
-    kernels::gemm_f16_cpu(lm_head_, static_cast<std::size_t>(c.vocab_size), static_cast<std::size_t>(D),
-                          xn_.data() + first * D, static_cast<int>(n - first), logits);
+    if (lm_head_packed_)
+        kernels::gemm_cpu(*lm_head_packed_, xn_.data() + first * D, static_cast<int>(n - first), logits);
+    else
+        kernels::gemm_f16_cpu(lm_head_, static_cast<std::size_t>(c.vocab_size), static_cast<std::size_t>(D),
+                              xn_.data() + first * D, static_cast<int>(n - first), logits);
 }
 
 void PackedDecoder::attention(const Layer& l, int li, std::int64_t n) {

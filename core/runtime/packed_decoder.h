@@ -56,6 +56,10 @@ private:
     std::vector<float> final_norm_;
     const io::HostTensor* embedding_ = nullptr;
     const std::uint16_t* lm_head_ = nullptr;  // fp16 rows, vocab x dim
+    // Whole-file allocations: the vocabulary matrices packed (the lookup dequantizes one row, the
+    // lm_head runs through the kernels); null otherwise.
+    const kernels::PackedMatrixView* embedding_packed_ = nullptr;
+    const kernels::PackedMatrixView* lm_head_packed_ = nullptr;
     std::vector<std::uint16_t> lm_head_copy_; // when the file's lm_head is not fp16
     std::vector<float> cos_, sin_;            // [position][head_dim / 2]
     std::vector<float> k_cache_, v_cache_;    // [layer][kv head][position][head_dim]

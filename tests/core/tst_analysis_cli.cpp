@@ -57,7 +57,7 @@ private slots:
                                       QStringLiteral("--out"), analysis_, QStringLiteral("--json")});
         QVERIFY2(r.code == 0, r.err.constData());
         const auto j = json_of(r);
-        QCOMPARE(j.value(QStringLiteral("matrices")).toInt(), 35);
+        QCOMPARE(j.value(QStringLiteral("matrices")).toInt(), 35 + 1);  // 5 layers of 7, and the (tied) embedding
         QVERIFY(QFileInfo::exists(analysis_));
         // No temporary file is left beside the result, nor the streamed analysis's work folder.
         QCOMPARE(QDir(tmp_.path()).entryList(QDir::Files | QDir::Hidden).size(), 1);
@@ -104,7 +104,7 @@ private slots:
         const Run r = cli({QStringLiteral("inspect"), analysis_, QStringLiteral("--json")});
         QVERIFY2(r.code == 0, r.err.constData());
         const auto layers = json_of(r).value(QStringLiteral("layers")).toArray();
-        QCOMPARE(layers.size(), 35);
+        QCOMPARE(layers.size(), 35 + 1);
         int raised = 0;
         for (const auto& v : layers) {
             const auto o = v.toObject();

@@ -14,6 +14,8 @@
 #include "core/eval/reference.h"
 #include "core/export/export.h"
 #include "core/export/hf_export.h"
+#include "core/runtime/packed_decoder.h"
+#include "core/runtime/packed_perplexity.h"
 #include "core/io/checksum.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"
@@ -166,6 +168,46 @@ private slots:
         const double rel = std::abs(got.ppl / want.ppl - 1);
         qInfo() << "hf export ppl" << got.ppl << "packed" << want.ppl << "relative" << rel;
         QVERIFY2(rel <= 1e-3, qPrintable(QString::number(rel)));
+    }
+
+    // Whole-file budgets: the embedding is a matrix of the allocation, with fp16 as its top rung.
+    // At a generous budget some of its tiles stay fp16 and others are quantized; the packed file has
+    // no fp16 embedding tensor, its size is the predicted one, it reloads and scores as the
+    // fake-quantized model, and the decode engine reads it as the LibTorch path does. --scope linear
+    // keeps the embedding out of the budget, as before.
+    void vocabularyMatricesInTheAllocation() {
+        const auto whole = analysis::allocate(analysis_, AllocMethod::ScaleBits, Budget::bits_per_weight(10.0));
+        QVERIFY(whole.whole_file);
+        const auto& emb = whole.weights_per_width.back();  // the embedding, last in the analysis
+        QVERIFY2(emb[16] > 0 && emb[16] < analysis_.matrices.back().weights(), "no mix of fp16 and quantized tiles");
+        analysis::ProblemOptions linear;
+        linear.whole_file = false;
+        const auto part = analysis::allocate(analysis_, AllocMethod::ScaleBits, Budget::bits_per_weight(4.0), linear);
+        QVERIFY(!part.whole_file);
+        QCOMPARE(part.weights_per_width.size(), analysis_.matrices.size() - 1);
+        for (const auto* alloc : {&whole, &part}) {
+            const fs::path out = dir(alloc == &whole ? "whole-file" : "linear-only");
+            fs::remove_all(out);
+            const auto r = do_export(*alloc, analysis::Quantizer::Gptq, out);
+            QVERIFY(r.model_file_bytes <= r.predicted_bytes && r.predicted_bytes - r.model_file_bytes <= r.predicted_bytes / 200);
+            const model::Checkpoint packed = model::load_checkpoint(out);
+            QCOMPARE(packed.packed.count("model.embed_tokens.weight"), std::size_t(alloc == &whole ? 1 : 0));
+            QCOMPARE(packed.has("model.embed_tokens.weight"), alloc != &whole);
+            const auto fp = stories_model();
+            eval::PerplexityOptions po;
+            po.ctx = 128;
+            po.max_windows = 4;
+            const eval::ReferenceDistributions ref(*fp, text_, po);
+            const auto fake = analysis::evaluate_allocation(stories_checkpoint(), analysis_, *alloc, analysis::Quantizer::Gptq, ref);
+            const model::LlamaModel m(packed);
+            const auto loaded = eval::compare_to_reference(m, ref);
+            QVERIFY2(std::abs(loaded.ppl.ppl / fake.ppl.ppl - 1) <= 1e-3,
+                     qPrintable(QStringLiteral("%1 vs %2").arg(loaded.ppl.ppl).arg(fake.ppl.ppl)));
+            runtime::PackedDecoder engine(packed, po.ctx);
+            const auto native = runtime::perplexity_packed(engine, text_, po);
+            QVERIFY2(std::abs(native.ppl / loaded.ppl.ppl - 1) <= 1e-4,
+                     qPrintable(QStringLiteral("%1 vs %2").arg(native.ppl).arg(loaded.ppl.ppl)));
+        }
     }
 
     void sizeIsThePredictedSize() {

@@ -178,7 +178,7 @@ private slots:
         row("head_dim 2^40", "/config/head_dim", "1099511627776", "implausibly large");
         row("zero layers in config", "/config/num_hidden_layers", "0", "num_hidden_layers");
         row("kv heads not dividing heads", "/config/num_key_value_heads", "3", "not a multiple");
-        row("format version 4", "/format_version", "4", "format version 4 is not supported");
+        row("format version 5", "/format_version", "5", "format version 5 is not supported");
         row("not an analysis", "/format", "\"something\"", "not a ScaleBITS analysis file");
         row("layers as a string", "/layers", "\"one\"", "field 'layers' is not an integer");
         row("rows 1e308", "/matrices/3/rows", "1e308", "field 'rows' is not an integer");

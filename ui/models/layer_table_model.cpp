@@ -53,8 +53,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     if (role != Qt::DisplayRole) return {};
     const QLocale locale;
     switch (index.column()) {
-    case Layer: return m.layer;
-    case Matrix: return QString::fromLatin1(model::linear_kind_name(static_cast<model::LinearKind>(m.kind)));
+    case Layer: return m.layer >= 0 ? QVariant(m.layer) : QVariant(QStringLiteral("—"));  // embedding, lm_head
+    case Matrix: return QString::fromLatin1(analysis::matrix_kind_name(m.kind));
     case Shape: return QStringLiteral("%1 × %2").arg(m.rows).arg(m.cols);
     case Tiles: return QStringLiteral("%1 × %2").arg(m.grid_rows).arg(m.grid_cols);
     case AvgBits: {
