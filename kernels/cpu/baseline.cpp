@@ -5,6 +5,10 @@
 
 #include "scalebits/kernels.h"
 
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,11 +28,18 @@ bool avx2_ok() {
     return false;
 #endif
 }
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+// From CPUID directly: clang before 15 does not know "f16c" as a __builtin_cpu_supports feature.
+bool cpu_has_f16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+#endif
 bool f16c_ok() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
     // SCALEBITS_CPU_PATH=generic takes the plain loop, as for the packed kernels (verify runs both).
     const char* cap = std::getenv("SCALEBITS_CPU_PATH");
-    static const bool ok = avx2_ok() && __builtin_cpu_supports("f16c") && !(cap && std::string(cap) == "generic");
+    static const bool ok = avx2_ok() && cpu_has_f16c() && !(cap && std::string(cap) == "generic");
     return ok;
 #else
     return false;
