@@ -103,6 +103,7 @@ int cmd_analyze(const Argv& argv) {
         j["layers_resumed"] = rep.layers_resumed;
         j["stage_seconds"] = {{"forward", rep.forward_seconds},
                               {"backward", rep.backward_seconds},
+                              {"vocabulary", rep.vocab_seconds},
                               {"reordered", rep.reordered_seconds},
                               {"writing", rep.writing_seconds}};
         j["seconds_per_layer"] = (rep.forward_seconds + rep.backward_seconds + rep.reordered_seconds) / layers;

@@ -137,10 +137,11 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
             for (int s = 0; s < calib::kInputSites; ++s) {
                 const auto& h = sr.layers[static_cast<std::size_t>(l)].hessian[static_cast<std::size_t>(s)];
                 if (!h.defined()) continue;
-                const std::vector<float> packed = calib::pack_upper_triangle(h);
-                wr.add_f32("hessian." + std::to_string(l) + "." +
-                               calib::input_site_name(static_cast<calib::InputSite>(s)),
-                           {static_cast<std::int64_t>(packed.size())}, packed);
+                const torch::Tensor packed = calib::pack_upper_triangle(h);
+                wr.add("hessian." + std::to_string(l) + "." + calib::input_site_name(static_cast<calib::InputSite>(s)),
+                       "F32", {packed.numel()},
+                       {static_cast<const std::uint8_t*>(packed.data_ptr()), static_cast<std::size_t>(packed.nbytes())},
+                       std::make_shared<torch::Tensor>(packed));
             }
     }, progress);
     return a;

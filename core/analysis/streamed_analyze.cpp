@@ -403,14 +403,14 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
             [&](std::int64_t s) { return gout.narrow(0, s, 1); }, {}, /*input_grads=*/false, p, "");
         // The reordered model computes the same function, so its statistics are the original ones
         // gathered (reorder.h), as the in-memory analysis does.
-        const calib::LayerSensitivity sr = reorder::permute_layer_sensitivity(pass.stats, a.permutations, c, l);
+        calib::LayerSensitivity sr = reorder::permute_layer_sensitivity(std::move(pass.stats), a.permutations, c, l);
         pass = {};
         reorder::apply_to_layer(layer, a.permutations, c, l);
         std::vector<std::pair<std::string, torch::Tensor>> tensors;
         nlohmann::json meta = nlohmann::json::array();
         for (int k = 0; k < kLinearKinds; ++k) {
             const auto kind = static_cast<LinearKind>(k);
-            const auto& ls = sr[kind];
+            auto& ls = sr[kind];
             const MatrixTables tab = matrix_tables(layer.linear(kind).weight, ls.fisher, spec, a.widths);
             const auto corr = calib::factored_correlation(ls.fisher, ls.r, ls.c);
             meta.push_back({{"fisher_total", ls.fisher.sum().item<double>()},
@@ -422,11 +422,15 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
             tensors.emplace_back("group." + ks, torch::tensor(tab.group_cost, torch::kFloat).view({-1, nw}));
             tensors.emplace_back("r." + ks, ls.r.to(torch::kCPU, torch::kFloat));
             tensors.emplace_back("c." + ks, ls.c.to(torch::kCPU, torch::kFloat));
+            ls.fisher = torch::Tensor();  // each matrix's Fisher goes once its tables exist
         }
+        layer = {};
         for (int s = 0; s < calib::kInputSites; ++s)
-            if (sr.hessian[static_cast<std::size_t>(s)].defined())
+            if (auto& hs = sr.hessian[static_cast<std::size_t>(s)]; hs.defined()) {
                 tensors.emplace_back(std::string("hessian.") + calib::input_site_name(static_cast<calib::InputSite>(s)),
-                                     torch::tensor(calib::pack_upper_triangle(sr.hessian[static_cast<std::size_t>(s)])));
+                                     calib::pack_upper_triangle(hs));
+                hs = torch::Tensor();
+            }
         write_part(part_path(dir, layer_part('b', l)), tensors, meta);
         note_scratch();
     }

@@ -183,12 +183,12 @@ Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& t
     return out;
 }
 
-std::vector<float> pack_upper_triangle(const torch::Tensor& h) {
+torch::Tensor pack_upper_triangle(const torch::Tensor& h) {
     const auto m = h.detach().to(torch::kCPU, torch::kFloat).contiguous();
     const std::int64_t k = m.size(0);
-    std::vector<float> out(static_cast<std::size_t>(k * (k + 1) / 2));
+    torch::Tensor out = torch::empty({k * (k + 1) / 2}, torch::kFloat);
     const float* src = m.data_ptr<float>();
-    float* dst = out.data();
+    float* dst = out.data_ptr<float>();
     for (std::int64_t i = 0; i < k; ++i) {
         std::copy(src + i * k + i, src + (i + 1) * k, dst);
         dst += k - i;
@@ -214,13 +214,32 @@ torch::Tensor unpack_upper_triangle(const float* packed, std::int64_t count, con
 
 namespace {
 
-double pearson(const torch::Tensor& a, const torch::Tensor& b) {
-    if (a.numel() < 2) return std::numeric_limits<double>::quiet_NaN();
-    const auto da = a - a.mean(), db = b - b.mean();
-    const double den = std::sqrt(da.square().sum().item<double>() * db.square().sum().item<double>());
-    if (!(den > 0)) return std::numeric_limits<double>::quiet_NaN();
-    return (da * db).sum().item<double>() / den;
-}
+// Pearson correlation of (a, b) over pairs handed out block by block, in two passes (means, then
+// centred sums), so a matrix's correlation never needs a second copy of the whole matrix in doubles.
+class BlockPearson {
+public:
+    void add_means(const torch::Tensor& a, const torch::Tensor& b) {
+        n_ += a.numel();
+        sa_ += a.sum().item<double>();
+        sb_ += b.sum().item<double>();
+    }
+    void add_centred(const torch::Tensor& a, const torch::Tensor& b) {
+        if (n_ == 0) return;
+        const auto da = a - sa_ / static_cast<double>(n_), db = b - sb_ / static_cast<double>(n_);
+        saa_ += da.square().sum().item<double>();
+        sbb_ += db.square().sum().item<double>();
+        sab_ += (da * db).sum().item<double>();
+    }
+    double value() const {
+        if (n_ < 2) return std::numeric_limits<double>::quiet_NaN();
+        const double den = std::sqrt(saa_ * sbb_);
+        return den > 0 ? sab_ / den : std::numeric_limits<double>::quiet_NaN();
+    }
+
+private:
+    std::int64_t n_ = 0;
+    double sa_ = 0, sb_ = 0, saa_ = 0, sbb_ = 0, sab_ = 0;
+};
 
 }  // namespace
 
@@ -229,14 +248,28 @@ FactoredCorrelation factored_correlation(const torch::Tensor& fisher, const torc
         fisher.size(0) != r.size(0) || fisher.size(1) != c.size(0))
         throw InputError("factored_correlation: F must be N x K with r of N and c of K values");
     torch::NoGradGuard no_grad;
-    const auto f = fisher.detach().to(torch::kDouble).flatten();
-    const auto p = torch::outer(r.detach().to(fisher.device(), torch::kDouble), c.detach().to(fisher.device(), torch::kDouble))
-                       .flatten();
-    FactoredCorrelation out;
-    out.pearson = pearson(f, p);
-    const auto pos = (f > 0).logical_and(p > 0);
-    out.log_pearson = pearson(f.masked_select(pos).log(), p.masked_select(pos).log());
-    return out;
+    const auto rd = r.detach().to(fisher.device(), torch::kDouble), cd = c.detach().to(fisher.device(), torch::kDouble);
+    // Blocks of rows of about a million values: the temporaries stay a few MiB at any matrix size.
+    const std::int64_t rows = fisher.size(0), block = std::max<std::int64_t>(1, (std::int64_t(1) << 20) / std::max<std::int64_t>(1, fisher.size(1)));
+    BlockPearson values, logs;
+    auto each_block = [&](auto&& fn) {
+        for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
+            const std::int64_t nr = std::min(block, rows - r0);
+            const auto f = fisher.detach().narrow(0, r0, nr).to(torch::kDouble).flatten();
+            const auto p = torch::outer(rd.narrow(0, r0, nr), cd).flatten();
+            const auto pos = (f > 0).logical_and(p > 0);
+            fn(f, p, f.masked_select(pos).log(), p.masked_select(pos).log());
+        }
+    };
+    each_block([&](const auto& f, const auto& p, const auto& lf, const auto& lp) {
+        values.add_means(f, p);
+        logs.add_means(lf, lp);
+    });
+    each_block([&](const auto& f, const auto& p, const auto& lf, const auto& lp) {
+        values.add_centred(f, p);
+        logs.add_centred(lf, lp);
+    });
+    return {values.value(), logs.value()};
 }
 
 }  // namespace scalebits::calib

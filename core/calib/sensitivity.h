@@ -77,8 +77,8 @@ Sensitivity compute_sensitivity(model::LlamaModel& model, const torch::Tensor& t
                                 const SensitivityOptions& options = {}, const Progress& progress = {});
 
 // GPTQ Hessians are symmetric, so files store their upper triangle row by row (H[0, 0..K-1],
-// H[1, 1..K-1], ...): K(K+1)/2 float32 values, half the full matrix.
-std::vector<float> pack_upper_triangle(const torch::Tensor& h);
+// H[1, 1..K-1], ...): K(K+1)/2 float32 values, half the full matrix (a 1-D CPU tensor).
+torch::Tensor pack_upper_triangle(const torch::Tensor& h);
 // The full {K, K} fp32 matrix back, mirrored; K from the count. Throws InputError (naming `what`)
 // when the count is not a triangular number.
 torch::Tensor unpack_upper_triangle(const float* packed, std::int64_t count, const std::string& what);

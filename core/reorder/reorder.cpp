@@ -186,24 +186,28 @@ calib::Sensitivity permute_sensitivity(const calib::Sensitivity& sens, const Per
     return out;
 }
 
-calib::LayerSensitivity permute_layer_sensitivity(const calib::LayerSensitivity& src, const Permutations& p,
+calib::LayerSensitivity permute_layer_sensitivity(calib::LayerSensitivity src, const Permutations& p,
                                                   const model::ModelConfig& c, int l) {
     torch::NoGradGuard no_grad;
     calib::LayerSensitivity dst;
     for (int k = 0; k < model::kLinearKinds; ++k) {
         const auto kind = static_cast<LinearKind>(k);
         const MatrixIndex m = matrix_index(p, c, l, kind);
-        const auto& s = src[kind];
+        auto& s = src[kind];
         auto& d = dst[kind];
         d.fisher = s.fisher.defined() ? gather2(s.fisher, m) : s.fisher;
         d.r = gather1(s.r, m.rows);
         d.c = gather1(s.c, m.cols);
         if (s.r.defined() && !m.rows.defined()) d.r = s.r.clone();
         if (s.c.defined() && !m.cols.defined()) d.c = s.c.clone();
-        // H of a site follows the columns of the site's consumers (all consumers of one site
-        // share its column gather).
+        s = {};
+        // H of a site follows the columns of the site's consumers (all consumers of one site share
+        // its column gather): gathered for the first consumer, whose source is then dropped.
         auto& hs = src.hessian_of(kind);
-        if (hs.defined()) dst.hessian_of(kind) = m.cols.defined() ? gather2(hs, {m.cols, m.cols}) : hs.clone();
+        if (hs.defined() && !dst.hessian_of(kind).defined()) {
+            dst.hessian_of(kind) = m.cols.defined() ? gather2(hs, {m.cols, m.cols}) : hs.clone();
+            hs = torch::Tensor();
+        }
     }
     return dst;
 }

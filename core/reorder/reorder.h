@@ -56,8 +56,9 @@ void apply_to_layer(model::DecoderLayer& layer, const Permutations& perms, const
 // The statistics of the reordered layout: F rows/cols, r, c and H gathered like their weights.
 calib::Sensitivity permute_sensitivity(const calib::Sensitivity& sens, const Permutations& perms,
                                        const model::ModelConfig& config);
-// The same for layer `index` alone.
-calib::LayerSensitivity permute_layer_sensitivity(const calib::LayerSensitivity& layer, const Permutations& perms,
+// The same for layer `index` alone. Taken by value: a caller that moves its statistics in has each
+// source tensor freed as soon as its gathered copy exists (one matrix's worth extra, not a layer's).
+calib::LayerSensitivity permute_layer_sensitivity(calib::LayerSensitivity layer, const Permutations& perms,
                                                   const model::ModelConfig& config, int index);
 
 }  // namespace scalebits::reorder

@@ -44,8 +44,8 @@ private slots:
             const auto x = torch::randn({50, k});
             const auto h = x.t().mm(x);
             const auto packed = calib::pack_upper_triangle(h);
-            QCOMPARE(static_cast<std::int64_t>(packed.size()), k * (k + 1) / 2);
-            const auto back = calib::unpack_upper_triangle(packed.data(), static_cast<std::int64_t>(packed.size()), "h");
+            QCOMPARE(packed.numel(), k * (k + 1) / 2);
+            const auto back = calib::unpack_upper_triangle(packed.data_ptr<float>(), packed.numel(), "h");
             const auto upper = torch::triu(h);
             QVERIFY(torch::equal(torch::triu(back), upper));
             QVERIFY(torch::equal(back, back.t()));
