@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -106,21 +107,37 @@ void add_perm(io::SafetensorsWriter& w, const std::string& name, const std::vect
 
 }  // namespace
 
-void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
+namespace {
+// The stored checksums of `f`; null when the file has none (written before checksums existed).
+std::optional<nlohmann::json> stored_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
     const auto it = f.metadata.find(kChecksumKey);
-    if (it == f.metadata.end()) return;
-    nlohmann::json sums;
+    if (it == f.metadata.end()) return std::nullopt;
     try {
-        sums = nlohmann::json::parse(it->second);
+        return nlohmann::json::parse(it->second);
     } catch (const nlohmann::json::exception&) {
         throw FormatError(path, "the checksums are not valid JSON");
     }
-    for (const auto& t : f.tensors) {
-        const auto s = sums.find(t.name);
-        if (s == sums.end() || !s->is_string()) throw FormatError(path, "tensor " + t.name + " has no checksum");
-        if (s->get<std::string>() != io::xxh3_64_hex(t.bytes))
-            throw FormatError(path, "tensor " + t.name + " does not match its checksum: the file is corrupt");
-    }
+}
+void check_one(const nlohmann::json& sums, const io::HostTensor& t, const std::filesystem::path& path) {
+    const auto s = sums.find(t.name);
+    if (s == sums.end() || !s->is_string()) throw FormatError(path, "tensor " + t.name + " has no checksum");
+    if (s->get<std::string>() != io::xxh3_64_hex(t.bytes))
+        throw FormatError(path, "tensor " + t.name + " does not match its checksum: the file is corrupt");
+    // Hashing read every page; they go back at once (an 8B model's file is tens of GB).
+    t.release_pages();
+}
+}  // namespace
+
+bool is_hessian_tensor(const std::string& name) { return name.rfind("hessian.", 0) == 0; }
+
+void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
+    const auto sums = stored_checksums(f, path);
+    if (!sums) return;
+    for (const auto& t : f.tensors) check_one(*sums, t, path);
+}
+
+void verify_checksum(const io::SafetensorsFile& f, const io::HostTensor& t, const std::filesystem::path& path) {
+    if (const auto sums = stored_checksums(f, path)) check_one(*sums, t, path);
 }
 
 void save_analysis(const Analysis& a, const std::filesystem::path& path,
@@ -173,7 +190,9 @@ Analysis load_analysis(const std::filesystem::path& path) {
     if (meta == f.metadata.end()) throw FormatError(path, "not a ScaleBITS analysis file (no '" + std::string(kMetaKey) + "' metadata)");
     std::map<std::string, const io::HostTensor*> tensors;
     for (const auto& t : f.tensors) tensors[t.name] = &t;
-    verify_checksums(f, path);
+    if (const auto sums = stored_checksums(f, path))
+        for (const auto& t : f.tensors)
+            if (!is_hessian_tensor(t.name)) check_one(*sums, t, path);
     auto tensor = [&](const std::string& name) -> const io::HostTensor& {
         auto it = tensors.find(name);
         if (it == tensors.end()) throw FormatError(path, "the analysis file lacks tensor " + name);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/analysis/analysis_file.h"
 #include "core/io/safetensors.h"
 #include "core/calib/sensitivity.h"
 #include "core/quant/gptq.h"
@@ -142,13 +143,15 @@ quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::in
     const std::string hname = "hessian." + std::to_string(m.layer) + "." + calib::input_site_name(site);
     const io::HostTensor* stored_h = file_.find(hname);
     if (!stored_h) throw InputError(a_.file, "the analysis file has no tensor " + hname + " (needed by GPTQ)");
+    verify_checksum(file_, *stored_h, a_.file);
     torch::Tensor h = host_to_torch(*stored_h);
     stored_h->release_pages();
     // Format 3 stores the upper triangle (calib::pack_upper_triangle), earlier ones the full matrix.
     if (h.dim() == 1) h = calib::unpack_upper_triangle(h.data_ptr<float>(), h.size(0), a_.file.string() + ": " + hname);
     if (idx.cols.defined()) {
         const torch::Tensor inv = torch::argsort(idx.cols);
-        h = h.index_select(0, inv).index_select(1, inv);
+        h = h.index_select(0, inv);  // one step at a time: two copies of H alive at most, not three
+        h = h.index_select(1, inv);
     }
     return quant::quantize_gptq(w, h.to(w.device()), spec, grid, weights);
 }

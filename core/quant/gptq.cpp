@@ -14,7 +14,8 @@ namespace scalebits::quant {
 namespace {
 
 // Upper Cholesky factor U of (H + damping)^-1 (so H^-1 = U^T U), in float64 for stability.
-// Marks dead columns (H_jj == 0) in `dead`.
+// Marks dead columns (H_jj == 0) in `dead`. Each float64 K x K intermediate is dropped as soon as
+// the next exists (at K = 14336 one is 1.6 GB): at most two are alive at a time.
 at::Tensor inverse_hessian_factor(const at::Tensor& hessian, std::int64_t cols, double percdamp,
                                   at::Tensor& dead) {
     if (!hessian.defined() || hessian.dim() != 2 || hessian.size(0) != cols ||
@@ -22,27 +23,32 @@ at::Tensor inverse_hessian_factor(const at::Tensor& hessian, std::int64_t cols, 
         throw InputError("GPTQ: the Hessian must be " + std::to_string(cols) + "x" +
                          std::to_string(cols));
     if (!(percdamp >= 0.0)) throw InputError("GPTQ: damping must be >= 0");
-    auto h = hessian.to(torch::kFloat64).clone();
-    if (!torch::isfinite(h).all().item<bool>())
+    if (!torch::isfinite(hessian).all().item<bool>())
         throw InputError("GPTQ: the Hessian contains NaN or infinite values");
-    auto diag = h.diagonal();
-    if ((diag < 0).any().item<bool>()) throw InputError("GPTQ: the Hessian has a negative diagonal");
-    dead = diag == 0;
-    diag.masked_fill_(dead, 1.0);
+    const auto diag0 = hessian.diagonal().to(torch::kFloat64);
+    if ((diag0 < 0).any().item<bool>()) throw InputError("GPTQ: the Hessian has a negative diagonal");
+    dead = diag0 == 0;
+    const auto diag = diag0.masked_fill(dead, 1.0);
     double damp = percdamp * diag.mean().item<double>();
     if (damp <= 0.0) damp = 1e-8 * std::max(1.0, diag.abs().max().item<double>());
-    diag.add_(damp);
+    double total = damp;
     for (int attempt = 0; attempt < 7; ++attempt) {
+        // H with dead columns' diagonal at 1 and the damping added, rebuilt for each attempt.
+        auto h = hessian.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+        h.diagonal().copy_(diag + total);
         at::Tensor lower, info;
         std::tie(lower, info) = torch::linalg_cholesky_ex(h);
+        h = at::Tensor();
         if (info.item<int>() == 0) {
             auto inv = torch::cholesky_inverse(lower);
+            lower = at::Tensor();
             at::Tensor upper, info2;
             std::tie(upper, info2) = torch::linalg_cholesky_ex(inv, /*upper=*/true);
+            inv = at::Tensor();
             if (info2.item<int>() == 0 && torch::isfinite(upper).all().item<bool>())
                 return upper;
         }
-        diag.add_(damp * 9.0);  // raise the total damping tenfold and retry
+        total += damp * 9.0;  // raise the total damping tenfold and retry
         damp *= 10.0;
     }
     throw InputError("GPTQ: the Hessian is not positive definite even with heavy damping");

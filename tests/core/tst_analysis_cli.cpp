@@ -274,17 +274,46 @@ private slots:
         const Run r = cli({QStringLiteral("inspect"), cut});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("cut.analysis"), r.err.constData());
-        // One flipped bit in a cost table (the last quarter of the file is tensor data).
-        const QString flipped = tmp_.filePath(QStringLiteral("flipped.analysis"));
-        QFile f2(flipped);
-        QVERIFY(f2.open(QIODevice::WriteOnly));
-        QByteArray bad = bytes;
-        bad[bad.size() * 3 / 4] = static_cast<char>(bad[bad.size() * 3 / 4] ^ 0x04);
-        f2.write(bad);
-        f2.close();
+        // One flipped bit in a cost table: refused when the file is opened.
+        const QString flipped = flip_in_tensor(bytes, QStringLiteral("cost."), QStringLiteral("flipped.analysis"));
+        QVERIFY(!flipped.isEmpty());
         const Run r2 = cli({QStringLiteral("inspect"), flipped});
         QCOMPARE(r2.code, 2);
         QVERIFY2(r2.err.contains("flipped.analysis") && r2.err.contains("checksum"), r2.err.constData());
+        // One flipped bit in a GPTQ Hessian: the file opens (Hessians are checked where they are
+        // read), and a GPTQ export refuses it naming the file and the tensor.
+        const QString hflipped = flip_in_tensor(bytes, QStringLiteral("hessian."), QStringLiteral("hflipped.analysis"));
+        QVERIFY(!hflipped.isEmpty());
+        QCOMPARE(cli({QStringLiteral("inspect"), hflipped}).code, 0);
+        const Run r3 = cli(QStringList{QStringLiteral("export")} + model_ +
+                           QStringList{QStringLiteral("--analysis"), hflipped, QStringLiteral("--budget"), QStringLiteral("4"),
+                                       QStringLiteral("--quantizer"), QStringLiteral("gptq"), QStringLiteral("--out"),
+                                       tmp_.filePath(QStringLiteral("hflipped-export"))});
+        QCOMPARE(r3.code, 2);
+        QVERIFY2(r3.err.contains("hflipped.analysis") && r3.err.contains("hessian.") && r3.err.contains("checksum"),
+                 r3.err.constData());
+        QVERIFY(!QFileInfo::exists(tmp_.filePath(QStringLiteral("hflipped-export"))));
+    }
+
+private:
+    // A copy of the safetensors file `bytes` with one bit flipped in the middle of the first tensor
+    // whose name starts with `prefix` (offsets from its JSON header); empty when there is none.
+    QString flip_in_tensor(QByteArray bytes, const QString& prefix, const QString& name) {
+        quint64 header = 0;
+        for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<quint8>(bytes[i]);
+        const QJsonObject h = QJsonDocument::fromJson(bytes.mid(8, static_cast<qsizetype>(header))).object();
+        for (auto it = h.begin(); it != h.end(); ++it) {
+            if (!it.key().startsWith(prefix)) continue;
+            const QJsonArray off = it.value().toObject().value(QStringLiteral("data_offsets")).toArray();
+            const qint64 at = 8 + static_cast<qint64>(header) + (off[0].toInteger() + off[1].toInteger()) / 2;
+            bytes[at] = static_cast<char>(bytes[at] ^ 0x04);
+            const QString path = tmp_.filePath(name);
+            QFile f(path);
+            if (!f.open(QIODevice::WriteOnly)) return {};
+            f.write(bytes);
+            return path;
+        }
+        return {};
     }
 };
 
