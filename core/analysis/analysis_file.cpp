@@ -128,7 +128,11 @@ void check_one(const nlohmann::json& sums, const io::HostTensor& t, const std::f
 }
 }  // namespace
 
-bool is_hessian_tensor(const std::string& name) { return name.rfind("hessian.", 0) == 0; }
+bool checked_when_read(const std::string& name) {
+    for (const char* prefix : {"hessian.", "cost.group.", "r.", "c."})
+        if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+}
 
 void verify_checksums(const io::SafetensorsFile& f, const std::filesystem::path& path) {
     const auto sums = stored_checksums(f, path);
@@ -192,7 +196,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
     for (const auto& t : f.tensors) tensors[t.name] = &t;
     if (const auto sums = stored_checksums(f, path))
         for (const auto& t : f.tensors)
-            if (!is_hessian_tensor(t.name)) check_one(*sums, t, path);
+            if (!checked_when_read(t.name)) check_one(*sums, t, path);
     auto tensor = [&](const std::string& name) -> const io::HostTensor& {
         auto it = tensors.find(name);
         if (it == tensors.end()) throw FormatError(path, "the analysis file lacks tensor " + name);

@@ -47,11 +47,11 @@ bool analysis_has_tensor(const std::filesystem::path& path, const std::string& n
 // way) against the checksums stored beside them; files without checksums are taken as they are.
 // Throws FormatError naming the file and the tensor.
 void verify_checksums(const io::SafetensorsFile& file, const std::filesystem::path& path);
-// One tensor of `file` against its stored checksum. load_analysis checks every tensor but the GPTQ
-// Hessians (nearly all of a large model's file, and only an export with GPTQ reads them): the
-// quantizer checks each Hessian when it reads it.
+// One tensor of `file` against its stored checksum. load_analysis checks the tables it reads; the
+// tensors only some jobs read (GPTQ Hessians, r and c of the error weights, per-group tables: at 8B
+// nearly all of a 17 GB file) are checked by their reader, each when it is read.
 void verify_checksum(const io::SafetensorsFile& file, const io::HostTensor& tensor, const std::filesystem::path& path);
-bool is_hessian_tensor(const std::string& name);
+bool checked_when_read(const std::string& tensor_name);
 // The metadata key the checksums are stored under (SafetensorsWriter::add_checksums).
 inline constexpr const char* kChecksumsKey = "scalebits.checksums";
 

@@ -119,6 +119,8 @@ quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::in
     const io::HostTensor* r = file_.find("r." + m.name);
     const io::HostTensor* c = file_.find("c." + m.name);
     if (r && c) {
+        verify_checksum(file_, *r, a_.file);
+        verify_checksum(file_, *c, a_.file);
         torch::Tensor rt = host_to_torch(*r).narrow(0, first, m.rows), ct = host_to_torch(*c);
         r->release_pages();
         c->release_pages();

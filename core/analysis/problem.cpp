@@ -102,6 +102,7 @@ GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options
         if (!t)
             throw InputError(a.file, "has no per-group cost table " + name +
                                          " (it was made by an older version; re-run analyze for the group method)");
+        verify_checksum(file, *t, a.file);
         const std::int64_t expected = s.group_count() * static_cast<std::int64_t>(a.widths.size());
         const std::vector<float> v = t->to_float();
         if (static_cast<std::int64_t>(v.size()) != expected)

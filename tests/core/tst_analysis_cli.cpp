@@ -275,7 +275,7 @@ private slots:
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("cut.analysis"), r.err.constData());
         // One flipped bit in a cost table: refused when the file is opened.
-        const QString flipped = flip_in_tensor(bytes, QStringLiteral("cost."), QStringLiteral("flipped.analysis"));
+        const QString flipped = flip_in_tensor(bytes, QStringLiteral("cost.original."), QStringLiteral("flipped.analysis"));
         QVERIFY(!flipped.isEmpty());
         const Run r2 = cli({QStringLiteral("inspect"), flipped});
         QCOMPARE(r2.code, 2);
