@@ -11,11 +11,20 @@
 namespace scalebits::util {
 
 void keep_freed_memory_for_reuse() {
-    // SCALEBITS_MALLOC=default leaves the C library as it is (to measure what the tuning costs).
-    if (const char* e = std::getenv("SCALEBITS_MALLOC"); e && std::string(e) == "default") return;
+    // SCALEBITS_MALLOC=default leaves the C library as it is, =heap serves every block from the heap
+    // (to measure what each choice costs).
+    const char* e = std::getenv("SCALEBITS_MALLOC");
+    const std::string mode = e ? e : "";
+    if (mode == "default") return;
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_MAX, 0);               // every block from the heap (mapped files are not malloc's)
-    mallopt(M_TRIM_THRESHOLD, INT_MAX);   // and the heap's top is not handed back after each free
+    if (mode == "heap") {
+        mallopt(M_MMAP_MAX, 0);
+    } else {
+        // Blocks up to glibc's largest threshold (32 MiB) from the heap, larger ones mapped and
+        // unmapped: a fixed threshold, not glibc's sliding one that climbs after the first free.
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    }
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);  // the heap's top is not handed back after each free
 #endif
 }
 
