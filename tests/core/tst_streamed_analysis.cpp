@@ -148,7 +148,11 @@ private slots:
     // Must show 3: a cancel at each layer of each pass, then a resume, gives the file of an
     // uninterrupted run (tensors and description; the wall time aside).
     void resumeAfterACancelAtEveryLayerGivesTheSameFile() {
-        const analysis::AnalysisOptions o = small_options();
+        // Two short sequences: every boundary costs two analyses, and what is resumed does not depend
+        // on the amount of calibration.
+        analysis::AnalysisOptions o = small_options();
+        o.samples = 2;
+        o.seq_len = 32;
         const auto whole = dir("whole.sba");
         analysis::analyze_streamed(stories_checkpoint(), o, whole);
         const FileIdentity want = identity(whole);
@@ -342,7 +346,7 @@ private slots:
     void killedCliRunResumesToTheSameFile() {
         const auto whole = dir("cli-whole.sba"), out = dir("cli-killed.sba");
         const std::vector<std::string> common = {SCALEBITS_CLI, "analyze", "--model", kStoriesBin.string(), "--tokenizer",
-                                                 kStoriesTok.string(), "--calib", kC4.string(), "--samples", "160",
+                                                 kStoriesTok.string(), "--calib", kC4.string(), "--samples", "40",
                                                  "--seqlen", "64", "--tile", "16x32", "--group", "16", "--out"};
         auto run = [&](std::vector<std::string> argv, bool kill_midway) {
             const pid_t pid = ::fork();
