@@ -83,7 +83,7 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
     std::vector<VocabTablesBuilder> vocab;
     for (int kind : vocab_kinds(cfg)) {
         torch::Tensor f = kind == kEmbeddingKind ? sens.embedding_fisher : sens.lm_head_fisher;
-        if (kind == kEmbeddingKind && !cfg.tie_word_embeddings) fill_unseen_rows(f, seen_rows_mean(f));
+        apply_unseen_row_rule(f, kind, cfg);
         vocab.emplace_back(vocab_matrix_record(cfg, kind, spec), a.permutations.hidden, a.widths);
         vocab.back().add_rows(0, (kind == kEmbeddingKind ? model.embedding() : model.lm_head()).detach(), f);
     }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/analysis/analysis_file.h"
+#include "core/analysis/vocab_tables.h"
 #include "core/io/safetensors.h"
 #include "core/calib/sensitivity.h"
 #include "core/quant/gptq.h"
@@ -94,9 +95,7 @@ quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::in
     if (first != 0 && (!is_vocab_kind(whole.kind) || first % whole.tile_rows != 0 || granularity_ != WidthGranularity::Tile))
         throw std::logic_error("only a vocabulary matrix is quantized by rows, from a tile boundary");
     // The rows as a matrix of their own: its tile grid is the whole one's, from tile row first / Tr.
-    MatrixAnalysis m = whole;
-    m.rows = w.size(0);
-    m.grid_rows = (m.rows + m.tile_rows - 1) / m.tile_rows;
+    const MatrixAnalysis m = vocab_chunk_record(whole, w.size(0));
     const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows * m.grid_cols);
     const bool vocab = is_vocab_kind(m.kind);
     if (vocab && !covers_vocab_) throw std::logic_error(m.name + " is not in the allocation");

@@ -16,18 +16,25 @@ std::vector<float> to_floats(const torch::Tensor& t) {
     return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
-MatrixAnalysis matrix_record(const model::ModelConfig& c, int layer, model::LinearKind kind, const quant::TileSpec& spec) {
+MatrixAnalysis matrix_record(std::string name, int layer, int kind, std::int64_t rows, std::int64_t cols,
+                             const quant::TileSpec& spec) {
     MatrixAnalysis m;
-    m.name = model::linear_weight_name(layer, kind);
+    m.name = std::move(name);
     m.layer = layer;
-    m.kind = static_cast<int>(kind);
-    std::tie(m.rows, m.cols) = model::linear_shape(c, kind);
+    m.kind = kind;
+    m.rows = rows;
+    m.cols = cols;
     m.tile_rows = spec.tile_rows;
     m.tile_cols = spec.tile_cols;
     m.group = spec.group;
     m.grid_rows = spec.grid_rows(m.rows);
     m.grid_cols = spec.grid_cols(m.cols);
     return m;
+}
+
+MatrixAnalysis matrix_record(const model::ModelConfig& c, int layer, model::LinearKind kind, const quant::TileSpec& spec) {
+    const auto [rows, cols] = model::linear_shape(c, kind);
+    return matrix_record(model::linear_weight_name(layer, kind), layer, static_cast<int>(kind), rows, cols, spec);
 }
 
 MatrixTables matrix_tables(const torch::Tensor& w, const torch::Tensor& fisher, const quant::TileSpec& spec,

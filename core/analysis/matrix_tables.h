@@ -4,6 +4,8 @@
 // weights and per-weight Fisher.
 #include <torch/types.h>
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/analysis/analysis.h"
@@ -19,6 +21,9 @@ struct MatrixTables {
 };
 
 // The record of matrix `kind` of `layer` with its tile grid; tables and totals empty.
+// A record of any matrix: name, layer, kind (analysis.h), shape, and its tile grid under `spec`.
+MatrixAnalysis matrix_record(std::string name, int layer, int kind, std::int64_t rows, std::int64_t cols,
+                             const quant::TileSpec& spec);
 MatrixAnalysis matrix_record(const model::ModelConfig& config, int layer, model::LinearKind kind,
                              const quant::TileSpec& spec);
 

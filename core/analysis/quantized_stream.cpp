@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/analysis/vocab_tables.h"
 #include "core/reorder/reorder.h"
 
 namespace scalebits::analysis {
@@ -38,8 +39,7 @@ model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const Matr
         const MatrixAnalysis& m = a.matrices[static_cast<std::size_t>(index)];
         const io::HostTensor& src = ckpt.tensor(m.name);
         std::vector<float> values(static_cast<std::size_t>(m.rows * m.cols));
-        const std::int64_t chunk =
-            std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, m.cols) / m.tile_rows) * m.tile_rows;
+        const std::int64_t chunk = vocab_chunk_rows(m.cols, m.tile_rows);
         for (std::int64_t first = 0; first < m.rows; first += chunk) {
             progress.check();
             const std::int64_t rows = std::min(chunk, m.rows - first);

@@ -104,7 +104,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
             if (is_vocab_kind(m.kind)) {
                 if (!start.whole_file) continue;
                 torch::Tensor f = m.kind == kEmbeddingKind ? sens.embedding_fisher : sens.lm_head_fisher;
-                if (m.kind == kEmbeddingKind && !fp.tied()) fill_unseen_rows(f, seen_rows_mean(f));
+                apply_unseen_row_rule(f, m.kind, a.config);
                 VocabTablesBuilder b(vocab_matrix_record(a.config, m.kind, {m.tile_rows, m.tile_cols, m.group}), {}, a.widths);
                 b.add_rows(0, (m.kind == kEmbeddingKind ? fp.embedding() : fp.lm_head()).detach(), f);
                 m.cost_reordered = b.finish().cost_original;

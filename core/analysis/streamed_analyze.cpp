@@ -59,6 +59,7 @@ double since(clock::time_point t) { return std::chrono::duration<double>(clock::
 constexpr int kWorkVersion = 2;  // 2: the head's log-sum-exp and the vocabulary matrices' pieces
 
 std::string layer_part(char pass, int layer) { return std::string(1, pass) + "." + std::to_string(layer); }
+std::string vocab_part(int kind) { return "v." + std::to_string(kind); }
 
 // What the work folder was made for: a folder made for another model or other options is never resumed.
 nlohmann::json manifest_of(const Analysis& a) {
@@ -357,7 +358,7 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
     // 4b. The vocabulary matrices (vocab_tables.h), a chunk of tile rows at a time.
     t = clock::now();
     for (int kind : vocab_kinds(c)) {
-        const std::string name = "v." + std::to_string(kind);
+        const std::string name = vocab_part(kind);
         if (read_part(dir, name)) {
             ++rep.layers_resumed;
             continue;
@@ -470,7 +471,7 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
     a_parts.clear();
     std::vector<io::SafetensorsFile> v_parts;
     for (int kind : vocab_kinds(c)) {
-        const std::string name = "v." + std::to_string(kind);
+        const std::string name = vocab_part(kind);
         const fs::path vf = part_path(dir, name);
         auto f = read_part(dir, name);
         if (!f) throw FormatError(vf, "the vocabulary matrices' work file went missing");
@@ -499,7 +500,7 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
         for (const auto& m : a.matrices) {
             if (is_vocab_kind(m.kind)) {
                 const auto& f = v_parts[vi++];
-                const fs::path vf = part_path(dir, "v." + std::to_string(m.kind));
+                const fs::path vf = part_path(dir, vocab_part(m.kind));
                 // Stored flat in the work file; the analysis file has them shaped.
                 io::HostTensor g = part_tensor(f, "group", vf);
                 g.shape = {static_cast<std::int64_t>(g.numel()) / nw, nw};

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/analysis/matrix_tables.h"
@@ -10,19 +11,25 @@
 
 namespace scalebits::analysis {
 
+const char* vocab_matrix_name(int kind) { return kind == kEmbeddingKind ? "model.embed_tokens.weight" : "lm_head.weight"; }
+
 MatrixAnalysis vocab_matrix_record(const model::ModelConfig& c, int kind, const quant::TileSpec& spec) {
-    MatrixAnalysis m;
-    m.name = kind == kEmbeddingKind ? "model.embed_tokens.weight" : "lm_head.weight";
-    m.layer = -1;
-    m.kind = kind;
-    m.rows = c.vocab_size;
-    m.cols = c.dim;
-    m.tile_rows = spec.tile_rows;
-    m.tile_cols = spec.tile_cols;
-    m.group = spec.group;
-    m.grid_rows = spec.grid_rows(m.rows);
-    m.grid_cols = spec.grid_cols(m.cols);
-    return m;
+    return matrix_record(vocab_matrix_name(kind), -1, kind, c.vocab_size, c.dim, spec);
+}
+
+std::int64_t vocab_chunk_rows(std::int64_t cols, std::int64_t tile_rows) {
+    return std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, cols) / tile_rows) * tile_rows;
+}
+
+MatrixAnalysis vocab_chunk_record(const MatrixAnalysis& m, std::int64_t rows) {
+    MatrixAnalysis chunk = m;
+    chunk.rows = rows;
+    chunk.grid_rows = (rows + m.tile_rows - 1) / m.tile_rows;
+    return chunk;
+}
+
+void apply_unseen_row_rule(torch::Tensor& fisher, int kind, const model::ModelConfig& c) {
+    if (kind == kEmbeddingKind && !c.tie_word_embeddings) fill_unseen_rows(fisher, seen_rows_mean(fisher));
 }
 
 std::vector<int> vocab_kinds(const model::ModelConfig& c) {
@@ -53,11 +60,9 @@ void vocab_fisher(const model::Checkpoint& ckpt, int kind, const torch::Tensor& 
     const model::ModelConfig& c = ckpt.config;
     const bool head_use = kind == kLmHeadKind || c.tie_word_embeddings;
     const bool lookup_use = kind == kEmbeddingKind;
-    const io::HostTensor& weight = ckpt.tensor(kind == kLmHeadKind ? "lm_head.weight" : "model.embed_tokens.weight");
+    const io::HostTensor& weight = ckpt.tensor(vocab_matrix_name(kind));
     const std::int64_t n = h_last.size(0), T = h_last.size(1), dim = c.dim, vocab = c.vocab_size;
-    // Chunks of whole tile rows, about 64 MiB of fp32 each.
-    const std::int64_t chunk =
-        std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, dim) / tile_rows) * tile_rows;
+    const std::int64_t chunk = vocab_chunk_rows(dim, tile_rows);
     const torch::Tensor ids = tokens.to(torch::kCPU, torch::kLong).contiguous();
     torch::Tensor hn;
     if (head_use) {

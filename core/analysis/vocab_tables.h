@@ -24,12 +24,23 @@
 
 namespace scalebits::analysis {
 
-// The record of vocabulary matrix `kind` (kEmbeddingKind or kLmHeadKind) with its tile grid.
+// The checkpoint name of vocabulary matrix `kind` (kEmbeddingKind or kLmHeadKind).
+const char* vocab_matrix_name(int kind);
+// The record of vocabulary matrix `kind` with its tile grid.
 MatrixAnalysis vocab_matrix_record(const model::ModelConfig& config, int kind, const quant::TileSpec& spec);
 // The vocabulary matrices a model of `config` has, in analysis order (after every linear layer):
 // the embedding, then the lm_head when untied.
 std::vector<int> vocab_kinds(const model::ModelConfig& config);
 
+// Vocabulary matrices are read, quantized and written a chunk of rows at a time: whole tile rows,
+// about 64 MiB in fp32 each. The record of a chunk's rows as a matrix of their own (same tile grid,
+// `rows` tall).
+std::int64_t vocab_chunk_rows(std::int64_t cols, std::int64_t tile_rows);
+MatrixAnalysis vocab_chunk_record(const MatrixAnalysis& matrix, std::int64_t rows);
+
+// The unseen-row rule above applied to the whole Fisher of vocabulary matrix `kind`, where it
+// applies (an untied embedding).
+void apply_unseen_row_rule(torch::Tensor& fisher, int kind, const model::ModelConfig& config);
 // The mean of the rows of `fisher` that are not all zero ({cols}; zeros when none is).
 torch::Tensor seen_rows_mean(const torch::Tensor& fisher);
 // Fills every all-zero row of `fisher` ({rows, cols}) with `seen_mean` ({cols}); returns how many.

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/analysis/vocab_tables.h"
 #include "core/analysis/work_folder.h"
 #include "core/io/atomic_file.h"
 #include "core/io/gguf.h"
@@ -86,9 +87,7 @@ void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuant
         if (index < 0) continue;
         const analysis::MatrixAnalysis& m = mq.analysis().matrices[static_cast<std::size_t>(index)];
         const io::HostTensor& src = ckpt.tensor(m.name);
-        // Chunks of whole tile rows of about 64 MiB in fp32.
-        const std::int64_t chunk =
-            std::max<std::int64_t>(1, (std::int64_t(16) << 20) / std::max<std::int64_t>(1, m.cols) / m.tile_rows) * m.tile_rows;
+        const std::int64_t chunk = analysis::vocab_chunk_rows(m.cols, m.tile_rows);
         torch::Tensor buf = torch::empty({chunk, m.cols}, torch::kFloat);
         for (std::int64_t first = 0; first < m.rows; first += chunk) {
             progress.check();
@@ -96,10 +95,8 @@ void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuant
             torch::Tensor w = buf.narrow(0, 0, rows);
             src.rows_to_float(first, rows, w.data_ptr<float>());
             if (hidden.defined()) w = w.index_select(1, hidden);
-            analysis::MatrixAnalysis part_record = m;
-            part_record.rows = rows;
-            part_record.grid_rows = (rows + m.tile_rows - 1) / m.tile_rows;
-            write_vocab(m, part_record, first, mq.quantize_rows(static_cast<std::size_t>(index), first, w));
+            write_vocab(m, analysis::vocab_chunk_record(m, rows), first,
+                        mq.quantize_rows(static_cast<std::size_t>(index), first, w));
         }
         src.release_pages();
     }
