@@ -66,8 +66,7 @@ int cmd_analyze(const Argv& argv) {
     if (in_memory && (so.resume || args.get("max-memory") || args.get("work-dir")))
         throw InputError("--resume, --max-memory and --work-dir are for the streamed analysis, not --in-memory");
     LoadedModel m = load_model(args, in_memory ? ModelWeights::Whole : ModelWeights::None);
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     analysis::StreamReport rep;
     const analysis::Analysis a = in_memory ? analysis::analyze(m.checkpoint, *m.model, o, out, progress)
                                            : analysis::analyze_streamed(m.checkpoint, o, out, so, progress, &rep);

@@ -15,8 +15,7 @@ int cmd_bench(const Argv& argv) {
         throw InputError("bench runs exported models on the CPU in this build; the CUDA kernels are measured by "
                          "bench-kernels --device cuda");
     model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     const auto r = exporting::measure_latency(args.require("model"), args.get_or("text", default_calib_text()),
                                               args.get_int("prompt-tokens", 16), args.get_int("steps", 64), progress);
     if (args.flag("json")) {

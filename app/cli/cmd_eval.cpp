@@ -39,8 +39,7 @@ int cmd_eval(const Argv& argv) {
     o.ctx = args.get_int("ctx", 512);
     o.max_windows = args.get_int("max-windows", 0);
     o.batch = args.get_int("batch", 1);
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     eval::PerplexityResult r;
     if (native) {
         if (args.get_or("device", "cpu") != "cpu")

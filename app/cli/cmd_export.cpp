@@ -25,8 +25,7 @@ int cmd_export(const Argv& argv) {
     const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
     // Layer by layer (export.h): the checkpoint's tensors are read where they lie.
     LoadedModel m = load_model(args, ModelWeights::None);
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     exporting::ExportInfo info;
     info.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
     // packed (default): the kernels' format, what every command runs; hf: the same weights

@@ -34,8 +34,7 @@ int cmd_quantize_eval(const Argv& argv) {
     LoadedModel m = load_model(args, ModelWeights::None);
     const bool reordered = !args.flag("no-reorder");
     const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, bits), quantizer, reordered);
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     const auto& tok = require_tokenizer(m.checkpoint);
     const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
     eval::PerplexityOptions po;

@@ -111,8 +111,7 @@ int cmd_sweep(const Argv& argv) {
     eval::PerplexityOptions po;
     po.ctx = args.get_int("ctx", 512);
     po.max_windows = args.get_int("max-windows", 0);
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     const eval::StreamedReference reference(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, po, progress,
                                             activation_bytes(args));
     const bool json = args.flag("json");

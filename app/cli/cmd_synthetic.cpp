@@ -32,8 +32,7 @@ int cmd_make_synthetic(const Argv& argv) {
     if (auto t = args.get("tokenizer-json")) o.tokenizer_json = *t;
     const std::string out = args.require("out");
     const auto t0 = std::chrono::steady_clock::now();
-    Progress progress;
-    progress.report = print_progress;
+    const Progress progress = cli_progress();
     const model::SyntheticModelInfo info = model::write_synthetic_model(o, out, progress);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (args.flag("json")) {

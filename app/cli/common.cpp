@@ -1,4 +1,5 @@
 #include "app/cli/common.h"
+#include "app/cli/interrupt.h"
 
 #include <torch/torch.h>
 #include <sys/resource.h>
@@ -99,12 +100,21 @@ const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt) {
     return *ckpt.tokenizer;
 }
 
+namespace {
 void print_progress(double done, double total, const std::string& stage) {
     static const bool tty = ::isatty(STDERR_FILENO) != 0;
     if (!tty || total <= 0) return;
     std::fprintf(stderr, "\r%s: %.0f / %.0f (%.0f%%)   ", stage.c_str(), done, total, 100.0 * done / total);
     if (done >= total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
+}
+}  // namespace
+
+Progress cli_progress() {
+    Progress p;
+    p.token = &interrupt_token();
+    p.report = print_progress;
+    return p;
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

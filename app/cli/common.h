@@ -12,6 +12,7 @@
 #include "core/analysis/problem.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
+#include "core/util/cancel.h"
 
 namespace scalebits::cli {
 
@@ -42,8 +43,9 @@ std::uint64_t activation_bytes(const Args& args);
 std::uint64_t parse_size(const std::string& option, const std::string& text);
 const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt);
 
-// Human-facing progress on stderr when it is a terminal.
-void print_progress(double done, double total, const std::string& stage);
+// Every command's progress: human-facing lines on stderr when it is a terminal, and the token
+// Ctrl+C cancels (interrupt.h).
+Progress cli_progress();
 
 void print_json(const nlohmann::json& j);
 

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "scalebits-cli %s: error: %s\n", c.name, e.what());
             return 2;
         } catch (const scalebits::CancelledError&) {
-            std::fprintf(stderr, "scalebits-cli %s: cancelled\n", c.name);
+            std::fprintf(stderr, "scalebits-cli %s: cancelled; nothing was written under the output names\n", c.name);
             return 130;
         } catch (const std::exception& e) {
             const auto t = scalebits::describe_exception(e);
