@@ -405,24 +405,27 @@ void MainWindow::analyzeModel(const QString& model) {
 void MainWindow::showExportDialog() {
     const auto a = controller_->analysis();
     if (!a) return;
-    auto* dialog = new ExportDialog(a, parse_alloc_method(controller_->method().toStdString()), controller_->budget(), this,
-                                    controller_->constraints());
+    const auto solution = controller_->solution();
+    if (!solution) return;
+    auto* dialog = new ExportDialog(a, solution->allocation, solution->budget_bits, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
 }
 
 void MainWindow::evaluateAtBudget() {
     const auto a = controller_->analysis();
-    if (!a || a->file.empty()) return;
-    const QString method = controller_->method();
-    const double budget = controller_->budget();
-    const analysis::ProblemOptions constraints = controller_->constraints();
+    const auto solution = controller_->solution();
+    if (!a || a->file.empty() || !solution) return;
+    // The allocation on screen, as it is: no re-solve, so the measured point is the one shown.
+    const auto alloc = solution->allocation;
+    const QString method = QString::fromLatin1(alloc_method_name(alloc->method));
+    const double budget = solution->budget_bits;
     struct Result {
         double avg_bits = 0, ppl = 0, fp_ppl = 0, kl = 0;
         std::int64_t windows = 0;
     };
     auto result = std::make_shared<Result>();
-    auto work = [a, method, budget, constraints, result](const Progress& p) {
+    auto work = [a, alloc, result](const Progress& p) {
         const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
         analysis::check_model_matches(*a, a->model_path);
         if (!ckpt.tokenizer) throw InputError(a->model_path, "has no tokenizer to read the evaluation text with");
@@ -432,10 +435,8 @@ void MainWindow::evaluateAtBudget() {
         po.max_windows = 8;
         // Layer by layer: neither side holds the whole model in fp32.
         const eval::StreamedReference reference(ckpt, torch::kCPU, tokens, po, p);
-        const auto alloc =
-            analysis::allocate(*a, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(budget), constraints);
-        const auto q = analysis::evaluate_allocation(ckpt, *a, alloc, analysis::Quantizer::Rtn, reference, nullptr, p);
-        result->avg_bits = alloc.avg_bits;
+        const auto q = analysis::evaluate_allocation(ckpt, *a, *alloc, analysis::Quantizer::Rtn, reference, nullptr, p);
+        result->avg_bits = alloc->avg_bits;
         result->ppl = q.ppl.ppl;
         result->fp_ppl = reference.baseline().ppl;
         result->kl = q.kl;

@@ -102,9 +102,9 @@ int main(int argc, char** argv) {
     QObject::connect(window.controller(), &ui::AllocationController::rateQualityChanged, &app, [&] {
         if (parser.isSet(exportShot)) {
             // The export dialog after a latency run: export, measure, grab the dialog.
-            auto* dialog = new ui::ExportDialog(window.controller()->analysis(),
-                                                parse_alloc_method(window.controller()->method().toStdString()),
-                                                window.controller()->budget(), &window);
+            const auto solution = window.controller()->solution();
+            auto* dialog = new ui::ExportDialog(window.controller()->analysis(), solution->allocation, solution->budget_bits,
+                                                &window);
             dialog->setFolder(parser.value(exportShot));
             dialog->setLatencySteps(32);
             QObject::connect(dialog->job(), &ui::BackgroundJob::failed, &app, [&](const QString& message) {

@@ -39,20 +39,36 @@ AllocMethod parse_alloc_method(std::string_view name) {
 
 bool is_runtime_friendly(AllocMethod method) { return method != AllocMethod::Group; }
 
-TileAllocation allocate_tiles(const TileProblem& problem, const Budget& budget, AllocMethod method) {
+TileMethodSolver::TileMethodSolver(const TileProblem& problem, AllocMethod method) : problem_(problem), method_(method) {
     switch (method) {
     case AllocMethod::ScaleBits:
-    case AllocMethod::TileNoReorder: {
-        TileAllocation a = TileAllocator(problem).solve(budget);
-        a.method = alloc_method_name(method);
-        return a;
-    }
-    case AllocMethod::Layer: return LayerAllocator(problem).solve(budget);
-    case AllocMethod::Uniform: return best_uniform(problem, budget);
-    case AllocMethod::UniformMix: return uniform_mix(problem, budget);
+    case AllocMethod::TileNoReorder: tiles_ = std::make_unique<TileAllocator>(problem); return;
+    case AllocMethod::Layer: layer_ = std::make_unique<LayerAllocator>(problem); return;
+    case AllocMethod::Uniform:
+    case AllocMethod::UniformMix: return;  // nothing to precompute
     case AllocMethod::Group: break;
     }
     throw InputError("the group method allocates row-groups, not tiles: solve a GroupProblem with GroupAllocator");
+}
+
+TileMethodSolver::~TileMethodSolver() = default;
+
+TileAllocation TileMethodSolver::solve(const Budget& budget) const {
+    TileAllocation a;
+    switch (method_) {
+    case AllocMethod::ScaleBits:
+    case AllocMethod::TileNoReorder: a = tiles_->solve(budget); break;
+    case AllocMethod::Layer: a = layer_->solve(budget); break;
+    case AllocMethod::Uniform: a = best_uniform(problem_, budget); break;
+    case AllocMethod::UniformMix: a = uniform_mix(problem_, budget); break;
+    case AllocMethod::Group: break;  // refused by the constructor
+    }
+    a.method = alloc_method_name(method_);
+    return a;
+}
+
+TileAllocation allocate_tiles(const TileProblem& problem, const Budget& budget, AllocMethod method) {
+    return TileMethodSolver(problem, method).solve(budget);
 }
 
 }  // namespace scalebits

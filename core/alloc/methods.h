@@ -11,6 +11,7 @@
 #include "core/alloc/budget.h"
 #include "core/alloc/tile_problem.h"
 
+#include <memory>
 #include <string_view>
 
 namespace scalebits {
@@ -23,9 +24,33 @@ const char* alloc_method_name(AllocMethod method);
 // Runtime-friendly methods can be run by the tile kernels; group cannot.
 bool is_runtime_friendly(AllocMethod method);
 
-// One-shot solve for the tile-granularity methods (precomputes, then solves once; keep a
-// TileAllocator or LayerAllocator instead when solving many budgets). Group is an InputError here:
-// it needs a GroupProblem.
+class TileAllocator;
+class LayerAllocator;
+
+// One tile-granularity method prepared on one problem (the ladder methods build their ladder once),
+// answering any budget; the only place that maps a method to its solver. The problem must outlive
+// it. Group is an InputError here: it needs a GroupProblem.
+class TileMethodSolver {
+public:
+    TileMethodSolver(const TileProblem& problem, AllocMethod method);
+    ~TileMethodSolver();
+    TileMethodSolver(const TileMethodSolver&) = delete;
+    TileMethodSolver& operator=(const TileMethodSolver&) = delete;
+
+    AllocMethod method() const { return method_; }
+    // Throws InputError when the budget is below the method's cheapest allocation.
+    TileAllocation solve(const Budget& budget) const;
+    // The tile ladder of scalebits and tile-noreorder (slider ranges); null for the other methods.
+    const TileAllocator* ladder() const { return tiles_.get(); }
+
+private:
+    const TileProblem& problem_;
+    AllocMethod method_;
+    std::unique_ptr<TileAllocator> tiles_;
+    std::unique_ptr<LayerAllocator> layer_;
+};
+
+// One-shot solve (prepares, then solves once; keep a TileMethodSolver when solving many budgets).
 TileAllocation allocate_tiles(const TileProblem& problem, const Budget& budget, AllocMethod method);
 
 }  // namespace scalebits

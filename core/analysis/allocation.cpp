@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include <algorithm>
+
+#include "core/alloc/allocator.h"
 #include "core/alloc/group_alloc.h"
 #include "core/util/error.h"
 
@@ -42,30 +45,89 @@ void take_result(Allocation& out, Result&& r) {
 
 bool method_uses_reordered_layout(AllocMethod method) { return method != AllocMethod::TileNoReorder; }
 
-Allocation allocate(const Analysis& a, AllocMethod method, const Budget& budget, const ProblemOptions& options) {
+const std::vector<AllocMethod>& tile_methods() {
+    static const std::vector<AllocMethod> all = {AllocMethod::ScaleBits, AllocMethod::TileNoReorder, AllocMethod::Layer,
+                                                 AllocMethod::Uniform, AllocMethod::UniformMix};
+    return all;
+}
+
+AllocationEngine::AllocationEngine(const Analysis& a, const ProblemOptions& options, const std::vector<AllocMethod>& methods) {
+    for (AllocMethod m : methods) {
+        if (m == AllocMethod::Group) throw InputError("the group method allocates row-groups, not tiles: use allocate()");
+        const bool reordered = method_uses_reordered_layout(m);
+        auto& problem = reordered ? reordered_ : original_;
+        if (!problem) {
+            ProblemOptions po = options;
+            po.reordered = reordered;
+            whole_file_ = allocates_vocab(a, po);
+            problem = std::make_unique<TileProblem>(make_tile_problem(a, po));
+        }
+        const bool have = std::any_of(solvers_.begin(), solvers_.end(), [m](const auto& s) { return s->method() == m; });
+        if (!have) solvers_.push_back(std::make_unique<TileMethodSolver>(*problem, m));
+    }
+}
+
+AllocationEngine::~AllocationEngine() = default;
+
+const TileMethodSolver& AllocationEngine::solver(AllocMethod method) const {
+    for (const auto& s : solvers_)
+        if (s->method() == method) return *s;
+    throw InputError(std::string("the allocation method ") + alloc_method_name(method) + " was not prepared here");
+}
+
+// The tile ladder of `method`'s layout: its own when it has one, else the layout's ladder method's.
+const TileMethodSolver& AllocationEngine::ladder_of(AllocMethod method) const {
+    const TileMethodSolver& s = solver(method);
+    if (s.ladder()) return s;
+    return solver(method_uses_reordered_layout(method) ? AllocMethod::ScaleBits : AllocMethod::TileNoReorder);
+}
+
+const TileProblem& AllocationEngine::problem(AllocMethod method) const {
+    solver(method);  // prepared?
+    return method_uses_reordered_layout(method) ? *reordered_ : *original_;
+}
+double AllocationEngine::min_avg_bits(AllocMethod method) const { return ladder_of(method).ladder()->min_avg_bits(); }
+double AllocationEngine::max_avg_bits(AllocMethod method) const { return ladder_of(method).ladder()->max_avg_bits(); }
+
+TileAllocation AllocationEngine::solve_tiles(AllocMethod method, const Budget& budget) const {
+    return solver(method).solve(budget);
+}
+
+Allocation AllocationEngine::to_allocation(AllocMethod method, TileAllocation t) const {
     Allocation out;
     out.method = method;
     out.reordered = method_uses_reordered_layout(method);
-    ProblemOptions po = options;
-    po.reordered = out.reordered;
-    out.whole_file = allocates_vocab(a, po);
-    if (method == AllocMethod::Group) {
-        const GroupProblem problem = make_group_problem(a, po);
-        const GroupAllocator solver(problem);
-        const auto t0 = std::chrono::steady_clock::now();
-        GroupAllocation g = solver.solve(budget);
-        out.solve_us = elapsed_us(t0);
-        out.granularity = WidthGranularity::Group;
-        out.weights_per_width = group_histogram(problem.matrices, g.widths);
-        take_result(out, std::move(g));
-        return out;
-    }
-    const TileProblem problem = make_tile_problem(a, po);
-    const auto t0 = std::chrono::steady_clock::now();
-    TileAllocation t = allocate_tiles(problem, budget, method);
-    out.solve_us = elapsed_us(t0);
-    out.weights_per_width = weights_per_width(problem.matrices, t.widths);
+    out.whole_file = whole_file_;
+    out.weights_per_width = weights_per_width(problem(method).matrices, t.widths);
     take_result(out, std::move(t));
+    return out;
+}
+
+Allocation AllocationEngine::solve(AllocMethod method, const Budget& budget) const {
+    const auto t0 = std::chrono::steady_clock::now();
+    TileAllocation t = solve_tiles(method, budget);
+    const double us = elapsed_us(t0);
+    Allocation out = to_allocation(method, std::move(t));
+    out.solve_us = us;
+    return out;
+}
+
+Allocation allocate(const Analysis& a, AllocMethod method, const Budget& budget, const ProblemOptions& options) {
+    if (method != AllocMethod::Group) return AllocationEngine(a, options, {method}).solve(method, budget);
+    ProblemOptions po = options;
+    po.reordered = method_uses_reordered_layout(method);
+    const GroupProblem problem = make_group_problem(a, po);
+    const GroupAllocator solver(problem);
+    const auto t0 = std::chrono::steady_clock::now();
+    GroupAllocation g = solver.solve(budget);
+    Allocation out;
+    out.method = method;
+    out.reordered = po.reordered;
+    out.whole_file = allocates_vocab(a, po);
+    out.solve_us = elapsed_us(t0);
+    out.granularity = WidthGranularity::Group;
+    out.weights_per_width = group_histogram(problem.matrices, g.widths);
+    take_result(out, std::move(g));
     return out;
 }
 

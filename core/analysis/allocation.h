@@ -1,9 +1,11 @@
 #pragma once
-// One entry point from an analysis, a method and a budget to an allocation, for every front end
-// (allocate, sweep, export, the GUI's "evaluate at this budget"): builds the method's problem
-// (reordered or original S table, tiles or row-groups) and solves it once.
+// From an analysis, a method and a budget to an allocation, for every front end: the CLI's allocate,
+// sweep and export solve once (allocate), the explorer's slider and curves solve many budgets on one
+// AllocationEngine. Both go through the engine, so which layout and table a method uses is decided
+// here only, and the allocation on screen is the one evaluated and exported.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,46 @@ struct Allocation {
 
 // The layout a method is solved and quantized in: everything but tile-noreorder is reordered.
 bool method_uses_reordered_layout(AllocMethod method);
+
+// The tile-granularity methods (all but group), in the order the explorer offers them.
+const std::vector<AllocMethod>& tile_methods();
+
+// The problems and precomputed solvers of one analysis under one set of options: answers any
+// (method, budget) of the prepared methods. Immutable once built; solve may run on several threads
+// at once (the explorer's slider and its rate-quality worker).
+class AllocationEngine {
+public:
+    // Prepares `methods` (tile methods only; group is solved by allocate()). Throws InputError for
+    // constraints the analysis cannot meet.
+    explicit AllocationEngine(const Analysis& analysis, const ProblemOptions& options = {},
+                              const std::vector<AllocMethod>& methods = tile_methods());
+    ~AllocationEngine();
+    AllocationEngine(const AllocationEngine&) = delete;
+    AllocationEngine& operator=(const AllocationEngine&) = delete;
+
+    // The method's tile widths (TileProblem order of its layout) with sizes and predicted loss.
+    // Throws InputError for an infeasible budget or a method that was not prepared.
+    TileAllocation solve_tiles(AllocMethod method, const Budget& budget) const;
+    // The same solve as the Allocation that evaluation and export take.
+    Allocation solve(AllocMethod method, const Budget& budget) const;
+    Allocation to_allocation(AllocMethod method, TileAllocation tiles) const;
+
+    // The problem a method is solved on (its layout's S table).
+    const TileProblem& problem(AllocMethod method) const;
+    // Reachable average width range of the ladder method of that layout (slider ranges).
+    double min_avg_bits(AllocMethod method) const;
+    double max_avg_bits(AllocMethod method) const;
+    bool whole_file() const { return whole_file_; }
+
+private:
+    const TileMethodSolver& solver(AllocMethod method) const;
+    const TileMethodSolver& ladder_of(AllocMethod method) const;
+    // The two layouts' problems (built only when a prepared method uses them; never moved, the
+    // solvers refer to them) and one solver per prepared method.
+    std::unique_ptr<TileProblem> original_, reordered_;
+    std::vector<std::unique_ptr<TileMethodSolver>> solvers_;
+    bool whole_file_ = false;
+};
 
 // Throws InputError for an infeasible budget or constraints (and for group when the analysis file
 // has no per-group tables).

@@ -16,9 +16,11 @@
 
 #include "hang_guard.h"
 
+#include "core/analysis/allocation.h"
 #include "core/analysis/analyze.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
+#include "ui/controllers/allocation_controller.h"
 #include "ui/controllers/background_job.h"
 #include "ui/main_window.h"
 #include "ui/views/export_dialog.h"
@@ -41,6 +43,10 @@ std::shared_ptr<const analysis::Analysis> storiesAnalysis(const QString& file) {
     o.tile_cols = 32;
     o.group = 16;
     return std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, file.toStdString()));
+}
+
+std::shared_ptr<const analysis::Allocation> allocation(const analysis::Analysis& a, double bits) {
+    return std::make_shared<const analysis::Allocation>(analysis::allocate(a, AllocMethod::ScaleBits, Budget::bits_per_weight(bits)));
 }
 }  // namespace
 
@@ -113,7 +119,7 @@ private Q_SLOTS:
     }
 
     void exportDialogExportsAndMeasures() {
-        ui::ExportDialog dialog(analysis_, AllocMethod::ScaleBits, 5.0);
+        ui::ExportDialog dialog(analysis_, allocation(*analysis_, 5.0), 5.0);
         const QString folder = tmp_.filePath(QStringLiteral("exported"));
         dialog.setFolder(folder);
         dialog.setLatencySteps(8);
@@ -129,7 +135,7 @@ private Q_SLOTS:
     }
 
     void cancelledExportLeavesNoFiles() {
-        ui::ExportDialog dialog(analysis_, AllocMethod::ScaleBits, 5.0);
+        ui::ExportDialog dialog(analysis_, allocation(*analysis_, 5.0), 5.0);
         const QString folder = tmp_.filePath(QStringLiteral("cancelled"));
         dialog.setFolder(folder);
         dialog.setQuantizer(QStringLiteral("gptq"));
@@ -171,7 +177,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
         QCOMPARE(window.modelDescription(), QStringLiteral("qwen3 (q/k head norms) · 2 layers · hidden 64"));
 
-        ui::ExportDialog dialog(a, AllocMethod::ScaleBits, 3.5);
+        ui::ExportDialog dialog(a, allocation(*a, 3.5), 3.5);
         const QString out = tmp_.filePath(QStringLiteral("qwen3-export"));
         dialog.setFolder(out);
         dialog.setLatencySteps(4);
@@ -181,6 +187,56 @@ private Q_SLOTS:
         const auto packed = model::load_checkpoint(out.toStdString());
         QCOMPARE(packed.config.family, model::Family::Qwen3);
         QCOMPARE(packed.packed.size(), a->matrices.size());
+    }
+
+    // For every method the explorer offers: the widths on screen are the CLI's allocation (core's
+    // allocate, same layout), "evaluate at this budget" measures that allocation, and the export
+    // dialog writes exactly those widths into the packed file.
+    void onScreenEvaluatedAndExportedWidthsAgree_data() {
+        QTest::addColumn<QString>("method");
+        for (const QString& m : ui::AllocationController::methodNames()) QTest::newRow(qPrintable(m)) << m;
+    }
+    void onScreenEvaluatedAndExportedWidthsAgree() {
+        QFETCH(QString, method);
+        constexpr double kBudget = 3.6;
+        ui::MainWindow window;
+        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
+        window.setAnalysis(analysis_, QString::fromStdString(analysis_->file.string()));
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        window.controller()->setBudget(kBudget);
+        window.controller()->setMethod(method);
+        const auto s = window.controller()->solution();
+        QVERIFY(s && s->allocation);
+        const auto cli = analysis::allocate(*analysis_, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(kBudget));
+        QCOMPARE(s->current->widths, cli.widths);
+        QCOMPARE(s->allocation->widths, cli.widths);
+        QCOMPARE(s->allocation->reordered, cli.reordered);
+
+        QSignalSpy evaluated(&window, &ui::MainWindow::evaluationFinished);
+        window.evaluateAtBudget();
+        QVERIFY(evaluated.wait(kHangGuardMs));
+        QCOMPARE(evaluated.first().at(0).toDouble(), cli.avg_bits);
+
+        ui::ExportDialog dialog(analysis_, s->allocation, kBudget);
+        const QString folder = tmp_.filePath(QStringLiteral("widths-") + method);
+        dialog.setFolder(folder);
+        dialog.setLatencySteps(0);
+        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
+        dialog.start();
+        QVERIFY(exported.wait(kHangGuardMs));
+        const auto packed = model::load_checkpoint(folder.toStdString());
+        std::vector<std::uint8_t> written;
+        for (const auto& m : analysis_->matrices) {
+            const auto it = packed.packed.find(m.name);
+            const std::int64_t tiles = m.grid_rows * m.grid_cols;
+            if (it == packed.packed.end()) {
+                written.insert(written.end(), std::size_t(tiles), std::uint8_t(kKeptBits));  // kept at fp16
+                continue;
+            }
+            const auto& v = it->second.view;
+            written.insert(written.end(), v.widths, v.widths + v.grid.tile_count());
+        }
+        QCOMPARE(written, cli.widths);
     }
 
     void evaluateAtBudgetAddsAMeasuredPoint() {

@@ -7,8 +7,7 @@
 #include <algorithm>
 #include <exception>
 
-#include "core/alloc/allocator.h"
-#include "core/alloc/uniform.h"
+#include "core/analysis/allocation.h"
 #include "core/analysis/problem.h"
 #include "core/util/error.h"
 #include "ui/controllers/when_finished.h"
@@ -18,45 +17,25 @@ Q_LOGGING_CATEGORY(lcAlloc, "scalebits.ui.allocation")
 namespace scalebits::ui {
 
 // Immutable once built: the worker builds it, the UI thread and the rate-quality worker only read it.
+// Which layout and table each method uses is core's rule (analysis::AllocationEngine); the explorer
+// only adds the summaries of its two heatmap layouts.
 struct Engine {
-    TileProblem original, reordered;
-    std::unique_ptr<TileAllocator> scalebits;   // reordered layout
-    std::unique_ptr<TileAllocator> noreorder;   // original layout
-    std::unique_ptr<LayerAllocator> layer;      // original layout (a per-matrix width ignores tile order)
-    std::unique_ptr<analysis::AllocationSummarizer> summarize_original, summarize_reordered;
+    Engine(const analysis::Analysis& a, const analysis::ProblemOptions& constraints)
+        : allocations(a, constraints),
+          summarize_original(allocations.problem(AllocMethod::TileNoReorder)),
+          summarize_reordered(allocations.problem(AllocMethod::ScaleBits)) {}
+    analysis::AllocationEngine allocations;
+    analysis::AllocationSummarizer summarize_original, summarize_reordered;
 
-    // Which layout a method allocates on: only scalebits uses the reordered tables.
-    static bool reorderedLayout(AllocMethod m) { return m == AllocMethod::ScaleBits; }
-
-    TileAllocation solve(AllocMethod method, const Budget& budget) const {
-        switch (method) {
-        case AllocMethod::ScaleBits: return scalebits->solve(budget);
-        case AllocMethod::TileNoReorder: {
-            TileAllocation a = noreorder->solve(budget);
-            a.method = "tile-noreorder";
-            return a;
-        }
-        case AllocMethod::Layer: return layer->solve(budget);
-        case AllocMethod::Uniform: return best_uniform(original, budget);
-        case AllocMethod::UniformMix: return uniform_mix(original, budget);
-        case AllocMethod::Group: break;
-        }
-        throw InputError(std::string("method ") + alloc_method_name(method) + " is not available in the explorer");
+    const analysis::AllocationSummarizer& summarizer(AllocMethod m) const {
+        return analysis::method_uses_reordered_layout(m) ? summarize_reordered : summarize_original;
     }
 };
 
 namespace {
 
 std::shared_ptr<const Engine> build_engine(const analysis::Analysis& a, const analysis::ProblemOptions& constraints) {
-    auto e = std::make_shared<Engine>();
-    e->original = analysis::make_tile_problem(a, {.reordered = false, .constraints = constraints.constraints});
-    e->reordered = analysis::make_tile_problem(a, {.reordered = true, .constraints = constraints.constraints});
-    e->scalebits = std::make_unique<TileAllocator>(e->reordered);
-    e->noreorder = std::make_unique<TileAllocator>(e->original);
-    e->layer = std::make_unique<LayerAllocator>(e->original);
-    e->summarize_original = std::make_unique<analysis::AllocationSummarizer>(e->original);
-    e->summarize_reordered = std::make_unique<analysis::AllocationSummarizer>(e->reordered);
-    return e;
+    return std::make_shared<const Engine>(a, constraints);
 }
 
 struct EngineResult {
@@ -77,19 +56,17 @@ AllocationController::~AllocationController() = default;
 
 QStringList AllocationController::methodNames() {
     QStringList names;
-    for (auto m : {AllocMethod::ScaleBits, AllocMethod::TileNoReorder, AllocMethod::Layer, AllocMethod::Uniform,
-                   AllocMethod::UniformMix})
-        names << QString::fromLatin1(alloc_method_name(m));
+    for (AllocMethod m : analysis::tile_methods()) names << QString::fromLatin1(alloc_method_name(m));
     return names;
 }
 
-double AllocationController::minBits() const { return engine_ ? engine_->scalebits->min_avg_bits() : 0.0; }
-double AllocationController::maxBits() const { return engine_ ? engine_->scalebits->max_avg_bits() : 0.0; }
+double AllocationController::minBits() const { return engine_ ? engine_->allocations.min_avg_bits(AllocMethod::ScaleBits) : 0.0; }
+double AllocationController::maxBits() const { return engine_ ? engine_->allocations.max_avg_bits(AllocMethod::ScaleBits) : 0.0; }
 QString AllocationController::method() const { return QString::fromLatin1(alloc_method_name(method_)); }
 
 const TileProblem* AllocationController::problem(bool reordered) const {
     if (!engine_) return nullptr;
-    return reordered ? &engine_->reordered : &engine_->original;
+    return &engine_->allocations.problem(reordered ? AllocMethod::ScaleBits : AllocMethod::TileNoReorder);
 }
 
 void AllocationController::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis) {
@@ -124,7 +101,7 @@ void AllocationController::rebuild() {
             return;
         }
         engine_ = r.engine;
-        qCInfo(lcAlloc) << "allocators ready:" << engine_->reordered.tile_count() << "tiles";
+        qCInfo(lcAlloc) << "allocators ready:" << engine_->allocations.problem(AllocMethod::ScaleBits).tile_count() << "tiles";
         Q_EMIT analysisReady(analysis_);
         budget_ = std::clamp(budget_, minBits(), maxBits());
         solve();
@@ -138,12 +115,20 @@ void AllocationController::setBudget(double bits) {
 }
 
 void AllocationController::setMethod(const QString& method) {
+    AllocMethod m{};
     try {
-        method_ = parse_alloc_method(method.toStdString());
+        m = parse_alloc_method(method.toStdString());
     } catch (const std::exception& e) {
         Q_EMIT errorOccurred(QString::fromStdString(e.what()));
         return;
     }
+    if (!methodNames().contains(method)) {
+        Q_EMIT errorOccurred(tr("The %1 method gives one width per row-group, which the packed format cannot run; the "
+                                "explorer offers the tile methods only.")
+                                 .arg(method));
+        return;
+    }
+    method_ = m;
     solve();
 }
 
@@ -155,17 +140,20 @@ void AllocationController::solve() {
         auto s = std::make_shared<Solution>();
         s->method = method_;
         s->budget_bits = budget_;
-        s->current = std::make_shared<const TileAllocation>(e.solve(method_, budget));
-        if (Engine::reorderedLayout(method_)) {
+        TileAllocation tiles = e.allocations.solve_tiles(method_, budget);
+        s->summary = e.summarizer(method_).summarize(tiles);
+        s->current = std::make_shared<const TileAllocation>(tiles);
+        s->allocation = std::make_shared<const analysis::Allocation>(e.allocations.to_allocation(method_, std::move(tiles)));
+        // The other layout's heatmap shows its ladder method at the same budget.
+        auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations.solve_tiles(m, budget)); };
+        if (analysis::method_uses_reordered_layout(method_)) {
             s->reordered_layout = s->current;
-            s->original_layout = std::make_shared<const TileAllocation>(e.solve(AllocMethod::TileNoReorder, budget));
-            s->summary = e.summarize_reordered->summarize(*s->current);
+            s->original_layout = other(AllocMethod::TileNoReorder);
         } else {
             s->original_layout = s->current;
-            s->reordered_layout = std::make_shared<const TileAllocation>(e.solve(AllocMethod::ScaleBits, budget));
-            s->summary = e.summarize_original->summarize(*s->current);
+            s->reordered_layout = other(AllocMethod::ScaleBits);
         }
-        s->tile_offsets = e.summarize_original->tile_offsets();
+        s->tile_offsets = e.summarize_original.tile_offsets();
         solution_ = s;
         Q_EMIT allocationChanged(s->current);
         Q_EMIT solutionChanged(solution_);
@@ -182,14 +170,13 @@ void AllocationController::computeRateQuality() {
     auto work = QtConcurrent::run([engine, lo, hi]() {
         auto rq = std::make_shared<RateQuality>();
         constexpr int kPoints = 48;
-        for (auto m : {AllocMethod::ScaleBits, AllocMethod::TileNoReorder, AllocMethod::Layer, AllocMethod::Uniform,
-                       AllocMethod::UniformMix}) {
+        for (AllocMethod m : analysis::tile_methods()) {
             RateQuality::Curve curve;
             curve.method = QString::fromLatin1(alloc_method_name(m));
             for (int i = 0; i <= kPoints; ++i) {
                 const double bits = lo + (hi - lo) * i / kPoints;  // the grid of budgets, not a result
                 try {
-                    const TileAllocation a = engine->solve(m, Budget::bits_per_weight(bits));
+                    const TileAllocation a = engine->allocations.solve_tiles(m, Budget::bits_per_weight(bits));
                     curve.avg_bits << a.avg_bits;
                     curve.predicted_loss << a.predicted_loss;
                 } catch (const std::exception&) {

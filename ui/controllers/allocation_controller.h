@@ -12,6 +12,7 @@
 
 #include "core/alloc/methods.h"
 #include "core/alloc/tile_problem.h"
+#include "core/analysis/allocation.h"
 #include "core/analysis/analysis.h"
 #include "core/analysis/problem.h"
 #include "core/analysis/summary.h"
@@ -21,12 +22,15 @@ namespace scalebits::ui {
 struct Engine;  // problems and allocators of one analysis (allocation_controller.cpp)
 
 // One answer to one (budget, method) request: the chosen method's allocation plus, for the side by
-// side heatmaps, the allocation of each layout at the same budget (scalebits on the reordered layout,
-// the chosen method or tile-noreorder on the original one).
+// side heatmaps, the allocation of each layout at the same budget (the chosen method on its layout,
+// the other layout's ladder method, scalebits or tile-noreorder, on the other).
 struct Solution {
     AllocMethod method = AllocMethod::ScaleBits;
     double budget_bits = 0.0;
     std::shared_ptr<const TileAllocation> current;
+    // `current` as evaluation and export take it: "evaluate at this budget" and the export dialog
+    // use this value, so what they measure and write is what is on screen.
+    std::shared_ptr<const analysis::Allocation> allocation;
     std::shared_ptr<const TileAllocation> original_layout;
     std::shared_ptr<const TileAllocation> reordered_layout;
     analysis::AllocationSummary summary;        // of `current`

@@ -16,7 +16,6 @@
 #include <QPushButton>
 #include <QSpinBox>
 
-#include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
 #include "core/export/export.h"
 #include "core/export/latency.h"
@@ -35,15 +34,15 @@ struct Outcome {
 };
 }  // namespace
 
-ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, AllocMethod method, double budget_bits,
-                           QWidget* parent, analysis::ProblemOptions constraints)
-    : QDialog(parent), analysis_(std::move(analysis)), method_(method), budget_(budget_bits),
-      constraints_(std::move(constraints)) {
+ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis,
+                           std::shared_ptr<const analysis::Allocation> allocation, double budget_bits, QWidget* parent)
+    : QDialog(parent), analysis_(std::move(analysis)), allocation_(std::move(allocation)), budget_(budget_bits) {
+    const char* method = allocation_ ? alloc_method_name(allocation_->method) : "none";
     setWindowTitle(tr("Export packed model"));
     job_ = new BackgroundJob(this);
     const QString base = analysis_ ? QFileInfo(QString::fromStdString(analysis_->model_path.string())).completeBaseName()
                                    : QStringLiteral("model");
-    folder_ = new QLineEdit(QDir::home().filePath(QStringLiteral("%1-%2-%3bpw").arg(base, QString::fromLatin1(alloc_method_name(method)))
+    folder_ = new QLineEdit(QDir::home().filePath(QStringLiteral("%1-%2-%3bpw").arg(base, QString::fromLatin1(method))
                                                       .arg(budget_bits, 0, 'f', 2)),
                             this);
     auto* browse = new QPushButton(tr("Browse…"), this);
@@ -65,8 +64,8 @@ ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, A
     steps_->setSuffix(tr(" tokens"));
     auto* form = new QFormLayout;
     form->addRow(tr("Allocation"), new QLabel(tr("%1 at %2 bits per weight")
-                                                  .arg(QString::fromLatin1(alloc_method_name(method)))
-                                                  .arg(QLocale().toString(budget_bits, 'f', 3)),
+                                                  .arg(QString::fromLatin1(method))
+                                                  .arg(QLocale().toString(allocation_ ? allocation_->avg_bits : 0.0, 'f', 3)),
                                               this));
     form->addRow(tr("Folder"), folderRow);
     form->addRow(tr("&Quantizer"), quantizer_);
@@ -130,16 +129,15 @@ void ExportDialog::setRunning(bool running) {
 }
 
 void ExportDialog::start() {
-    if (!analysis_ || job_->running()) return;
+    if (!analysis_ || !allocation_ || job_->running()) return;
     const QString folder = folder_->text().trimmed();
     createdFolder_ = !QFileInfo::exists(folder);
     const auto quantizer = analysis::parse_quantizer(quantizer_->currentData().toString().toStdString());
     const int steps = latency_->isChecked() ? steps_->value() : 0;
     auto outcome = std::make_shared<Outcome>();
     auto a = analysis_;
-    const AllocMethod method = method_;
+    auto alloc = allocation_;
     const double budget = budget_;
-    const analysis::ProblemOptions constraints = constraints_;
     report_->clear();
     setRunning(true);
     disconnect(job_, &BackgroundJob::finished, this, nullptr);
@@ -177,15 +175,14 @@ void ExportDialog::start() {
         setRunning(false);
         Q_EMIT exported(folder);
     });
-    job_->start([a, method, budget, constraints, quantizer, folder, steps, outcome](const Progress& progress) {
+    job_->start([a, alloc, budget, quantizer, folder, steps, outcome](const Progress& progress) {
         const std::filesystem::path out = folder.toStdString();
         const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
         analysis::check_model_matches(*a, a->model_path);
-        const auto alloc = analysis::allocate(*a, method, Budget::bits_per_weight(budget), constraints);
-        outcome->avg_bits = alloc.avg_bits;
+        outcome->avg_bits = alloc->avg_bits;
         exporting::ExportInfo info;
         info.budget_bits_per_weight = budget;
-        outcome->exported = exporting::export_model(ckpt, *a, alloc, quantizer, out, info, progress);
+        outcome->exported = exporting::export_model(ckpt, *a, *alloc, quantizer, out, info, progress);
         if (steps > 0) {
             outcome->latency = exporting::measure_latency(out, default_calibration_text(), 16, steps, progress);
             exporting::save_latency_report(outcome->latency, out / "latency_report.json");

@@ -1,5 +1,6 @@
 #pragma once
-// The export dialog: the allocation on screen (method and budget) written as a packed model folder
+// The export dialog: the allocation on screen (the controller's Solution::allocation, not a re-solve)
+// written as a packed model folder
 // with the chosen quantizer, in the background with progress and Cancel (a cancelled export leaves
 // no files), then a latency run on this machine, packed against dense, saved as
 // latency_report.json beside the export.
@@ -7,9 +8,8 @@
 
 #include <memory>
 
-#include "core/alloc/methods.h"
+#include "core/analysis/allocation.h"
 #include "core/analysis/analysis.h"
-#include "core/analysis/problem.h"
 
 class QCheckBox;
 class QComboBox;
@@ -27,8 +27,9 @@ class BackgroundJob;
 class ExportDialog : public QDialog {
     Q_OBJECT
 public:
-    ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, AllocMethod method, double budget_bits,
-                 QWidget* parent = nullptr, analysis::ProblemOptions constraints = {});
+    // `budget_bits`: the budget the allocation was solved for (the folder name and the export's info).
+    ExportDialog(std::shared_ptr<const analysis::Analysis> analysis, std::shared_ptr<const analysis::Allocation> allocation,
+                 double budget_bits, QWidget* parent = nullptr);
 
     void setFolder(const QString& folder);
     void setQuantizer(const QString& name);  // "rtn" | "gptq"
@@ -45,9 +46,8 @@ Q_SIGNALS:
 private:
     void setRunning(bool running);
     std::shared_ptr<const analysis::Analysis> analysis_;
-    AllocMethod method_;
+    std::shared_ptr<const analysis::Allocation> allocation_;
     double budget_;
-    analysis::ProblemOptions constraints_;
     BackgroundJob* job_ = nullptr;
     QLineEdit* folder_ = nullptr;
     QComboBox* quantizer_ = nullptr;
