@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (Debian packages, the default model), then
+#  0. checks that includes follow the layering (scripts/check_includes.py, with its self-test);
 #  1. builds every target once with ASan + UBSan (CUDA kernels included) and runs the whole suite
 #     under the sanitizers (scripts/asan.sh);
 #  2. builds the kernels alone in Release, as a GPU server would, and runs their verify mode (the
@@ -42,6 +43,7 @@ kernels_release() {
 }
 
 stage "setup (packages, model)" scripts/setup.sh
+stage "include layering" bash -c 'python3 scripts/check_includes.py --self-test && python3 scripts/check_includes.py'
 stage "sanitized build" scripts/asan.sh --build-only
 stage "sanitized suite" scripts/asan.sh --test-only
 stage "kernels (Release build + verify)" kernels_release

@@ -9,7 +9,7 @@
 #include "core/eval/perplexity.h"
 #include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
-#include "core/runtime/packed_perplexity.h"
+#include "core/eval/packed_perplexity.h"
 
 namespace scalebits::cli {
 

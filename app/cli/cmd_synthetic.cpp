@@ -3,7 +3,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/model/synthetic_model.h"
 #include "core/util/error.h"
 

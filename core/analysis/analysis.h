@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/reorder/permutations.h"
 
 namespace scalebits::analysis {

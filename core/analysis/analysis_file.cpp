@@ -13,7 +13,7 @@
 
 #include "core/io/checksum.h"
 #include "core/io/hf_config.h"
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/io/json_strict.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"

@@ -8,7 +8,7 @@
 #include "core/analysis/matrix_tables.h"
 #include "core/analysis/vocab_tables.h"
 #include "core/calib/calib_set.h"
-#include "core/export/export_size.h"
+#include "core/analysis/export_size.h"
 #include "core/calib/sensitivity.h"
 #include "core/quant/quantized_matrix.h"
 #include "core/reorder/reorder.h"

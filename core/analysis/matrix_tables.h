@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/analysis/analysis.h"
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/quant/tile_spec.h"
 
 namespace scalebits::analysis {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/analysis/analysis_file.h"
-#include "core/export/export_size.h"
+#include "core/analysis/export_size.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
 

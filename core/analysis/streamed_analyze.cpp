@@ -18,7 +18,7 @@
 #include "core/analysis/work_folder.h"
 #include "core/calib/calib_set.h"
 #include "core/calib/layer_sensitivity.h"
-#include "core/export/export_size.h"
+#include "core/analysis/export_size.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"

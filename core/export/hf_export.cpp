@@ -10,7 +10,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/hf_config.h"
 #include "core/io/safetensors_writer.h"
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/util/error.h"
 
 namespace scalebits::exporting {

@@ -3,7 +3,7 @@
 #include <regex>
 
 #include "core/io/rope_layout.h"
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/util/error.h"
 
 namespace scalebits::io {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "core/io/gguf.h"
-#include "core/model/config.h"
-#include "core/tokenizer/factory.h"
+#include "core/base/model_config.h"
+#include "core/base/gguf_vocab.h"
 
 namespace scalebits::io {
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 
 namespace scalebits::io {
 

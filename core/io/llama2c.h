@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/io/host_tensor.h"
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 
 namespace scalebits::io {
 

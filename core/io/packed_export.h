@@ -29,8 +29,8 @@
 #include <scalebits/kernels.h>
 
 #include "core/io/host_tensor.h"
-#include "core/model/config.h"
-#include "core/model/tensor_names.h"
+#include "core/base/model_config.h"
+#include "core/base/tensor_names.h"
 
 namespace scalebits::io {
 

@@ -11,7 +11,7 @@
 #include "core/io/hf_config.h"
 #include "core/io/llama2c.h"
 #include "core/io/safetensors.h"
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/tokenizer/factory.h"
 #include <scalebits/kernels.h>
 

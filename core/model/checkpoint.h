@@ -14,7 +14,7 @@
 
 #include "core/io/host_tensor.h"
 #include "core/io/packed_export.h"
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace scalebits::model {

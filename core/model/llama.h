@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/model/checkpoint.h"
-#include "core/model/config.h"
-#include "core/model/tensor_names.h"
+#include "core/base/model_config.h"
+#include "core/base/tensor_names.h"
 
 namespace scalebits::model {
 

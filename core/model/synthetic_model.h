@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/util/cancel.h"
 
 namespace scalebits::model {

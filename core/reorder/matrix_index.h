@@ -2,7 +2,7 @@
 // The row and column gathers that a set of permutations (permutations.h) makes of one linear weight.
 #include <torch/types.h>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/model/llama.h"
 #include "core/reorder/permutations.h"
 

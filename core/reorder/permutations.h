@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 
 namespace scalebits::reorder {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 #include "core/util/error.h"
 
 namespace scalebits::runtime {

@@ -1,12 +1,13 @@
 #include "core/util/allocator_tuning.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
+// Before the test for glibc: a C library header defines __GLIBC__.
 #include <climits>
 #include <cstdlib>
 #include <string>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace scalebits::util {
 

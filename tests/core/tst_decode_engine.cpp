@@ -17,7 +17,7 @@
 #include "core/export/export.h"
 #include "core/model/llama.h"
 #include "core/runtime/packed_decoder.h"
-#include "core/runtime/packed_perplexity.h"
+#include "core/eval/packed_perplexity.h"
 #include "tst_calib_fixture.h"
 
 using namespace scalebits;

@@ -15,7 +15,7 @@
 #include "core/export/export.h"
 #include "core/export/hf_export.h"
 #include "core/runtime/packed_decoder.h"
-#include "core/runtime/packed_perplexity.h"
+#include "core/eval/packed_perplexity.h"
 #include "core/io/checksum.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"

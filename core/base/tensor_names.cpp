@@ -1,4 +1,4 @@
-#include "core/model/tensor_names.h"
+#include "core/base/tensor_names.h"
 
 namespace scalebits::model {
 

@@ -1,14 +1,14 @@
 #pragma once
 // The canonical tensors of a Llama-family decoder: Hugging Face names and PyTorch shapes ({out, in}),
 // derived from the config alone. Loaders check checkpoints against this list, the model reads it,
-// and the export writes the unquantized part of it, so the three always agree. (Compiled into the
-// io library, with config.h's functions: the parsers need it without LibTorch.)
+// and the export writes the unquantized part of it, so the three always agree. Part of the
+// Torch-free base (core/base) that the parsers, the allocator and the explorer's item models share.
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 
 namespace scalebits::model {
 

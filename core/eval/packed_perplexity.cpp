@@ -1,4 +1,4 @@
-#include "core/runtime/packed_perplexity.h"
+#include "core/eval/packed_perplexity.h"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "core/export/export_size.h"
+#include "core/analysis/export_size.h"
 
 #include <nlohmann/json.hpp>
 #include <scalebits/kernels.h>

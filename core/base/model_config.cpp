@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <numbers>
 
-#include "core/model/config.h"
+#include "core/base/model_config.h"
 #include "core/util/error.h"
 
 namespace scalebits::model {
