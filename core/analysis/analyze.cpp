@@ -13,11 +13,12 @@
 #include "core/quant/quantized_matrix.h"
 #include "core/reorder/reorder.h"
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::analysis {
 
 TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o) {
-    if (o.tile_rows <= 0 || o.tile_cols <= 0) throw InputError("--tile must be two positive sizes, e.g. 128x128");
+    if (o.tile_rows <= 0 || o.tile_cols <= 0) throw OptionError(Setting::Tile, "a tile needs two positive sizes, rows by columns, e.g. 128x128");
     std::int64_t g = o.group;
     if (g == 0)
         g = quant::TileSpec::automatic_group({c.dim, c.hidden_dim, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim},
@@ -29,9 +30,9 @@ TileGeometry tile_geometry(const model::ModelConfig& c, const AnalysisOptions& o
 
 Analysis start_analysis(const model::Checkpoint& ckpt, const AnalysisOptions& o) {
     if (!ckpt.tokenizer) throw InputError(ckpt.path, "no tokenizer: the calibration text cannot be tokenized");
-    if (o.widths.empty()) throw InputError("--bits needs at least one width");
+    if (o.widths.empty()) throw OptionError(Setting::Widths, "at least one candidate width is needed");
     for (int b : o.widths)
-        if (b < 2 || b > 8) throw InputError("--bits: width " + std::to_string(b) + " is outside 2..8");
+        if (b < 2 || b > 8) throw OptionError(Setting::Widths, "the width " + std::to_string(b) + " is outside 2..8 bits");
     const TileGeometry geo = tile_geometry(ckpt.config, o);
     Analysis a;
     a.model_path = std::filesystem::absolute(ckpt.path);

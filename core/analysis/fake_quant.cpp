@@ -13,6 +13,7 @@
 #include "core/reorder/matrix_index.h"
 #include "core/reorder/reorder.h"
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::analysis {
 
@@ -27,7 +28,7 @@ torch::Tensor host_to_torch(const io::HostTensor& t) {
 Quantizer parse_quantizer(const std::string& name) {
     if (name == "rtn") return Quantizer::Rtn;
     if (name == "gptq") return Quantizer::Gptq;
-    throw InputError("--quantizer must be rtn or gptq, got '" + name + "'");
+    throw OptionError(Setting::Quantizer, "unknown quantizer '" + name + "' (expected rtn or gptq)");
 }
 
 const char* quantizer_name(Quantizer q) { return q == Quantizer::Rtn ? "rtn" : "gptq"; }

@@ -13,6 +13,7 @@
 #include "core/model/llama.h"
 #include "core/quant/tile_costs.h"
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::analysis {
 
@@ -42,7 +43,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
                                const Budget& budget, const RefineOptions& o, const Progress& progress) {
     if (start.granularity != WidthGranularity::Tile || !start.reordered)
         throw InputError("refinement applies to tile allocations in the reordered layout (the scalebits method)");
-    if (o.rounds < 0) throw InputError("--rounds must not be negative");
+    if (o.rounds < 0) throw OptionError(Setting::Rounds, "the number of refinement rounds must not be negative");
     if (!ckpt.tokenizer) throw InputError(ckpt.path, "no tokenizer: the calibration text cannot be tokenized");
     const calib::CalibrationSet set = calib::load_calibration_set(*ckpt.tokenizer, a.options.calib_text, o.samples,
                                                                   a.options.seq_len, a.options.seed);

@@ -6,13 +6,14 @@
 #include <chrono>
 
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::eval {
 
 DecodeBenchResult bench_decode(runtime::PackedDecoder& decoder, const std::vector<std::int32_t>& prompt, std::int64_t steps,
                                const Progress& progress) {
     if (prompt.empty()) throw InputError("decode benchmark: empty prompt");
-    if (steps < 1) throw InputError("decode benchmark: --steps must be at least 1");
+    if (steps < 1) throw OptionError(Setting::Steps, "the decode benchmark needs at least 1 step");
     const std::int64_t vocab = decoder.config().vocab_size;
     using clock = std::chrono::steady_clock;
     decoder.reset();
@@ -36,7 +37,7 @@ DecodeBenchResult bench_decode(runtime::PackedDecoder& decoder, const std::vecto
 DecodeBenchResult bench_decode(model::LlamaModel& model, const std::vector<std::int32_t>& prompt, std::int64_t steps,
                                const Progress& progress) {
     if (prompt.empty()) throw InputError("decode benchmark: empty prompt");
-    if (steps < 1) throw InputError("decode benchmark: --steps must be at least 1");
+    if (steps < 1) throw OptionError(Setting::Steps, "the decode benchmark needs at least 1 step");
     if (static_cast<std::int64_t>(prompt.size()) + steps > model.config().max_seq_len)
         throw InputError("decode benchmark: prompt plus steps exceed the model's context of " +
                          std::to_string(model.config().max_seq_len));

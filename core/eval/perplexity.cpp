@@ -6,11 +6,12 @@
 #include <cmath>
 
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::eval {
 
 torch::Tensor make_windows(const std::vector<std::int32_t>& tokens, std::int64_t ctx, std::int64_t max_windows) {
-    if (ctx < 2) throw InputError("--ctx must be at least 2");
+    if (ctx < 2) throw OptionError(Setting::Context, "a window needs at least 2 tokens of context");
     std::int64_t n = static_cast<std::int64_t>(tokens.size()) / ctx;
     if (n == 0)
         throw InputError("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +

@@ -4,13 +4,14 @@
 #include <cmath>
 
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::eval {
 
 void SamplingOptions::validate() const {
-    if (!(temperature >= 0.0) || !std::isfinite(temperature)) throw InputError("--temperature must be 0 or more");
-    if (top_k < 0) throw InputError("--top-k must be 0 (every token) or more");
-    if (!(top_p > 0.0 && top_p <= 1.0)) throw InputError("--top-p must be in (0, 1]");
+    if (!(temperature >= 0.0) || !std::isfinite(temperature)) throw OptionError(Setting::Temperature, "the sampling temperature must be 0 (greedy) or more");
+    if (top_k < 0) throw OptionError(Setting::TopK, "top-k must be 0 (every token) or more");
+    if (!(top_p > 0.0 && top_p <= 1.0)) throw OptionError(Setting::TopP, "top-p must be in (0, 1]");
 }
 
 Sampler::Sampler(const SamplingOptions& options) : o_(options), rng_(options.seed) { o_.validate(); }

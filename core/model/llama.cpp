@@ -8,6 +8,7 @@
 
 #include "core/model/model_ends.h"
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::model {
 
@@ -57,7 +58,7 @@ Linear load_linear(const Checkpoint& ckpt, const std::string& name, std::vector<
     Linear lin;
     if (auto it = ckpt.packed.find(name); it != ckpt.packed.end()) {
         if (!device.is_cpu())
-            throw InputError(ckpt.path, "exported (packed) models run on the CPU in this build; use --device cpu");
+            throw OptionError(Setting::Device, ckpt.path, "exported (packed) models run on the CPU in this build");
         const auto& g = it->second.view.grid;
         if (std::vector<std::int64_t>{std::int64_t(g.rows), std::int64_t(g.cols)} != shape)
             throw InputError(ckpt.path, "packed matrix " + name + " does not have the shape the config implies");
@@ -147,7 +148,7 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, torch::Device device, Residency r
             if (static_cast<std::int64_t>(g.rows) != t.shape[0] || static_cast<std::int64_t>(g.cols) != t.shape[1])
                 throw InputError(ckpt.path, "packed matrix " + t.name + " does not have the shape the config implies");
             if (!device.is_cpu())
-                throw InputError(ckpt.path, "exported (packed) models run on the CPU in this build; use --device cpu");
+                throw OptionError(Setting::Device, ckpt.path, "exported (packed) models run on the CPU in this build");
             if (t.role == Role::Embedding) embed_packed_ = std::make_shared<const io::PackedLinear>(packed->second);
             if (t.role == Role::LmHead || c.tie_word_embeddings) head_op_ = packed_product(packed->second);
             continue;

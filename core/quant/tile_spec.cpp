@@ -4,15 +4,17 @@
 #include <numeric>
 
 #include "core/util/error.h"
+#include "core/util/option_error.h"
 
 namespace scalebits::quant {
 
 void TileSpec::validate() const {
-    if (tile_rows <= 0 || tile_cols <= 0 || group <= 0)
-        throw InputError("tile spec " + to_string() + ": tile sizes and group size must be positive");
+    if (tile_rows <= 0 || tile_cols <= 0)
+        throw OptionError(Setting::Tile, "the tile " + to_string() + " needs positive sizes");
+    if (group <= 0) throw OptionError(Setting::Group, "the group size must be positive (tile " + to_string() + ")");
     if (tile_cols % group != 0)
-        throw InputError("tile spec " + to_string() + ": group size " + std::to_string(group) +
-                         " does not divide the tile width " + std::to_string(tile_cols));
+        throw OptionError(Setting::Group, "the tile width " + std::to_string(tile_cols) + " is not a multiple of the group " +
+                                              std::to_string(group));
 }
 
 void TileSpec::validate_shape(std::int64_t rows, std::int64_t cols) const {

@@ -110,6 +110,33 @@ private slots:
         QCOMPARE(cli({QStringLiteral("--help")}).code, 0);
     }
 
+    // Core says what is wrong with a setting in its own words; the CLI puts the option in front.
+    void badSettingsNameTheOption_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        const QStringList analyze = QStringList{QStringLiteral("analyze"), QStringLiteral("--model"), stories(),
+                                                QStringLiteral("--samples"), QStringLiteral("2"), QStringLiteral("--seqlen"),
+                                                QStringLiteral("32"), QStringLiteral("--out"), path("bad.sba")};
+        QTest::newRow("group") << (analyze + QStringList{QStringLiteral("--tile"), QStringLiteral("32x32"), QStringLiteral("--group"),
+                                                        QStringLiteral("24")})
+                               << QStringLiteral("error: --group: the tile width 32 is not a multiple of the group 24\n");
+        QTest::newRow("widths") << (analyze + QStringList{QStringLiteral("--bits"), QStringLiteral("3,9")})
+                                << QStringLiteral("error: --bits: the width 9 is outside 2..8 bits\n");
+        QTest::newRow("ctx") << QStringList{QStringLiteral("eval"), QStringLiteral("--model"), stories(), QStringLiteral("--text"),
+                                            QStringLiteral(SCALEBITS_SHARED_DATA "/c4/c4-sample.utf8"), QStringLiteral("--ctx"),
+                                            QStringLiteral("1")}
+                             << QStringLiteral("error: --ctx: a window needs at least 2 tokens of context\n");
+    }
+    void badSettingsNameTheOption() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        const Run r = cli(args);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.endsWith(expected.toUtf8()), r.err.constData());
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY(!QFileInfo::exists(path("bad.sba")));
+    }
+
     // Must show 1 of the engine issue: byte-for-byte what llama2.c's run.c prints at temperature 0
     // (tests/data/llama2c/README.md says how the expected files were made).
     void generateMatchesRunC_data() {
