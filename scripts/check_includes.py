@@ -19,7 +19,7 @@ import sys
 
 LAYERS = ["kernels", "core", "ui", "app"]
 CORE_ORDER = ["util", "base", "alloc", "quant", "io", "tokenizer", "model", "runtime", "eval", "calib",
-              "reorder", "analysis", "export"]
+              "reorder", "analysis", "export", "workflow"]
 # Files of the plain C++ libraries (core/CMakeLists.txt): no LibTorch, CUDA or Qt.
 TORCH_FREE = ["kernels/include/*", "core/base/*", "core/alloc/*", "core/io/*", "core/tokenizer/*",
               "core/util/version.*", "core/util/default_paths.*", "core/util/allocator_tuning.*",

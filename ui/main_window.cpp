@@ -30,6 +30,7 @@
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
 #include "core/util/default_paths.h"
+#include "core/workflow/jobs.h"
 #include "ui/controllers/background_job.h"
 #include "ui/controllers/when_finished.h"
 #include "ui/views/analyze_dialog.h"
@@ -377,16 +378,15 @@ void MainWindow::analyzeModel(const QString& model) {
     const AnalyzeRequest request = dialog.request();
     auto result = std::make_shared<std::shared_ptr<const analysis::Analysis>>();
     auto work = [request, result](const Progress& p) {
-        std::optional<std::filesystem::path> tokenizer;
-        if (!request.tokenizer.isEmpty()) tokenizer = request.tokenizer.toStdString();
-        const model::Checkpoint ckpt = model::load_checkpoint(request.model.toStdString(), tokenizer);
-        const std::filesystem::path out = request.output.toStdString();
-        if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
-        // Layer-streamed (no fp32 copy of the model); an earlier cancelled or crashed analysis with the
-        // same settings continues from the layers it finished.
-        analysis::StreamOptions stream;
-        stream.resume = true;
-        *result = std::make_shared<const analysis::Analysis>(analysis::analyze_streamed(ckpt, request.options, out, stream, p));
+        workflow::AnalyzeJob job;
+        job.model = request.model.toStdString();
+        if (!request.tokenizer.isEmpty()) job.tokenizer = request.tokenizer.toStdString();
+        job.options = request.options;
+        job.out = request.output.toStdString();
+        // An earlier cancelled or crashed analysis with the same settings continues from the layers
+        // it finished.
+        job.stream.resume = true;
+        *result = std::make_shared<const analysis::Analysis>(workflow::run_analyze(job, p).analysis);
     };
     runWithProgress(tr("Analyzing %1").arg(QFileInfo(request.model).fileName()), tr("Analysis failed"), work,
                     [this, result, request] {

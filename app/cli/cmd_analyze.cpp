@@ -9,6 +9,7 @@
 #include "core/analysis/analyze.h"
 #include "core/analysis/streamed_analyze.h"
 #include "core/util/error.h"
+#include "core/workflow/jobs.h"
 
 namespace scalebits::cli {
 
@@ -55,21 +56,25 @@ int cmd_analyze(const Argv& argv) {
     o.seed = static_cast<std::uint64_t>(args.get_int("seed", 0x5CA1EB175LL));
     o.reorder_heads = args.flag("reorder-heads");
     o.device = args.get_or("device", "cpu");
-    const std::string out = args.require("out");
+    workflow::AnalyzeJob job;
+    job.model = args.require("model");
+    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
+    job.options = o;
+    job.out = args.require("out");
+    const std::string out = job.out.string();
     // Layer-streamed by default (streamed_analyze.h); --in-memory runs the reference that holds the
     // whole model and its statistics, which the streamed analysis is tested against.
-    const bool in_memory = args.flag("in-memory");
-    analysis::StreamOptions so;
-    if (auto v = args.get("max-memory")) so.max_memory = parse_size("max-memory", *v);
-    if (auto v = args.get("work-dir")) so.work_dir = *v;
-    so.resume = args.flag("resume");
-    if (in_memory && (so.resume || args.get("max-memory") || args.get("work-dir")))
+    job.in_memory = args.flag("in-memory");
+    if (auto v = args.get("max-memory")) job.stream.max_memory = parse_size("max-memory", *v);
+    if (auto v = args.get("work-dir")) job.stream.work_dir = *v;
+    job.stream.resume = args.flag("resume");
+    if (job.in_memory && (job.stream.resume || args.get("max-memory") || args.get("work-dir")))
         throw InputError("--resume, --max-memory and --work-dir are for the streamed analysis, not --in-memory");
-    LoadedModel m = load_model(args, in_memory ? ModelWeights::Whole : ModelWeights::None);
-    const Progress progress = cli_progress();
-    analysis::StreamReport rep;
-    const analysis::Analysis a = in_memory ? analysis::analyze(m.checkpoint, *m.model, o, out, progress)
-                                           : analysis::analyze_streamed(m.checkpoint, o, out, so, progress, &rep);
+    const bool in_memory = job.in_memory;
+    configure_threads(args);
+    const workflow::AnalyzeOutcome outcome = workflow::run_analyze(job, cli_progress());
+    const analysis::Analysis& a = outcome.analysis;
+    const analysis::StreamReport& rep = outcome.report;
     std::vector<double> before, after;
     for (const auto& x : a.matrices) {
         before.push_back(x.top10_share_before);

@@ -5,9 +5,7 @@
 #include "app/cli/common.h"
 #include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
-#include "core/export/export.h"
-#include "core/export/hf_export.h"
-#include "core/util/error.h"
+#include "core/workflow/jobs.h"
 
 namespace scalebits::cli {
 
@@ -17,46 +15,45 @@ int cmd_export(const Argv& argv) {
     opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
-    analysis::check_model_matches(a, args.require("model"));
     const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
     const Budget budget = parse_budget(args);
-    const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
-    const std::string out = args.require("out");
-    const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
-    // Layer by layer (export.h): the checkpoint's tensors are read where they lie.
-    LoadedModel m = load_model(args, ModelWeights::None);
-    const Progress progress = cli_progress();
-    exporting::ExportInfo info;
-    info.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
+    workflow::ExportJob job;
+    job.model = args.require("model");
+    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
+    job.quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     // packed (default): the kernels' format, what every command runs; hf: the same weights
     // dequantized to fp16 as an ordinary Hugging Face folder, for other tools to score.
     const std::string format = args.get_or("format", "packed");
-    if (format != "packed" && format != "hf") throw InputError("--format must be packed or hf, got '" + format + "'");
-    const auto r = format == "hf" ? exporting::export_hf(m.checkpoint, a, alloc, quantizer, out, info, progress)
-                                  : exporting::export_model(m.checkpoint, a, alloc, quantizer, out, info, progress);
+    job.format = workflow::parse_export_format(format);
+    job.out = args.require("out");
+    const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
+    job.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
+    configure_threads(args);
+    const auto r = workflow::run_export(a, alloc, job, cli_progress()).exported;
+    const std::string out = job.out.string();
     const double rel = static_cast<double>(r.model_file_bytes - r.predicted_bytes) / static_cast<double>(r.predicted_bytes);
     nlohmann::json j = {{"out", out},
                         {"format", format},
                         {"method", alloc_method_name(method)},
-                        {"quantizer", analysis::quantizer_name(quantizer)},
+                        {"quantizer", analysis::quantizer_name(job.quantizer)},
                         {"avg_bits", alloc.avg_bits},
                         {"predicted_bytes", r.predicted_bytes},  // of the packed file (for hf: what packed would be)
                         {"model_file_bytes", r.model_file_bytes},
                         {"folder_bytes", r.folder_bytes},
                         {"seconds", r.seconds},
                         {"peak_rss_mb", peak_rss_mb()}};
-    if (format == "packed") j["size_rel_diff"] = rel;
+    if (job.format == workflow::ExportFormat::Packed) j["size_rel_diff"] = rel;
     if (args.flag("json"))
         print_json(j);
-    else if (format == "hf")
+    else if (job.format == workflow::ExportFormat::HuggingFace)
         std::printf("exported %s (%s) to %s as a Hugging Face fp16 folder: %.4f bits per weight dequantized, "
                     "model.safetensors %lld bytes (packed it would be %lld), %.1f s\n",
-                    alloc_method_name(method), analysis::quantizer_name(quantizer), out.c_str(), alloc.avg_bits,
+                    alloc_method_name(method), analysis::quantizer_name(job.quantizer), out.c_str(), alloc.avg_bits,
                     static_cast<long long>(r.model_file_bytes), static_cast<long long>(r.predicted_bytes), r.seconds);
     else
         std::printf("exported %s (%s) to %s: %.4f bits per weight, model.safetensors %lld bytes, predicted %lld "
                     "(%+.3f%%), %.1f s\n",
-                    alloc_method_name(method), analysis::quantizer_name(quantizer), out.c_str(), alloc.avg_bits,
+                    alloc_method_name(method), analysis::quantizer_name(job.quantizer), out.c_str(), alloc.avg_bits,
                     static_cast<long long>(r.model_file_bytes), static_cast<long long>(r.predicted_bytes), 100 * rel,
                     r.seconds);
     return 0;

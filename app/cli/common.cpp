@@ -21,19 +21,11 @@ namespace scalebits::cli {
 
 std::set<std::string> model_options() { return {"model", "tokenizer", "device", "threads"}; }
 
-torch::Device parse_device(const std::string& name) {
-    if (name == "cpu") return torch::kCPU;
-    if (name == "cuda") {
-        if (!torch::cuda::is_available())
-            throw InputError("--device cuda: this build of LibTorch has no CUDA or no GPU is visible");
-        return torch::kCUDA;
-    }
-    throw InputError("--device must be cpu or cuda, got '" + name + "'");
-}
+void configure_threads(const Args& args) { model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0))); }
 
 LoadedModel load_model(const Args& args, ModelWeights weights) {
     const auto t0 = std::chrono::steady_clock::now();
-    model::configure_cpu_threads(static_cast<int>(args.get_int("threads", 0)));
+    configure_threads(args);
     LoadedModel out;
     std::optional<std::filesystem::path> tok;
     if (auto t = args.get("tokenizer")) tok = *t;

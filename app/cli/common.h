@@ -11,6 +11,7 @@
 #include "core/alloc/budget.h"
 #include "core/analysis/problem.h"
 #include "core/model/checkpoint.h"
+#include "core/model/device.h"
 #include "core/model/llama.h"
 #include "core/util/cancel.h"
 
@@ -22,10 +23,13 @@ struct LoadedModel {
     double load_seconds = 0.0;
 };
 
+// --threads N (0: the library's default) for the commands that do not go through load_model.
+void configure_threads(const Args& args);
+
 // Options every model-taking subcommand accepts.
 std::set<std::string> model_options();
 
-torch::Device parse_device(const std::string& name);
+using model::parse_device;  // core/model/device.h
 // What load_model builds beside the checkpoint: no model (layer-streamed commands read the
 // checkpoint's tensors where they lie), the whole model in fp32, or the whole model when it fits
 // (its fp32 weights under half the available memory) and else a streamed one (model::Residency).

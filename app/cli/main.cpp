@@ -57,6 +57,7 @@ const char* option_of(scalebits::Setting s) {
     case Setting::TopK: return "--top-k";
     case Setting::TopP: return "--top-p";
     case Setting::Device: return "--device";
+    case Setting::Format: return "--format";
     }
     return "?";
 }

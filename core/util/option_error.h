@@ -8,7 +8,7 @@
 
 namespace scalebits {
 
-enum class Setting { Tile, Group, Widths, Context, Quantizer, Rounds, Steps, Temperature, TopK, TopP, Device };
+enum class Setting { Tile, Group, Widths, Context, Quantizer, Rounds, Steps, Temperature, TopK, TopP, Device, Format };
 
 class OptionError : public InputError {
 public:

@@ -16,23 +16,12 @@
 #include <QPushButton>
 #include <QSpinBox>
 
-#include "core/analysis/analysis_file.h"
-#include "core/export/export.h"
-#include "core/export/latency.h"
-#include "core/model/checkpoint.h"
 #include "core/util/default_paths.h"
+#include "core/workflow/jobs.h"
 #include "ui/controllers/background_job.h"
 
 namespace scalebits::ui {
 
-namespace {
-struct Outcome {
-    exporting::ExportResult exported;
-    double avg_bits = 0.0;
-    bool measured = false;
-    exporting::LatencyReport latency;
-};
-}  // namespace
 
 ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis,
                            std::shared_ptr<const analysis::Allocation> allocation, double budget_bits, QWidget* parent)
@@ -134,21 +123,20 @@ void ExportDialog::start() {
     createdFolder_ = !QFileInfo::exists(folder);
     const auto quantizer = analysis::parse_quantizer(quantizer_->currentData().toString().toStdString());
     const int steps = latency_->isChecked() ? steps_->value() : 0;
-    auto outcome = std::make_shared<Outcome>();
+    auto outcome = std::make_shared<workflow::ExportOutcome>();
     auto a = analysis_;
     auto alloc = allocation_;
-    const double budget = budget_;
     report_->clear();
     setRunning(true);
     disconnect(job_, &BackgroundJob::finished, this, nullptr);
-    connect(job_, &BackgroundJob::finished, this, [this, outcome, folder] {
+    connect(job_, &BackgroundJob::finished, this, [this, outcome, folder, alloc] {
         const QLocale l;
         QString text = tr("Exported to %1\nmodel.safetensors: %2 (predicted %3, %4 bits per weight)\n")
                            .arg(folder, l.formattedDataSize(outcome->exported.model_file_bytes, 2, QLocale::DataSizeSIFormat),
                                 l.formattedDataSize(outcome->exported.predicted_bytes, 2, QLocale::DataSizeSIFormat))
-                           .arg(outcome->avg_bits, 0, 'f', 3);
-        if (outcome->measured) {
-            const auto& r = outcome->latency;
+                           .arg(alloc->avg_bits, 0, 'f', 3);
+        if (outcome->latency) {
+            const auto& r = *outcome->latency;
             text += tr("\nDecode on the CPU, batch 1, %1 tokens:\n  decode engine  %2 tokens/s (%3% of the %4 tokens/s "
                        "that reading its weights allows)\n  LibTorch packed  %5 tokens/s (%6% in linear layers)\n"
                        "  dense fp32  %7 tokens/s (%8% in linear layers)\n  speedup x%9\n\nLibTorch paths, per token, per "
@@ -175,19 +163,14 @@ void ExportDialog::start() {
         setRunning(false);
         Q_EMIT exported(folder);
     });
-    job_->start([a, alloc, budget, quantizer, folder, steps, outcome](const Progress& progress) {
-        const std::filesystem::path out = folder.toStdString();
-        const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
-        analysis::check_model_matches(*a, a->model_path);
-        outcome->avg_bits = alloc->avg_bits;
-        exporting::ExportInfo info;
-        info.budget_bits_per_weight = budget;
-        outcome->exported = exporting::export_model(ckpt, *a, *alloc, quantizer, out, info, progress);
-        if (steps > 0) {
-            outcome->latency = exporting::measure_latency(out, default_calibration_text(), 16, steps, progress);
-            exporting::save_latency_report(outcome->latency, out / "latency_report.json");
-            outcome->measured = true;
-        }
+    workflow::ExportJob job;
+    job.quantizer = quantizer;
+    job.out = folder.toStdString();
+    job.budget_bits_per_weight = budget_;
+    job.latency_steps = steps;
+    job.latency_text = default_calibration_text();
+    job_->start([a, alloc, job, outcome](const Progress& progress) {
+        *outcome = workflow::run_export(*a, *alloc, job, progress);
     });
 }
 

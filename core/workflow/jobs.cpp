@@ -1,0 +1,54 @@
+#include "core/workflow/jobs.h"
+
+#include <torch/torch.h>
+
+#include "core/analysis/analysis_file.h"
+#include "core/export/hf_export.h"
+#include "core/model/checkpoint.h"
+#include "core/model/device.h"
+#include "core/model/llama.h"
+#include "core/util/option_error.h"
+
+namespace scalebits::workflow {
+
+AnalyzeOutcome run_analyze(const AnalyzeJob& job, const Progress& progress) {
+    const torch::Device device = model::parse_device(job.options.device);  // before reading anything
+    const model::Checkpoint ckpt = model::load_checkpoint(job.model, job.tokenizer);
+    if (job.out.has_parent_path()) std::filesystem::create_directories(job.out.parent_path());
+    AnalyzeOutcome outcome;
+    if (job.in_memory) {
+        model::LlamaModel m(ckpt, device, model::Residency::Whole);
+        outcome.analysis = analysis::analyze(ckpt, m, job.options, job.out, progress);
+    } else {
+        outcome.analysis = analysis::analyze_streamed(ckpt, job.options, job.out, job.stream, progress, &outcome.report);
+    }
+    return outcome;
+}
+
+ExportFormat parse_export_format(const std::string& name) {
+    if (name == "packed") return ExportFormat::Packed;
+    if (name == "hf") return ExportFormat::HuggingFace;
+    throw OptionError(Setting::Format, "unknown export format '" + name + "' (expected packed or hf)");
+}
+
+ExportOutcome run_export(const analysis::Analysis& a, const analysis::Allocation& allocation, const ExportJob& job,
+                         const Progress& progress) {
+    const std::filesystem::path model = job.model.value_or(a.model_path);
+    analysis::check_model_matches(a, model);  // before reading it: a wrong model fails fast
+    // Layer by layer (export.h): the checkpoint's tensors are read where they lie.
+    const model::Checkpoint ckpt = model::load_checkpoint(model, job.tokenizer);
+    exporting::ExportInfo info;
+    info.budget_bits_per_weight = job.budget_bits_per_weight > 0 ? job.budget_bits_per_weight : allocation.avg_bits;
+    ExportOutcome outcome;
+    outcome.exported = job.format == ExportFormat::HuggingFace
+                           ? exporting::export_hf(ckpt, a, allocation, job.quantizer, job.out, info, progress)
+                           : exporting::export_model(ckpt, a, allocation, job.quantizer, job.out, info, progress);
+    if (job.latency_steps > 0 && job.format == ExportFormat::Packed) {
+        outcome.latency = exporting::measure_latency(job.out, job.latency_text, job.latency_prompt_tokens,
+                                                     job.latency_steps, progress);
+        exporting::save_latency_report(*outcome.latency, job.out / "latency_report.json");
+    }
+    return outcome;
+}
+
+}  // namespace scalebits::workflow

@@ -1,0 +1,67 @@
+#pragma once
+// The long jobs as one function each, for both faces: the CLI's commands parse arguments into these
+// plain structs and print the outcome; the explorer's dialogs fill them from widgets and run them in
+// a BackgroundJob. The steps and their order live here only (e.g. an export checks that the model is
+// the one analysed before it reads it). Each takes a Progress (reports, and stops at the next
+// checkpoint when its token is cancelled) and returns an immutable outcome.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "core/analysis/allocation.h"
+#include "core/analysis/analysis.h"
+#include "core/analysis/analyze.h"
+#include "core/analysis/fake_quant.h"
+#include "core/analysis/streamed_analyze.h"
+#include "core/export/export.h"
+#include "core/export/latency.h"
+#include "core/util/cancel.h"
+
+namespace scalebits::workflow {
+
+struct AnalyzeJob {
+    std::filesystem::path model;
+    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
+    analysis::AnalysisOptions options;
+    std::filesystem::path out;  // the analysis file; its folder is created
+    // Layer-streamed (the default), or the in-memory reference that holds the whole model in fp32.
+    bool in_memory = false;
+    analysis::StreamOptions stream;
+};
+
+struct AnalyzeOutcome {
+    analysis::Analysis analysis;
+    analysis::StreamReport report;  // zero for an in-memory analysis
+};
+
+AnalyzeOutcome run_analyze(const AnalyzeJob& job, const Progress& progress);
+
+enum class ExportFormat { Packed, HuggingFace };
+// "packed" or "hf"; OptionError otherwise.
+ExportFormat parse_export_format(const std::string& name);
+
+struct ExportJob {
+    std::optional<std::filesystem::path> model;      // else the analysis's model
+    std::optional<std::filesystem::path> tokenizer;  // copied into the folder; else the model's own
+    analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
+    ExportFormat format = ExportFormat::Packed;
+    std::filesystem::path out;
+    double budget_bits_per_weight = 0.0;  // the budget asked for, recorded in config.json
+    // After a packed export: a decode latency run of this many tokens (0: none) after a prompt of
+    // `latency_prompt_tokens` from `latency_text`, saved as latency_report.json in the folder.
+    int latency_steps = 0;
+    int latency_prompt_tokens = 16;
+    std::filesystem::path latency_text;
+};
+
+struct ExportOutcome {
+    exporting::ExportResult exported;
+    std::optional<exporting::LatencyReport> latency;
+};
+
+// Checks that the model is the analysed one, reads it layer by layer where it lies, writes the
+// folder (nothing under `out` until it is complete), then measures latency when asked.
+ExportOutcome run_export(const analysis::Analysis& analysis, const analysis::Allocation& allocation, const ExportJob& job,
+                         const Progress& progress);
+
+}  // namespace scalebits::workflow
