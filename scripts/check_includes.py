@@ -24,7 +24,8 @@ CORE_ORDER = ["util", "base", "alloc", "quant", "io", "tokenizer", "model", "run
 TORCH_FREE = ["kernels/include/*", "core/base/*", "core/alloc/*", "core/io/*", "core/tokenizer/*",
               "core/util/version.*", "core/util/default_paths.*", "core/util/allocator_tuning.*",
               "core/util/cancel.h", "core/util/error.h", "core/analysis/analysis.*",
-              "core/analysis/analysis_file.*", "core/reorder/permutations.*"]
+              "core/analysis/analysis_file.*", "core/analysis/summary.*", "core/reorder/permutations.*",
+              "ui/models/*"]  # item models: no LibTorch behind a table
 SOURCE_DIRS = ["kernels", "core", "ui", "app"]
 EXTENSIONS = (".h", ".hpp", ".cpp", ".cu", ".cuh")
 

@@ -23,12 +23,6 @@
 #include <QtConcurrent>
 
 #include "core/analysis/analysis_file.h"
-#include "core/analysis/analyze.h"
-#include "core/analysis/streamed_analyze.h"
-#include "core/analysis/sweep.h"
-#include "core/eval/text.h"
-#include "core/model/checkpoint.h"
-#include "core/model/llama.h"
 #include "core/util/default_paths.h"
 #include "core/workflow/jobs.h"
 #include "ui/controllers/background_job.h"
@@ -420,28 +414,12 @@ void MainWindow::evaluateAtBudget() {
     const auto alloc = solution->allocation;
     const QString method = QString::fromLatin1(alloc_method_name(alloc->method));
     const double budget = solution->budget_bits;
-    struct Result {
-        double avg_bits = 0, ppl = 0, fp_ppl = 0, kl = 0;
-        std::int64_t windows = 0;
-    };
-    auto result = std::make_shared<Result>();
-    auto work = [a, alloc, result](const Progress& p) {
-        const model::Checkpoint ckpt = model::load_checkpoint(a->model_path);
-        analysis::check_model_matches(*a, a->model_path);
-        if (!ckpt.tokenizer) throw InputError(a->model_path, "has no tokenizer to read the evaluation text with");
-        const auto tokens = eval::tokenize_text(*ckpt.tokenizer, eval::read_text(default_evaluation_text(), 0));
-        eval::PerplexityOptions po;
-        po.ctx = std::min<std::int64_t>(512, ckpt.config.max_seq_len);
-        po.max_windows = 8;
-        // Layer by layer: neither side holds the whole model in fp32.
-        const eval::StreamedReference reference(ckpt, torch::kCPU, tokens, po, p);
-        const auto q = analysis::evaluate_allocation(ckpt, *a, *alloc, analysis::Quantizer::Rtn, reference, nullptr, p);
-        result->avg_bits = alloc->avg_bits;
-        result->ppl = q.ppl.ppl;
-        result->fp_ppl = reference.baseline().ppl;
-        result->kl = q.kl;
-        result->windows = q.ppl.windows;
-    };
+    auto result = std::make_shared<workflow::EvaluateOutcome>();
+    workflow::EvaluateJob job;
+    job.text = default_evaluation_text();
+    job.ctx = 512;
+    job.max_windows = 8;
+    auto work = [a, alloc, job, result](const Progress& p) { *result = workflow::run_evaluate(*a, *alloc, job, p); };
     runWithProgress(tr("Evaluating %1 at %2 bits per weight").arg(method).arg(budget, 0, 'f', 3), tr("Evaluation failed"),
                     work, [this, result, method] {
                         rateQuality_->addMeasurement(method, result->avg_bits, result->ppl);

@@ -2,7 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "core/analysis/analysis_file.h"
+#include "core/analysis/sweep.h"
+#include "core/eval/streamed_perplexity.h"
+#include "core/eval/text.h"
 #include "core/export/hf_export.h"
 #include "core/model/checkpoint.h"
 #include "core/model/device.h"
@@ -49,6 +54,27 @@ ExportOutcome run_export(const analysis::Analysis& a, const analysis::Allocation
         exporting::save_latency_report(*outcome.latency, job.out / "latency_report.json");
     }
     return outcome;
+}
+
+EvaluateOutcome run_evaluate(const analysis::Analysis& a, const analysis::Allocation& allocation, const EvaluateJob& job,
+                             const Progress& progress) {
+    const std::filesystem::path model = job.model.value_or(a.model_path);
+    analysis::check_model_matches(a, model);
+    const model::Checkpoint ckpt = model::load_checkpoint(model);
+    if (!ckpt.tokenizer) throw InputError(model, "has no tokenizer to read the evaluation text with");
+    const auto tokens = eval::tokenize_text(*ckpt.tokenizer, eval::read_text(job.text, 0));
+    eval::PerplexityOptions po;
+    po.ctx = std::min<std::int64_t>(job.ctx, ckpt.config.max_seq_len);
+    po.max_windows = job.max_windows;
+    const eval::StreamedReference reference(ckpt, torch::kCPU, tokens, po, progress);
+    const auto q = analysis::evaluate_allocation(ckpt, a, allocation, job.quantizer, reference, nullptr, progress);
+    EvaluateOutcome out;
+    out.avg_bits = allocation.avg_bits;
+    out.ppl = q.ppl.ppl;
+    out.fp_ppl = reference.baseline().ppl;
+    out.kl = q.kl;
+    out.windows = q.ppl.windows;
+    return out;
 }
 
 }  // namespace scalebits::workflow

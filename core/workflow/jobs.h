@@ -64,4 +64,24 @@ struct ExportOutcome {
 ExportOutcome run_export(const analysis::Analysis& analysis, const analysis::Allocation& allocation, const ExportJob& job,
                          const Progress& progress);
 
+struct EvaluateJob {
+    std::optional<std::filesystem::path> model;  // else the analysis's model
+    analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
+    std::filesystem::path text;        // the evaluation text
+    std::int64_t ctx = 512;            // window length, capped at the model's context
+    std::int64_t max_windows = 8;      // 0: every window of the text
+};
+
+struct EvaluateOutcome {
+    double avg_bits = 0.0;
+    double ppl = 0.0, fp_ppl = 0.0;  // the quantized model's and the full-precision one's, same windows
+    double kl = 0.0;                 // mean per-token KL(full precision || quantized)
+    std::int64_t windows = 0;
+};
+
+// Perplexity and KL of `allocation`, fake-quantized, against the full-precision model: both layer by
+// layer, neither held whole in fp32. Checks the model against the analysis first.
+EvaluateOutcome run_evaluate(const analysis::Analysis& analysis, const analysis::Allocation& allocation,
+                             const EvaluateJob& job, const Progress& progress);
+
 }  // namespace scalebits::workflow

@@ -3,7 +3,6 @@
 #include <QLocale>
 
 #include "core/analysis/analysis.h"
-#include "core/model/llama.h"
 
 namespace scalebits::ui {
 
