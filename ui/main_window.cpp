@@ -90,6 +90,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (const TileProblem* p = controller_->problem(true))
             for (const auto& m : p->matrices) pinned.push_back(m.pinned_bits);
         layers_->setPinned(std::move(pinned));
+        applyPendingWorkspace();
     });
 
     resize(1500, 950);
@@ -154,6 +155,11 @@ void MainWindow::createActions() {
     open->setShortcut(QKeySequence::Open);
     recentMenu_ = file->addMenu(tr("Open &recent"));
     updateRecentMenu();
+    saveWorkspaceAction_ = file->addAction(tr("&Save workspace…"), this, &MainWindow::saveWorkspaceDialog);
+    saveWorkspaceAction_->setShortcut(QKeySequence::Save);
+    saveWorkspaceAction_->setEnabled(false);
+    saveWorkspaceAction_->setToolTip(tr("The analysis, method, budget and pins as a small file to reopen here or "
+                                        "to give to scalebits-cli export --workspace"));
     auto* analyze = file->addAction(tr("&Analyze a model…"), this, [this] { analyzeModel(); });
     analyze->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
     exportAction_ = file->addAction(tr("E&xport packed model…"), this, &MainWindow::showExportDialog);
@@ -205,6 +211,7 @@ void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis,
     const bool hasModel = analysis && !analysis->file.empty() && std::filesystem::exists(analysis->model_path);
     exportAction_->setEnabled(hasModel);
     evaluateAction_->setEnabled(hasModel);
+    saveWorkspaceAction_->setEnabled(analysis && !analysis->file.empty());
     rateQuality_->clearMeasurements();
     modelLabel_->setText(modelDescription());
     if (analysis) {
@@ -230,6 +237,10 @@ QString MainWindow::modelDescription() const {
 void MainWindow::openFile(const QString& path) {
     const QFileInfo info(path);
     const QString ext = info.suffix().toLower();
+    if (ext == QLatin1String("sbw")) {
+        openWorkspace(path);
+        return;
+    }
     if (ext == QLatin1String("gguf") || ext == QLatin1String("bin") || (info.isDir() && QFileInfo::exists(path + QStringLiteral("/config.json")))) {
         analyzeModel(path);
         return;
@@ -244,6 +255,7 @@ void MainWindow::openFile(const QString& path) {
     });
     whenFinished(this, work, [this, path](std::pair<std::shared_ptr<const analysis::Analysis>, QString> result) {
         if (!result.first) {
+            pendingWorkspace_.reset();  // a workspace whose analysis cannot be opened
             settings_.removeRecentFile(path);
             updateRecentMenu();
             statusBar()->clearMessage();
@@ -263,9 +275,79 @@ void MainWindow::openFile(const QString& path) {
 
 void MainWindow::openDialog() {
     const QString path = QFileDialog::getOpenFileName(
-        this, tr("Open analysis or model"), QString::fromStdString(default_analysis_folder().string()),
-        tr("Analysis files (*.sba *.analysis *.safetensors);;Models (*.gguf *.bin);;All files (*)"));
+        this, tr("Open analysis, workspace or model"), QString::fromStdString(default_analysis_folder().string()),
+        tr("Analyses and workspaces (*.sba *.analysis *.safetensors *.sbw);;Models (*.gguf *.bin);;All files (*)"));
     if (!path.isEmpty()) openFile(path);
+}
+
+bool MainWindow::saveWorkspace(const QString& path) {
+    const auto a = controller_->analysis();
+    if (!a || a->file.empty()) return false;
+    workflow::Workspace w;
+    w.analysis = a->file;
+    w.method = parse_alloc_method(controller_->method().toStdString());
+    w.budget_bits = controller_->budget();
+    w.options = controller_->constraints();
+    try {
+        workflow::save_workspace(w, path.toStdString());
+    } catch (const std::exception& e) {
+        QMessageBox::warning(this, tr("Cannot save the workspace"), QString::fromStdString(e.what()));
+        return false;
+    }
+    settings_.addRecentFile(path);
+    updateRecentMenu();
+    statusBar()->showMessage(tr("Workspace saved as %1").arg(path));
+    return true;
+}
+
+void MainWindow::saveWorkspaceDialog() {
+    const auto a = controller_->analysis();
+    if (!a || a->file.empty()) return;
+    const QString suggested = QFileInfo(QString::fromStdString(a->file.string())).dir().filePath(
+        QFileInfo(QString::fromStdString(a->file.string())).completeBaseName() + QStringLiteral(".sbw"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save workspace"), suggested, tr("ScaleBITS workspace (*.sbw)"));
+    if (!path.isEmpty()) saveWorkspace(path);
+}
+
+void MainWindow::openWorkspace(const QString& path) {
+    workflow::Workspace w;
+    try {
+        w = workflow::load_workspace(path.toStdString());
+    } catch (const std::exception& e) {
+        settings_.removeRecentFile(path);
+        updateRecentMenu();
+        Q_EMIT fileFailed(QString::fromStdString(e.what()));
+        if (!QCoreApplication::closingDown() && isVisible())
+            QMessageBox::warning(this, tr("Cannot open the workspace"), QString::fromStdString(e.what()));
+        return;
+    }
+    settings_.addRecentFile(path);
+    pendingWorkspace_ = w;
+    awaitingConstraints_ = false;
+    openFile(QString::fromStdString(w.analysis.string()));
+}
+
+void MainWindow::applyPendingWorkspace() {
+    if (awaitingConstraints_) {  // the allocators now hold the workspace's constraints
+        awaitingConstraints_ = false;
+        Q_EMIT workspaceApplied();
+        return;
+    }
+    if (!pendingWorkspace_) return;
+    const workflow::Workspace w = *pendingWorkspace_;
+    pendingWorkspace_.reset();
+    const QString method = QString::fromLatin1(alloc_method_name(w.method));
+    budget_->setMethod(method);
+    controller_->setMethod(method);
+    budget_->setBudget(w.budget_bits);
+    controller_->setBudget(w.budget_bits);
+    if (w.options.constraints.empty() && w.options.whole_file == controller_->constraints().whole_file) {
+        Q_EMIT workspaceApplied();
+        return;
+    }
+    awaitingConstraints_ = true;
+    controller_->setConstraints(w.options);
 }
 
 void MainWindow::updateRecentMenu() {

@@ -7,9 +7,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "ui/controllers/allocation_controller.h"
 #include "core/util/cancel.h"
+#include "core/workflow/workspace.h"
 #include "ui/settings.h"
 
 class QLineEdit;
@@ -42,8 +44,12 @@ public:
     // Shows an analysis already in memory (synthetic, or loaded by the caller).
     void setAnalysis(std::shared_ptr<const analysis::Analysis> analysis, const QString& source);
     // Loads an analysis file in a worker (errors become a dialog and fileFailed); a model file or
-    // folder opens the analysis dialog for it instead.
+    // folder opens the analysis dialog for it instead, and a workspace (.sbw) its analysis with the
+    // saved method, budget and constraints (workspaceApplied once they are on screen).
     void openFile(const QString& path);
+    // Saves the open analysis's file, the method, the budget and the constraints as a workspace
+    // (workflow/workspace.h). Errors become a warning; returns whether it was written.
+    bool saveWorkspace(const QString& path);
     // Opens the analysis of the default model when one was saved, else offers to make it.
     void offerDefaultModel();
     // The analysis dialog (for `model`, or the default model), then the analysis in the background.
@@ -61,6 +67,7 @@ public:
 Q_SIGNALS:
     void fileFailed(const QString& message);
     void evaluationFinished(double avg_bits, double ppl);
+    void workspaceApplied();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -71,6 +78,10 @@ private:
     void createActions();
     QWidget* createLeftPane();
     void openDialog();
+    void saveWorkspaceDialog();
+    void openWorkspace(const QString& path);
+    // After each analysisReady: the next step of a workspace being opened, if any.
+    void applyPendingWorkspace();
     void exportImage();
     void exportCsv();
     void updateRecentMenu();
@@ -102,6 +113,11 @@ private:
     QLabel* modelLabel_ = nullptr;  // permanent, right of the status bar
     QString source_;
     bool sizeColumns_ = false;
+    // A workspace being opened: its analysis loads first, then method, budget and constraints follow
+    // (the constraints rebuild the allocators, so one more analysisReady comes before it is applied).
+    std::optional<workflow::Workspace> pendingWorkspace_;
+    bool awaitingConstraints_ = false;
+    QAction* saveWorkspaceAction_ = nullptr;
 };
 
 }  // namespace scalebits::ui

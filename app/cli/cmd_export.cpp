@@ -11,14 +11,15 @@ namespace scalebits::cli {
 
 int cmd_export(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"analysis", "budget", "bytes", "method", "quantizer", "out", "format"});
-    opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
+    opts.insert({"quantizer", "out", "format"});
+    opts.insert(kAllocationOptions.begin(), kAllocationOptions.end());
     Args args(argv, opts, {"json"});
-    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
-    const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
-    const Budget budget = parse_budget(args);
+    const AllocationRequest request = parse_allocation_request(args);
+    const analysis::Analysis a = analysis::load_analysis(request.analysis);
+    const AllocMethod method = request.method;
+    const Budget& budget = request.budget;
     workflow::ExportJob job;
-    job.model = args.require("model");
+    if (auto m = args.get("model")) job.model = *m;  // else the model the analysis was made from
     if (auto t = args.get("tokenizer")) job.tokenizer = *t;
     job.quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     // packed (default): the kernels' format, what every command runs; hf: the same weights
@@ -26,7 +27,7 @@ int cmd_export(const Argv& argv) {
     const std::string format = args.get_or("format", "packed");
     job.format = workflow::parse_export_format(format);
     job.out = args.require("out");
-    const analysis::Allocation alloc = analysis::allocate(a, method, budget, parse_constraints(args));
+    const analysis::Allocation alloc = analysis::allocate(a, method, budget, request.options);
     job.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
     configure_threads(args);
     const auto r = workflow::run_export(a, alloc, job, cli_progress()).exported;

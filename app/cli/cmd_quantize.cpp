@@ -59,12 +59,11 @@ int cmd_quantize_eval(const Argv& argv) {
 }
 
 int cmd_allocate(const Argv& argv) {
-    std::set<std::string> opts{"analysis", "budget", "bytes", "method"};
-    opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
-    Args args(argv, opts, {"json"});
-    const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
-    const AllocMethod method = parse_alloc_method(args.get_or("method", "scalebits"));
-    const analysis::Allocation alloc = analysis::allocate(a, method, parse_budget(args), parse_constraints(args));
+    Args args(argv, kAllocationOptions, {"json"});
+    const AllocationRequest request = parse_allocation_request(args);
+    const analysis::Analysis a = analysis::load_analysis(request.analysis);
+    const AllocMethod method = request.method;
+    const analysis::Allocation alloc = analysis::allocate(a, method, request.budget, request.options);
     // Weights per width for each matrix type (q_proj, ..., down_proj, embed_tokens, lm_head; "16": kept
     // at fp16). The allocation's matrices are the analysis' in order, the vocabulary ones last if at all.
     std::vector<int> widths = a.widths;

@@ -1,5 +1,6 @@
 #include "app/cli/common.h"
 #include "app/cli/interrupt.h"
+#include "core/workflow/workspace.h"
 
 #include <torch/torch.h>
 #include <sys/resource.h>
@@ -156,6 +157,27 @@ analysis::ProblemOptions parse_constraints(const Args& args) {
     if (scope != "all" && scope != "linear") throw InputError("--scope must be all or linear, got '" + scope + "'");
     o.whole_file = scope == "all";
     return o;
+}
+
+AllocationRequest parse_allocation_request(const Args& args) {
+    AllocationRequest r;
+    if (auto w = args.get("workspace")) {
+        for (const auto& o : kAllocationOptions)
+            if (o != "workspace" && args.get(o))
+                throw InputError("--" + o + " cannot be given with --workspace, which holds the analysis, method, budget "
+                                 "and constraints");
+        const workflow::Workspace ws = workflow::load_workspace(*w);
+        r.analysis = ws.analysis.string();
+        r.method = ws.method;
+        r.budget = Budget::bits_per_weight(ws.budget_bits);
+        r.options = ws.options;
+        return r;
+    }
+    r.analysis = args.require("analysis");
+    r.method = parse_alloc_method(args.get_or("method", "scalebits"));
+    r.budget = parse_budget(args);
+    r.options = parse_constraints(args);
+    return r;
 }
 
 }  // namespace scalebits::cli

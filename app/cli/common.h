@@ -9,6 +9,7 @@
 
 #include "app/cli/args.h"
 #include "core/alloc/budget.h"
+#include "core/alloc/methods.h"
 #include "core/analysis/problem.h"
 #include "core/model/checkpoint.h"
 #include "core/model/device.h"
@@ -60,6 +61,18 @@ Budget parse_budget(const Args& args);
 // MATCH=BITS where MATCH is a matrix name, a layer prefix ("model.layers.0.") or a kind ("down_proj").
 analysis::ProblemOptions parse_constraints(const Args& args);
 inline const std::set<std::string> kConstraintOptions = {"pin", "min-bits", "max-bits", "scope"};
+
+// What an allocation is made of: from --workspace W (the explorer's saved workspace), or from
+// --analysis, --method, --budget/--bytes and the constraint options; giving both is an error.
+struct AllocationRequest {
+    std::string analysis;
+    AllocMethod method = AllocMethod::ScaleBits;
+    Budget budget;
+    analysis::ProblemOptions options;
+};
+inline const std::set<std::string> kAllocationOptions = {"workspace", "analysis", "budget", "bytes", "method",
+                                                         "pin",       "min-bits", "max-bits", "scope"};
+AllocationRequest parse_allocation_request(const Args& args);
 
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();

@@ -102,8 +102,10 @@ void AllocationController::rebuild() {
         }
         engine_ = r.engine;
         qCInfo(lcAlloc) << "allocators ready:" << engine_->allocations.problem(AllocMethod::ScaleBits).tile_count() << "tiles";
-        Q_EMIT analysisReady(analysis_);
         budget_ = std::clamp(budget_, minBits(), maxBits());
+        Q_EMIT analysisReady(analysis_);
+        // A handler may have set new constraints (a workspace being opened): a newer build follows.
+        if (job != job_) return;
         solve();
         computeRateQuality();
     });
