@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "hang_guard.h"
+#include "stories_analysis.h"
 
 #include "core/analysis/allocation.h"
 #include "core/analysis/analyze.h"
@@ -33,16 +34,7 @@ namespace {
 const std::filesystem::path kData = SCALEBITS_SHARED_DATA;
 
 std::shared_ptr<const analysis::Analysis> storiesAnalysis(const QString& file) {
-    const auto ckpt = model::load_checkpoint(kData / "stories260K" / "stories260K.bin", kData / "stories260K" / "tok512.bin");
-    model::LlamaModel m(ckpt);
-    analysis::AnalysisOptions o;
-    o.calib_text = kData / "c4" / "c4-sample.utf8";
-    o.samples = 4;
-    o.seq_len = 64;
-    o.tile_rows = 32;
-    o.tile_cols = 32;
-    o.group = 16;
-    return std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, file.toStdString()));
+    return scalebits::testing::stories_analysis(file.toStdString());
 }
 
 std::shared_ptr<const analysis::Allocation> allocation(const analysis::Analysis& a, double bits) {

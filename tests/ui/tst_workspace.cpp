@@ -13,10 +13,8 @@
 #include <memory>
 
 #include "hang_guard.h"
+#include "stories_analysis.h"
 
-#include "core/analysis/analyze.h"
-#include "core/model/checkpoint.h"
-#include "core/model/llama.h"
 #include "core/workflow/workspace.h"
 #include "ui/controllers/background_job.h"
 #include "ui/main_window.h"
@@ -26,8 +24,6 @@ using namespace scalebits;
 using scalebits::testing::kHangGuardMs;
 
 namespace {
-const std::filesystem::path kData = SCALEBITS_SHARED_DATA;
-
 QByteArray digest(const QString& file) {
     QFile f(file);
     if (!f.open(QIODevice::ReadOnly)) return {};
@@ -46,15 +42,7 @@ private Q_SLOTS:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         analysisFile_ = tmp_.filePath(QStringLiteral("stories.sba"));
-        const auto ckpt = model::load_checkpoint(kData / "stories260K" / "stories260K.bin", kData / "stories260K" / "tok512.bin");
-        model::LlamaModel m(ckpt);
-        analysis::AnalysisOptions o;
-        o.calib_text = kData / "c4" / "c4-sample.utf8";
-        o.samples = 4;
-        o.seq_len = 64;
-        o.tile_rows = o.tile_cols = 32;
-        o.group = 16;
-        analysis_ = std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, analysisFile_.toStdString()));
+        analysis_ = scalebits::testing::stories_analysis(analysisFile_.toStdString());
         workspace_ = tmp_.filePath(QStringLiteral("found.sbw"));
     }
 
