@@ -80,6 +80,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     connect(budget_, &BudgetPanel::budgetRequested, controller_, &AllocationController::setBudget);
     connect(budget_, &BudgetPanel::methodRequested, controller_, &AllocationController::setMethod);
+    connect(budget_, &BudgetPanel::sizeRequested, this, [this](qint64 bytes) {
+        controller_->setBudgetBytes(bytes);
+        budget_->setBudget(controller_->budget());
+    });
     connect(controller_, &AllocationController::solutionChanged, this, &MainWindow::showSolution);
     connect(controller_, &AllocationController::rateQualityChanged, rateQuality_, &RateQualityPlot::showCurves);
     connect(controller_, &AllocationController::errorOccurred, budget_, &BudgetPanel::showError);

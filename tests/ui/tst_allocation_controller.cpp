@@ -1,6 +1,7 @@
 // The controller answers budget and method changes with allocations equal to what the core allocators
 // give for the same problem, and the budget panel's slider drives it.
 #include <QComboBox>
+#include <QLineEdit>
 #include <QSlider>
 #include <QtTest>
 
@@ -171,6 +172,49 @@ private Q_SLOTS:
         panel.methodBox()->setCurrentText(QStringLiteral("layer"));
         QCOMPARE(controller.method(), QStringLiteral("layer"));
         QCOMPARE(allocations.count(), 1);
+    }
+
+    // Arrow keys on the slider step the budget by exactly 0.01 bits, Page Up/Down by 0.1; a size
+    // typed in the size field (MB or bytes) solves for the largest allocation that fits it.
+    void keysStepTheBudgetAndTheSizeFieldTakesASize() {
+        AllocationController controller;
+        ui::BudgetPanel panel;
+        connect(&panel, &ui::BudgetPanel::budgetRequested, &controller, &AllocationController::setBudget);
+        connect(&panel, &ui::BudgetPanel::sizeRequested, &controller, &AllocationController::setBudgetBytes);
+        connect(&controller, &AllocationController::solutionChanged, &panel, &ui::BudgetPanel::showSolution);
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        controller.setAnalysis(smallAnalysis());
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        panel.setRange(controller.minBits(), controller.maxBits());
+        controller.setBudget(4.0);
+        panel.setBudget(4.0);
+        panel.show();
+        panel.slider()->setFocus();
+        QTest::keyClick(panel.slider(), Qt::Key_Right);
+        QCOMPARE(controller.budget(), 4.01);
+        QTest::keyClick(panel.slider(), Qt::Key_PageUp);
+        QCOMPARE(controller.budget(), 4.11);
+        QTest::keyClick(panel.slider(), Qt::Key_Down);
+        QTest::keyClick(panel.slider(), Qt::Key_PageDown);
+        QCOMPARE(controller.budget(), 4.0);
+        QCOMPARE(panel.budget(), 4.0);
+
+        const auto smaller = analysis::allocate(*controller.analysis(), AllocMethod::ScaleBits, Budget::bits_per_weight(3.7));
+        const std::int64_t target = smaller.total_bytes + 1000;
+        QCOMPARE(ui::BudgetPanel::parseSize(QStringLiteral("70 MB")), qint64(70000000));
+        QCOMPARE(ui::BudgetPanel::parseSize(QStringLiteral("1,5gb")), qint64(1500000000));
+        QCOMPARE(ui::BudgetPanel::parseSize(QStringLiteral("12345")), qint64(12345));
+        QCOMPARE(ui::BudgetPanel::parseSize(QStringLiteral("big")), qint64(0));
+        panel.sizeField()->setFocus();
+        panel.sizeField()->selectAll();
+        QTest::keyClicks(panel.sizeField(), QString::number(target));
+        QTest::keyClick(panel.sizeField(), Qt::Key_Return);
+        const auto s = controller.solution();
+        QVERIFY(s->current->total_bytes <= target);
+        QVERIFY(s->current->total_bytes >= smaller.total_bytes);  // the largest that fits, not any
+        QCOMPARE(controller.budget(), s->current->avg_bits);
+        const auto want = analysis::allocate(*controller.analysis(), AllocMethod::ScaleBits, Budget::bytes(double(target)));
+        QCOMPARE(s->current->widths, want.widths);
     }
 
     void rateQualityCurvesFromCore() {

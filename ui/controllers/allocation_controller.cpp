@@ -134,15 +134,22 @@ void AllocationController::setMethod(const QString& method) {
     solve();
 }
 
-void AllocationController::solve() {
+void AllocationController::setBudgetBytes(qint64 bytes) { solve(Budget::bytes(static_cast<double>(bytes))); }
+
+void AllocationController::solve() { solve(Budget::bits_per_weight(budget_)); }
+
+void AllocationController::solve(const Budget& budget) {
     if (!engine_) return;
     const Engine& e = *engine_;
-    const Budget budget = Budget::bits_per_weight(budget_);
     try {
         auto s = std::make_shared<Solution>();
         s->method = method_;
         s->budget_bits = budget_;
         TileAllocation tiles = e.allocations.solve_tiles(method_, budget);
+        if (budget.unit == Budget::Unit::Bytes) {
+            budget_ = tiles.avg_bits;  // a size to fit: the slider shows the width it came to
+            s->budget_bits = budget_;
+        }
         s->summary = e.summarizer(method_).summarize(tiles);
         s->current = std::make_shared<const TileAllocation>(tiles);
         s->allocation = std::make_shared<const analysis::Allocation>(e.allocations.to_allocation(method_, std::move(tiles)));

@@ -72,6 +72,8 @@ public Q_SLOTS:
     // current budget (clamped to the reachable range) and the rate-quality curves.
     void setAnalysis(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
     void setBudget(double bits);
+    // The largest allocation whose model file fits `bytes`; the budget becomes its average width.
+    void setBudgetBytes(qint64 bytes);
     void setMethod(const QString& method);  // an alloc method name; errorOccurred on an unknown one
     // Pins and width limits (by matrix name, layer prefix or kind): the allocators are rebuilt in a
     // worker, then analysisReady and a new solution follow as for a new analysis.
@@ -87,6 +89,7 @@ Q_SIGNALS:
 private:
     void rebuild();
     void solve();
+    void solve(const Budget& budget);
     void computeRateQuality();
 
     std::shared_ptr<const analysis::Analysis> analysis_;

@@ -4,8 +4,11 @@
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QLabel>
+#include <QLineEdit>
 #include <QLocale>
+#include <QRegularExpression>
 #include <QSignalBlocker>
 #include <QSlider>
 
@@ -22,16 +25,19 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent) {
     slider_->setRange(0, kSteps);
     slider_->setPageStep(kSteps / 20);
     slider_->setToolTip(tr("Average bits per weight of the quantized layers (scales, zeros and tile headers "
-                           "included). Arrow keys for fine steps."));
+                           "included). Arrow keys: 0.01 bits; Page Up/Down: 0.1."));
+    slider_->installEventFilter(this);
     spin_ = new QDoubleSpinBox(this);
     spin_->setDecimals(3);
     spin_->setSingleStep(0.01);
     spin_->setSuffix(tr(" bits"));
     spin_->setKeyboardTracking(false);  // solve on Enter/focus-out, not on every typed digit
-    size_ = new QLabel(this);
+    size_ = new QLineEdit(this);
     size_->setMinimumWidth(90);
+    size_->setMaximumWidth(120);
     size_->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    size_->setToolTip(tr("Size of the exported file at this budget (unquantized tensors included)"));
+    size_->setToolTip(tr("Size of the exported model file at this budget (unquantized tensors included). Type a "
+                         "size to fit (70 MB, 1.2 GB or bytes) and press Enter."));
     row->addWidget(slider_, 1);
     row->addWidget(spin_);
     row->addWidget(size_);
@@ -54,6 +60,7 @@ BudgetPanel::BudgetPanel(QWidget* parent) : QWidget(parent) {
     connect(slider_, &QSlider::valueChanged, this, &BudgetPanel::sliderMoved);
     connect(spin_, &QDoubleSpinBox::valueChanged, this, &BudgetPanel::spinChanged);
     connect(method_, &QComboBox::currentTextChanged, this, &BudgetPanel::methodRequested);
+    connect(size_, &QLineEdit::returnPressed, this, &BudgetPanel::sizeEntered);
     setRange(2.0, 8.0);
 }
 
@@ -102,11 +109,59 @@ void BudgetPanel::spinChanged(double bits) {
     Q_EMIT budgetRequested(bits);
 }
 
+bool BudgetPanel::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == slider_ && event->type() == QEvent::KeyPress) {
+        switch (static_cast<QKeyEvent*>(event)->key()) {
+        case Qt::Key_Right:
+        case Qt::Key_Up: step(kFineStep); return true;
+        case Qt::Key_Left:
+        case Qt::Key_Down: step(-kFineStep); return true;
+        case Qt::Key_PageUp: step(kCoarseStep); return true;
+        case Qt::Key_PageDown: step(-kCoarseStep); return true;
+        default: break;
+        }
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+// Exact steps of the budget (the slider's own steps are a thousandth of the range).
+void BudgetPanel::step(double delta) {
+    const double bits = std::clamp(budget() + delta, min_, max_);
+    setBudget(bits);
+    Q_EMIT budgetRequested(spin_->value());
+}
+
+qint64 BudgetPanel::parseSize(const QString& text) {
+    static const QRegularExpression re(QStringLiteral("^\\s*([0-9]+(?:[.,][0-9]+)?)\\s*([kmgt]?b)?\\s*$"),
+                                       QRegularExpression::CaseInsensitiveOption);
+    const auto m = re.match(text);
+    if (!m.hasMatch()) return 0;
+    QString number = m.captured(1);
+    number.replace(QLatin1Char(','), QLatin1Char('.'));
+    const double value = number.toDouble();
+    const QString unit = m.captured(2).toUpper();
+    double scale = 1;
+    if (unit == QLatin1String("KB")) scale = 1e3;
+    else if (unit == QLatin1String("MB")) scale = 1e6;
+    else if (unit == QLatin1String("GB")) scale = 1e9;
+    else if (unit == QLatin1String("TB")) scale = 1e12;
+    return static_cast<qint64>(std::llround(value * scale));
+}
+
+void BudgetPanel::sizeEntered() {
+    const qint64 bytes = parseSize(size_->text());
+    if (bytes <= 0) {
+        showError(tr("'%1' is not a size: type e.g. 70 MB, 1.2 GB or a number of bytes").arg(size_->text()));
+        return;
+    }
+    Q_EMIT sizeRequested(bytes);
+}
+
 void BudgetPanel::showSolution(std::shared_ptr<const Solution> solution) {
     if (!solution || !solution->current) return;
     const auto& a = *solution->current;
     const QLocale locale;
-    size_->setText(QStringLiteral("<b>%1</b>").arg(locale.formattedDataSize(a.total_bytes, 2, QLocale::DataSizeSIFormat)));
+    size_->setText(locale.formattedDataSize(a.total_bytes, 2, QLocale::DataSizeSIFormat));
     totals_->setStyleSheet(QString());
     totals_->setText(tr("%1 bits/weight · quantized %2 · predicted loss +%3")
                          .arg(locale.toString(a.avg_bits, 'f', 3),
