@@ -34,6 +34,7 @@
 #include "ui/views/about_dialog.h"
 #include "ui/views/budget_panel.h"
 #include "ui/views/heatmap_view.h"
+#include "ui/views/model_map.h"
 #include "ui/views/rate_quality_plot.h"
 #include "ui/views/width_histogram.h"
 
@@ -50,12 +51,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     heatmaps_ = new HeatmapView(this);
     histogram_ = new WidthHistogram(this);
     rateQuality_ = new RateQualityPlot(this);
+    modelMap_ = new ModelMap(this);
 
     auto* bottom = new QSplitter(Qt::Horizontal, this);
+    bottom->addWidget(modelMap_);
     bottom->addWidget(histogram_);
     bottom->addWidget(rateQuality_);
     bottom->setStretchFactor(0, 2);
-    bottom->setStretchFactor(1, 3);
+    bottom->setStretchFactor(1, 2);
+    bottom->setStretchFactor(2, 3);
+    connect(modelMap_, &ModelMap::matrixClicked, this, &MainWindow::showMatrix);
 
     vsplit_ = new QSplitter(Qt::Vertical, this);
     vsplit_->addWidget(heatmaps_);
@@ -209,6 +214,7 @@ void MainWindow::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis,
     layers_->setAnalysis(analysis);
     sizeColumns_ = true;
     heatmaps_->setAnalysis(analysis);
+    modelMap_->setAnalysis(analysis);
     controller_->setAnalysis(analysis);
     if (analysis && !analysis->matrices.empty()) table_->selectRow(0);
     // Export and evaluation need the model the analysis was made from.
@@ -361,6 +367,17 @@ void MainWindow::updateRecentMenu() {
     recentMenu_->setEnabled(!files.isEmpty());
 }
 
+void MainWindow::showMatrix(int matrix) {
+    QModelIndex row = proxy_->mapFromSource(layers_->index(matrix, 0));
+    if (!row.isValid()) {  // hidden by the filter: show every matrix again
+        filter_->clear();
+        row = proxy_->mapFromSource(layers_->index(matrix, 0));
+    }
+    if (!row.isValid()) return;
+    table_->setCurrentIndex(row);
+    table_->scrollTo(row);
+}
+
 void MainWindow::selectMatrix(const QModelIndex& proxyIndex) {
     if (!proxyIndex.isValid()) return;
     heatmaps_->setMatrix(proxy_->data(proxyIndex, LayerTableModel::MatrixIndexRole).toInt());
@@ -369,6 +386,7 @@ void MainWindow::selectMatrix(const QModelIndex& proxyIndex) {
 void MainWindow::showSolution(std::shared_ptr<const Solution> solution) {
     heatmaps_->setSolution(solution);
     histogram_->showSolution(solution);
+    modelMap_->showSolution(solution);
     rateQuality_->showSolution(solution);
     budget_->showSolution(solution);
     layers_->setSummary(solution->summary);

@@ -26,6 +26,7 @@ namespace scalebits::ui {
 class BudgetPanel;
 class HeatmapView;
 class LayerTableModel;
+class ModelMap;
 class RateQualityPlot;
 class WidthHistogram;
 
@@ -40,6 +41,9 @@ public:
     BudgetPanel* budgetPanel() const { return budget_; }
     LayerTableModel* layerModel() const { return layers_; }
     QTableView* layerView() const { return table_; }
+    ModelMap* modelMap() const { return modelMap_; }
+    // Selects matrix `matrix` (analysis index) in the layer table and the heatmaps.
+    void showMatrix(int matrix);
 
     // Shows an analysis already in memory (synthetic, or loaded by the caller).
     void setAnalysis(std::shared_ptr<const analysis::Analysis> analysis, const QString& source);
@@ -104,6 +108,7 @@ private:
     HeatmapView* heatmaps_ = nullptr;
     BudgetPanel* budget_ = nullptr;
     WidthHistogram* histogram_ = nullptr;
+    ModelMap* modelMap_ = nullptr;
     RateQualityPlot* rateQuality_ = nullptr;
     QSplitter* hsplit_ = nullptr;
     QSplitter* vsplit_ = nullptr;
