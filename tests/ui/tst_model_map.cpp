@@ -55,7 +55,7 @@ private Q_SLOTS:
                 const auto& mx = a->matrices[std::size_t(m)];
                 QCOMPARE(mx.kind, c);
                 QCOMPARE(analysis::is_vocab_kind(mx.kind) ? 4 : mx.layer, r);
-                QCOMPARE(map->cellValue(r, c), 100.0 * shares[std::size_t(m)]);
+                QCOMPARE(map->cellValue(r, c), std::max(1e-3, 100.0 * shares[std::size_t(m)]));
             }
         QCOMPARE(cells, int(a->matrices.size()));
 

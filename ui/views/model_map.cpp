@@ -12,6 +12,11 @@ namespace scalebits::ui {
 
 namespace {
 constexpr int kLinearColumns = 7;  // q k v o gate up down
+// Column labels short enough to stand side by side ("embed_tokens" would not).
+const char* const kShortKind[] = {"q", "k", "v", "o", "gate", "up", "down", "embed", "lm_head"};
+// Shares below this (percent) are drawn at it: the scale is logarithmic, so one dominant matrix
+// does not flatten the rest to a single colour.
+constexpr double kShareFloor = 1e-3;
 }  // namespace
 
 ModelMap::ModelMap(QWidget* parent) : QWidget(parent) {
@@ -26,7 +31,7 @@ ModelMap::ModelMap(QWidget* parent) : QWidget(parent) {
     map_->setColorScale(scale_);
     map_->setInterpolate(false);
     plot_->yAxis->setRangeReversed(true);  // layer 0 at the top, as in the layer table
-    plot_->xAxis->setTickLabelRotation(30);
+    plot_->xAxis->setTickLabelRotation(45);
     plot_->xAxis->grid()->setVisible(false);
     plot_->yAxis->grid()->setVisible(false);
     plot_->yAxis->setLabel(tr("layer"));
@@ -59,10 +64,10 @@ void ModelMap::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis) {
             if (row >= 0 && row < rows_ && m.kind < columns_) cells_[std::size_t(row * columns_ + m.kind)] = int(i);
         }
     auto kinds = QSharedPointer<QCPAxisTickerText>::create();
-    for (int c = 0; c < columns_; ++c) kinds->addTick(c, QString::fromLatin1(analysis::matrix_kind_name(c)));
+    for (int c = 0; c < columns_; ++c) kinds->addTick(c, QString::fromLatin1(kShortKind[c]));
     plot_->xAxis->setTicker(kinds);
     auto layerTicks = QSharedPointer<QCPAxisTickerText>::create();
-    const int every = std::max(1, layers / 16);  // readable at 80 layers
+    const int every = std::max(1, (layers + 9) / 10);  // about ten labels, readable at 80 layers
     for (int r = 0; r < layers; r += every) layerTicks->addTick(r, QString::number(r));
     if (vocab) layerTicks->addTick(layers, tr("vocab"));
     plot_->yAxis->setTicker(layerTicks);
@@ -93,7 +98,7 @@ int ModelMap::matrixAt(int row, int column) const {
 double ModelMap::cellValue(int row, int column) const {
     const int m = matrixAt(row, column);
     if (m < 0) return std::numeric_limits<double>::quiet_NaN();
-    if (colour_ == Colour::Sensitivity) return 100.0 * shares_[std::size_t(m)];  // percent of the model
+    if (colour_ == Colour::Sensitivity) return std::max(kShareFloor, 100.0 * shares_[std::size_t(m)]);  // percent
     if (!solution_ || std::size_t(m) >= solution_->summary.matrices.size()) return std::numeric_limits<double>::quiet_NaN();
     return solution_->summary.matrices[std::size_t(m)].avg_bits;
 }
@@ -108,6 +113,9 @@ void ModelMap::fill() {
     QCPColorGradient g(colour_ == Colour::Sensitivity ? QCPColorGradient::gpThermal : QCPColorGradient::gpSpectrum);
     g.setNanHandling(QCPColorGradient::nhTransparent);
     map_->setGradient(g);
+    map_->setDataScaleType(colour_ == Colour::Sensitivity ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    scale_->axis()->setTicker(colour_ == Colour::Sensitivity ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                                             : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     map_->rescaleDataRange(true);
     scale_->axis()->setLabel(colour_ == Colour::Sensitivity ? tr("% of sensitivity") : tr("average bits"));
     plot_->replot(QCustomPlot::rpQueuedRefresh);

@@ -29,7 +29,9 @@ public:
     int rows() const { return rows_; }        // layers, plus one for the vocabulary matrices
     int columns() const { return columns_; }  // the linear kinds, plus embedding and lm_head
     int matrixAt(int row, int column) const;  // analysis index, -1 for an empty cell
-    double cellValue(int row, int column) const;  // NaN for an empty cell
+    // Percent of the model's sensitivity (at least 0.001, the log scale's floor) or average bits;
+    // NaN for an empty cell.
+    double cellValue(int row, int column) const;
     QPoint cellCenter(int row, int column) const;  // in plot() coordinates (tests click there)
     QCustomPlot* plot() const { return plot_; }
 
