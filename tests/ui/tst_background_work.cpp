@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "hang_guard.h"
-#include "stories_analysis.h"
+#include "explorer_fixtures.h"
 
 #include "core/analysis/allocation.h"
 #include "core/analysis/analyze.h"
@@ -164,18 +164,11 @@ private Q_SLOTS:
         const auto file = tmp_.filePath(QStringLiteral("qwen3.sba"));
         auto a = std::make_shared<const analysis::Analysis>(analysis::analyze(ckpt, m, o, file.toStdString()));
         ui::MainWindow window;
-        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
-        window.setAnalysis(a, file);
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QVERIFY(scalebits::testing::show_analysis(window, a, file));
         QCOMPARE(window.modelDescription(), QStringLiteral("qwen3 (q/k head norms) · 2 layers · hidden 64"));
 
-        ui::ExportDialog dialog(a, allocation(*a, 3.5), 3.5);
         const QString out = tmp_.filePath(QStringLiteral("qwen3-export"));
-        dialog.setFolder(out);
-        dialog.setLatencySteps(4);
-        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
-        dialog.start();
-        QVERIFY(exported.wait(kHangGuardMs));
+        QVERIFY(scalebits::testing::export_with_dialog(a, allocation(*a, 3.5), 3.5, out, 4));
         const auto packed = model::load_checkpoint(out.toStdString());
         QCOMPARE(packed.config.family, model::Family::Qwen3);
         QCOMPARE(packed.packed.size(), a->matrices.size());
@@ -192,9 +185,7 @@ private Q_SLOTS:
         QFETCH(QString, method);
         constexpr double kBudget = 3.6;
         ui::MainWindow window;
-        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
-        window.setAnalysis(analysis_, QString::fromStdString(analysis_->file.string()));
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QVERIFY(scalebits::testing::show_analysis(window, analysis_, QString::fromStdString(analysis_->file.string())));
         window.controller()->setBudget(kBudget);
         window.controller()->setMethod(method);
         const auto s = window.controller()->solution();
@@ -209,13 +200,8 @@ private Q_SLOTS:
         QVERIFY(evaluated.wait(kHangGuardMs));
         QCOMPARE(evaluated.first().at(0).toDouble(), cli.avg_bits);
 
-        ui::ExportDialog dialog(analysis_, s->allocation, kBudget);
         const QString folder = tmp_.filePath(QStringLiteral("widths-") + method);
-        dialog.setFolder(folder);
-        dialog.setLatencySteps(0);
-        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
-        dialog.start();
-        QVERIFY(exported.wait(kHangGuardMs));
+        QVERIFY(scalebits::testing::export_with_dialog(analysis_, s->allocation, kBudget, folder));
         const auto packed = model::load_checkpoint(folder.toStdString());
         std::vector<std::uint8_t> written;
         for (const auto& m : analysis_->matrices) {
@@ -233,9 +219,7 @@ private Q_SLOTS:
 
     void evaluateAtBudgetAddsAMeasuredPoint() {
         ui::MainWindow window;
-        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
-        window.setAnalysis(analysis_, QString::fromStdString(analysis_->file.string()));
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QVERIFY(scalebits::testing::show_analysis(window, analysis_, QString::fromStdString(analysis_->file.string())));
         // The model's family is on screen (status bar and title).
         QCOMPARE(window.modelDescription(), QStringLiteral("llama · 5 layers · hidden 64"));
         QVERIFY(window.windowTitle().contains(QStringLiteral("(llama)")));

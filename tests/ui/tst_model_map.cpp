@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "explorer_fixtures.h"
 #include "hang_guard.h"
 
 #include "core/analysis/summary.h"
@@ -35,9 +36,7 @@ private Q_SLOTS:
     void cellsAreTheAnalysisAndTheAllocation() {
         const auto a = syntheticAnalysis(4);
         ui::MainWindow window;
-        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
-        window.setAnalysis(a, QStringLiteral("synthetic"));
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QVERIFY(scalebits::testing::show_analysis(window, a, QStringLiteral("synthetic")));
         auto* map = window.modelMap();
         const bool vocab = std::any_of(a->matrices.begin(), a->matrices.end(),
                                        [](const auto& m) { return analysis::is_vocab_kind(m.kind); });
@@ -74,9 +73,7 @@ private Q_SLOTS:
     void clickSelectsTheMatrix() {
         const auto a = syntheticAnalysis(4);
         ui::MainWindow window;
-        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
-        window.setAnalysis(a, QStringLiteral("synthetic"));
-        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        QVERIFY(scalebits::testing::show_analysis(window, a, QStringLiteral("synthetic")));
         window.resize(1500, 950);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));

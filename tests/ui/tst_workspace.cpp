@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "hang_guard.h"
-#include "stories_analysis.h"
+#include "explorer_fixtures.h"
 
 #include "core/workflow/workspace.h"
 #include "ui/controllers/background_job.h"
@@ -92,13 +92,8 @@ private Q_SLOTS:
         window.openFile(workspace_);
         QVERIFY(applied.wait(kHangGuardMs));
         const auto s = window.controller()->solution();
-        ui::ExportDialog dialog(window.controller()->analysis(), s->allocation, s->budget_bits);
         const QString explorer = tmp_.filePath(QStringLiteral("explorer-export"));
-        dialog.setFolder(explorer);
-        dialog.setLatencySteps(0);
-        QSignalSpy exported(&dialog, &ui::ExportDialog::exported);
-        dialog.start();
-        QVERIFY(exported.wait(kHangGuardMs));
+        QVERIFY(scalebits::testing::export_with_dialog(window.controller()->analysis(), s->allocation, s->budget_bits, explorer));
 
         const QString cli = tmp_.filePath(QStringLiteral("cli-export"));
         QProcess p;
