@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/io/checkpoint_format.h"
 #include "core/io/gguf.h"
 #include "core/io/gguf_llama.h"
 #include "core/io/hf_config.h"
@@ -91,27 +92,6 @@ void validate_tensors(Checkpoint& ck) {
 }
 
 // The first bytes of a file (fewer when it is shorter), zero-padded to 8 for the magic checks.
-std::vector<std::uint8_t> head_bytes(const fs::path& p, std::size_t n) {
-    std::vector<std::uint8_t> b(n);
-    std::ifstream in(p, std::ios::binary);
-    if (!in) throw InputError(p, "cannot open");
-    in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(n));
-    b.resize(static_cast<std::size_t>(in.gcount()));
-    if (b.size() < 8) b.resize(8, 0);
-    return b;
-}
-
-bool is_pickle(const std::vector<std::uint8_t>& b) {
-    const bool zip = b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;      // torch.save since 1.6
-    const bool legacy = b[0] == 0x80 && b[1] >= 2 && b[1] <= 5;                   // pickle protocol 2..5
-    return zip || legacy;
-}
-
-[[noreturn]] void refuse_pickle(const fs::path& p) {
-    throw InputError(p, "is a PyTorch pickle checkpoint; pickles can run arbitrary code and are not loaded. "
-                        "Convert it to safetensors (e.g. save_pretrained(..., safe_serialization=True)) and open the folder");
-}
-
 // An explicitly given tokenizer: tokenizer.json, a GGUF file's vocabulary, or a llama2.c tokenizer.bin.
 std::shared_ptr<const tokenizer::Tokenizer> load_tokenizer_file(const fs::path& t, std::int64_t vocab_size) {
     if (t.extension() == ".json") return tokenizer::load_tokenizer_json(t);
@@ -206,39 +186,12 @@ Checkpoint load_safetensors(const fs::path& p, const std::optional<fs::path>& to
 }  // namespace
 
 Checkpoint load_checkpoint(const fs::path& model_path, const std::optional<fs::path>& tokenizer_path) {
-    if (!fs::exists(model_path)) throw InputError(model_path, "no such file or folder");
     Checkpoint ck;
-    if (fs::is_directory(model_path)) {
-        if (io::is_packed_export(model_path)) {
-            ck = load_export(model_path, tokenizer_path);
-        } else if (fs::exists(model_path / "model.safetensors") || fs::exists(model_path / "model.safetensors.index.json")) {
-            ck = load_safetensors(model_path, tokenizer_path);
-        } else {
-            for (const char* name : {"pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"})
-                if (fs::exists(model_path / name)) refuse_pickle(model_path / name);
-            throw InputError(model_path, "folder holds no model.safetensors or model.safetensors.index.json");
-        }
-    } else {
-        const auto head = head_bytes(model_path, io::kLlama2cHeaderBytes);
-        const std::string ext = model_path.extension().string();
-        if (std::memcmp(head.data(), "GGUF", 4) == 0) {
-            ck = load_gguf(model_path, tokenizer_path);
-        } else if (is_pickle(head)) {
-            refuse_pickle(model_path);
-        } else if (ext == ".safetensors") {
-            ck = load_safetensors(model_path, tokenizer_path);
-        } else if (ext == ".bin") {
-            // llama2.c has no magic: accept it only when the header implies exactly this file size.
-            const auto h = io::llama2c_header(head);
-            if (!h || io::llama2c_expected_size(*h) != static_cast<std::int64_t>(fs::file_size(model_path)))
-                throw InputError(model_path, ".bin file is neither a llama2.c checkpoint (its size does not match the "
-                                             "header) nor a recognized format");
-            ck = load_llama2c(model_path, tokenizer_path);
-        } else if (ext == ".pt" || ext == ".pth" || ext == ".ckpt") {
-            refuse_pickle(model_path);
-        } else {
-            throw InputError(model_path, "unrecognized checkpoint format (expected GGUF, safetensors or llama2.c .bin)");
-        }
+    switch (io::detect_checkpoint_format(model_path)) {
+    case io::CheckpointFormat::PackedExport: ck = load_export(model_path, tokenizer_path); break;
+    case io::CheckpointFormat::Safetensors: ck = load_safetensors(model_path, tokenizer_path); break;
+    case io::CheckpointFormat::Gguf: ck = load_gguf(model_path, tokenizer_path); break;
+    case io::CheckpointFormat::Llama2c: ck = load_llama2c(model_path, tokenizer_path); break;
     }
     validate_tensors(ck);
     // Token ids index the embedding: a tokenizer larger than the embedding would read past it.
