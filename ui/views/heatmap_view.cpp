@@ -1,4 +1,5 @@
 #include "ui/views/heatmap_view.h"
+#include "ui/views/figure_export.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -101,21 +102,7 @@ void HeatmapView::updateTitle() {
                              locale.toString(m.top10_share_after * 100.0, 'f', 1)));
 }
 
-void HeatmapView::exportImage(const QString& path) const {
-    if (QFileInfo(path).suffix().compare(QStringLiteral("svg"), Qt::CaseInsensitive) == 0) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(size());
-        svg.setViewBox(rect());
-        svg.setTitle(tr("ScaleBITS heatmaps"));
-        QPainter painter;
-        if (!painter.begin(&svg)) throw InputError(path.toStdString(), "cannot write the SVG file");
-        const_cast<HeatmapView*>(this)->render(&painter);
-        painter.end();
-        return;
-    }
-    if (!const_cast<HeatmapView*>(this)->grab().save(path)) throw InputError(path.toStdString(), "cannot write the image (check the folder and the suffix)");
-}
+void HeatmapView::exportImage(const QString& path) const { saveFigureImage(const_cast<HeatmapView*>(this), path); }
 
 void HeatmapView::exportCsv(const QString& path) const {
     QFile file(path);

@@ -1,4 +1,5 @@
 #include "ui/views/model_map.h"
+#include "ui/views/figure_export.h"
 
 #include <QComboBox>
 #include <QVBoxLayout>
@@ -42,6 +43,23 @@ ModelMap::ModelMap(QWidget* parent) : QWidget(parent) {
     connect(colourBox_, &QComboBox::currentIndexChanged, this,
             [this](int i) { setColour(i == 0 ? Colour::Sensitivity : Colour::Bits); });
     connect(plot_, &QCustomPlot::mousePress, this, &ModelMap::clicked);
+    addFigureMenu(plot_, QStringLiteral("model-map"), [this] { return csv(); });
+}
+
+QString ModelMap::csv() const {
+    QString out = QStringLiteral("layer,kind,matrix,%1\n")
+                      .arg(colour_ == Colour::Sensitivity ? QStringLiteral("percent_of_sensitivity") : QStringLiteral("avg_bits"));
+    for (int r = 0; r < rows_; ++r)
+        for (int c = 0; c < columns_; ++c) {
+            const int m = matrixAt(r, c);
+            if (m < 0) continue;
+            const auto& mx = analysis_->matrices[std::size_t(m)];
+            out += QStringLiteral("%1,%2,%3,%4\n")
+                       .arg(mx.layer)
+                       .arg(QString::fromLatin1(analysis::matrix_kind_name(mx.kind)), QString::fromStdString(mx.name))
+                       .arg(cellValue(r, c), 0, 'g', 10);
+        }
+    return out;
 }
 
 void ModelMap::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis) {

@@ -34,6 +34,7 @@ public:
     double cellValue(int row, int column) const;
     QPoint cellCenter(int row, int column) const;  // in plot() coordinates (tests click there)
     QCustomPlot* plot() const { return plot_; }
+    QString csv() const;  // layer,kind,matrix,value (the colour shown)
 
 public Q_SLOTS:
     void showSolution(std::shared_ptr<const scalebits::ui::Solution> solution);

@@ -1,4 +1,5 @@
 #include "ui/views/rate_quality_plot.h"
+#include "ui/views/figure_export.h"
 
 namespace scalebits::ui {
 namespace {
@@ -28,6 +29,20 @@ RateQualityPlot::RateQualityPlot(QWidget* parent) : QCustomPlot(parent) {
     marker_->point1->setCoords(4, 1);
     marker_->point2->setCoords(4, 2);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    addFigureMenu(this, QStringLiteral("rate-quality"), [this] { return csv(); });
+}
+
+QString RateQualityPlot::csv() const {
+    QString out = QStringLiteral("kind,method,avg_bits,value\n");
+    for (int i = 0; i < graphCount(); ++i) {
+        const QCPGraph* g = graph(i);
+        if (g == current_ || g->name().isEmpty()) continue;  // the marker of the budget on screen
+        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
+            out += QStringLiteral("predicted_loss,%1,%2,%3\n").arg(g->name()).arg(it->key, 0, 'g', 10).arg(it->value, 0, 'g', 10);
+    }
+    for (const auto& m : measured_)
+        out += QStringLiteral("measured_ppl,%1,%2,%3\n").arg(m.method).arg(m.bits, 0, 'g', 10).arg(m.ppl, 0, 'g', 10);
+    return out;
 }
 
 void RateQualityPlot::showCurves(std::shared_ptr<const RateQuality> curves) {

@@ -16,6 +16,8 @@ class RateQualityPlot : public QCustomPlot {
 public:
     explicit RateQualityPlot(QWidget* parent = nullptr);
     int curveCount() const { return graphCount(); }
+    // kind,method,avg_bits,value: the predicted-loss curves, then the measured perplexities.
+    QString csv() const;
 
 public Q_SLOTS:
     void showCurves(std::shared_ptr<const scalebits::ui::RateQuality> curves);

@@ -1,4 +1,5 @@
 #include "ui/views/width_histogram.h"
+#include "ui/views/figure_export.h"
 
 namespace scalebits::ui {
 
@@ -23,6 +24,15 @@ WidthHistogram::WidthHistogram(QWidget* parent) : QCustomPlot(parent) {
     yAxis->setRange(0, 100);
     plotLayout()->insertRow(0);
     plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Width histogram"), QFont(font().family(), 9, QFont::Bold)));
+    addFigureMenu(this, QStringLiteral("width-histogram"), [this] { return csv(); });
+}
+
+QString WidthHistogram::csv() const {
+    QString out = QStringLiteral("width,percent_of_weights\n");
+    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it)
+        out += (it->key == kFp16Bar ? QStringLiteral("fp16") : QString::number(it->key)) + QLatin1Char(',') +
+               QString::number(it->value, 'g', 10) + QLatin1Char('\n');
+    return out;
 }
 
 double WidthHistogram::barValue(int bits) const {

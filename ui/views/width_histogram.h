@@ -12,6 +12,7 @@ class WidthHistogram : public QCustomPlot {
 public:
     explicit WidthHistogram(QWidget* parent = nullptr);
     double barValue(int bits) const;  // percent shown for `bits` (tests)
+    QString csv() const;              // width,percent_of_weights
 
 public Q_SLOTS:
     void showSolution(std::shared_ptr<const scalebits::ui::Solution> solution);

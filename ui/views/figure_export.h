@@ -1,0 +1,20 @@
+#pragma once
+// Taking a figure away: any plot or heatmap as PNG or SVG (by the file's suffix), and the numbers
+// behind it as CSV, from its context menu (and File > Export figure for the heatmaps).
+#include <QString>
+
+#include <functional>
+
+class QWidget;
+
+namespace scalebits::ui {
+
+// Throws InputError naming the file when it cannot be written.
+void saveFigureImage(QWidget* figure, const QString& path);
+void saveText(const QString& path, const QString& text);
+
+// A context menu on `figure` with "Save image…" and, when `csv` is given, "Save data as CSV…";
+// `name` is the suggested file name without suffix. Errors become a warning.
+void addFigureMenu(QWidget* figure, const QString& name, std::function<QString()> csv);
+
+}  // namespace scalebits::ui
