@@ -33,6 +33,7 @@
 #include "ui/models/layer_table_model.h"
 #include "ui/views/about_dialog.h"
 #include "ui/views/budget_panel.h"
+#include "ui/views/compare_dialog.h"
 #include "ui/views/heatmap_view.h"
 #include "ui/views/model_map.h"
 #include "ui/views/rate_quality_plot.h"
@@ -199,6 +200,14 @@ void MainWindow::createActions() {
     budget->setToolTipsVisible(true);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    auto* compare = view->addAction(tr("&Compare allocations…"), this, [this] {
+        if (!controller_->ready()) return;
+        auto* dialog = new CompareDialog(controller_, heatmaps_->matrix(), this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(modelMap_, &ModelMap::matrixClicked, dialog, &CompareDialog::setMatrix);
+        dialog->show();
+    });
+    compare->setShortcut(QKeySequence(tr("Ctrl+Shift+C")));
     auto* reset = view->addAction(tr("&Reset heatmap zoom"), heatmaps_, &HeatmapView::resetZoom);
     reset->setShortcut(QKeySequence(tr("Ctrl+0")));
     auto* find = view->addAction(tr("&Filter matrices"), this, [this] { filter_->setFocus(); filter_->selectAll(); });

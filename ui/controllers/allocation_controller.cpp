@@ -138,31 +138,35 @@ void AllocationController::setBudgetBytes(qint64 bytes) { solve(Budget::bytes(st
 
 void AllocationController::solve() { solve(Budget::bits_per_weight(budget_)); }
 
+std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod method, const Budget& budget) const {
+    if (!engine_) return nullptr;
+    const Engine& e = *engine_;
+    auto s = std::make_shared<Solution>();
+    s->method = method;
+    TileAllocation tiles = e.allocations.solve_tiles(method, budget);
+    // A size to fit comes back as the average width it reached.
+    s->budget_bits = budget.unit == Budget::Unit::Bytes ? tiles.avg_bits : budget.value;
+    s->summary = e.summarizer(method).summarize(tiles);
+    s->current = std::make_shared<const TileAllocation>(tiles);
+    s->allocation = std::make_shared<const analysis::Allocation>(e.allocations.to_allocation(method, std::move(tiles)));
+    // The other layout's heatmap shows its ladder method at the same budget.
+    auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations.solve_tiles(m, budget)); };
+    if (analysis::method_uses_reordered_layout(method)) {
+        s->reordered_layout = s->current;
+        s->original_layout = other(AllocMethod::TileNoReorder);
+    } else {
+        s->original_layout = s->current;
+        s->reordered_layout = other(AllocMethod::ScaleBits);
+    }
+    s->tile_offsets = e.summarize_original.tile_offsets();
+    return s;
+}
+
 void AllocationController::solve(const Budget& budget) {
     if (!engine_) return;
-    const Engine& e = *engine_;
     try {
-        auto s = std::make_shared<Solution>();
-        s->method = method_;
-        s->budget_bits = budget_;
-        TileAllocation tiles = e.allocations.solve_tiles(method_, budget);
-        if (budget.unit == Budget::Unit::Bytes) {
-            budget_ = tiles.avg_bits;  // a size to fit: the slider shows the width it came to
-            s->budget_bits = budget_;
-        }
-        s->summary = e.summarizer(method_).summarize(tiles);
-        s->current = std::make_shared<const TileAllocation>(tiles);
-        s->allocation = std::make_shared<const analysis::Allocation>(e.allocations.to_allocation(method_, std::move(tiles)));
-        // The other layout's heatmap shows its ladder method at the same budget.
-        auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations.solve_tiles(m, budget)); };
-        if (analysis::method_uses_reordered_layout(method_)) {
-            s->reordered_layout = s->current;
-            s->original_layout = other(AllocMethod::TileNoReorder);
-        } else {
-            s->original_layout = s->current;
-            s->reordered_layout = other(AllocMethod::ScaleBits);
-        }
-        s->tile_offsets = e.summarize_original.tile_offsets();
+        auto s = solutionFor(method_, budget);
+        budget_ = s->budget_bits;
         solution_ = s;
         Q_EMIT allocationChanged(s->current);
         Q_EMIT solutionChanged(solution_);

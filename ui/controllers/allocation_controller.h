@@ -64,6 +64,10 @@ public:
     QString method() const;
     const analysis::ProblemOptions& constraints() const { return constraints_; }
 
+    // A solution for any tile method and budget on the current allocators, without changing what is on
+    // screen (the compare view). Throws InputError for an infeasible budget; null before ready().
+    std::shared_ptr<const Solution> solutionFor(AllocMethod method, const Budget& budget) const;
+
     // The TileProblem behind the chosen layout (tests compare against the core allocator with it).
     const TileProblem* problem(bool reordered) const;
 
