@@ -16,7 +16,9 @@
 #include "ui/main_window.h"
 #include "ui/controllers/background_job.h"
 #include "ui/views/budget_panel.h"
+#include "ui/views/compare_dialog.h"
 #include "ui/views/export_dialog.h"
+#include "ui/views/heatmap_view.h"
 
 using namespace scalebits;
 
@@ -41,7 +43,9 @@ int main(int argc, char** argv) {
     const QCommandLineOption exportShot(QStringLiteral("screenshot-export"),
                                         QStringLiteral("Export the allocation to FOLDER, measure latency, save the export dialog to --screenshot and exit."),
                                         QStringLiteral("folder"));
-    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix, exportShot});
+    const QCommandLineOption compareShot(QStringLiteral("screenshot-compare"),
+                                         QStringLiteral("Save the compare view (the budget on screen against half a bit more) to --screenshot and exit."));
+    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix, exportShot, compareShot});
     parser.addPositionalArgument(QStringLiteral("analysis"), QStringLiteral("Analysis file to open."), QStringLiteral("[analysis]"));
     parser.process(app);
 
@@ -122,8 +126,14 @@ int main(int argc, char** argv) {
             dialog->start();
             return;
         }
-        QTimer::singleShot(300, &app, [&] {
-            if (!window.grab().save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
+        QWidget* shot = &window;
+        if (parser.isSet(compareShot)) {
+            auto* dialog = new ui::CompareDialog(window.controller(), window.heatmaps()->matrix(), &window);
+            dialog->show();
+            shot = dialog;
+        }
+        QTimer::singleShot(300, &app, [&, shot] {
+            if (!shot->grab().save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
             app.exit(exitCode);
         });
     });

@@ -63,7 +63,9 @@ CompareDialog::CompareDialog(AllocationController* controller, int matrix, QWidg
     addFigureMenu(difference_, QStringLiteral("width-difference"), {});
     differenceNote_ = new QLabel(this);
     grid_->addWidget(difference_, 2, 2);
+    differenceNote_->setWordWrap(true);
     grid_->addWidget(differenceNote_, 1, 2);
+    grid_->setRowStretch(2, 1);  // the heatmaps take the height
     for (int side = 0; side < 2; ++side) {
         connect(method_[std::size_t(side)], &QComboBox::currentTextChanged, this, &CompareDialog::update);
         connect(budget_[std::size_t(side)], &QDoubleSpinBox::valueChanged, this, &CompareDialog::update);
