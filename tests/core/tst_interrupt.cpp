@@ -123,7 +123,7 @@ private Q_SLOTS:
         QFETCH(QString, moment);
         const fs::path out = dir("interrupted.sba");
         fs::remove_all(out.string() + ".work");
-        const auto r = interrupt_when(analyzeArgs(out, "40"), fs::path(out.string() + ".work") / (moment.toStdString() + ".safetensors"),
+        const auto r = interrupt_when(analyzeArgs(out, "16"), fs::path(out.string() + ".work") / (moment.toStdString() + ".safetensors"),
                                       dir("analyze.err"));
         expect_cancelled(r, qPrintable(QStringLiteral("analyze at ") + moment));
         QVERIFY(!fs::exists(out));
