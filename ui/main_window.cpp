@@ -514,7 +514,7 @@ void MainWindow::showExportDialog() {
     if (!a) return;
     const auto solution = controller_->solution();
     if (!solution) return;
-    auto* dialog = new ExportDialog(a, solution->allocation, solution->budget_bits, this);
+    auto* dialog = new ExportDialog(a, solution->allocation(), solution->budget_bits, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->show();
 }
@@ -524,7 +524,7 @@ void MainWindow::evaluateAtBudget() {
     const auto solution = controller_->solution();
     if (!a || a->file.empty() || !solution) return;
     // The allocation on screen, as it is: no re-solve, so the measured point is the one shown.
-    const auto alloc = solution->allocation;
+    const auto alloc = solution->allocation();
     const QString method = QString::fromLatin1(alloc_method_name(alloc->method));
     const double budget = solution->budget_bits;
     auto result = std::make_shared<workflow::EvaluateOutcome>();

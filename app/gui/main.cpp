@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
         if (parser.isSet(exportShot)) {
             // The export dialog after a latency run: export, measure, grab the dialog.
             const auto solution = window.controller()->solution();
-            auto* dialog = new ui::ExportDialog(window.controller()->analysis(), solution->allocation, solution->budget_bits,
+            auto* dialog = new ui::ExportDialog(window.controller()->analysis(), solution->allocation(), solution->budget_bits,
                                                 &window);
             dialog->setFolder(parser.value(exportShot));
             dialog->setLatencySteps(32);

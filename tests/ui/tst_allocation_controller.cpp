@@ -114,16 +114,16 @@ private Q_SLOTS:
         controller.setBudget(budget);
         controller.setMethod(method);
         const auto s = controller.solution();
-        QVERIFY(s && s->current && s->allocation);
+        QVERIFY(s && s->current && s->allocation());
         const AllocMethod m = parse_alloc_method(method.toStdString());
         const analysis::Allocation want = analysis::allocate(*a, m, Budget::bits_per_weight(budget));
         QCOMPARE(s->current->widths, want.widths);
         QCOMPARE(s->current->total_bytes, want.total_bytes);
         QCOMPARE(s->current->predicted_loss, want.predicted_loss);
-        QCOMPARE(s->allocation->widths, want.widths);
-        QCOMPARE(s->allocation->reordered, want.reordered);
-        QCOMPARE(s->allocation->method, m);
-        QCOMPARE(s->allocation->weights_per_width, want.weights_per_width);
+        QCOMPARE(s->allocation()->widths, want.widths);
+        QCOMPARE(s->allocation()->reordered, want.reordered);
+        QCOMPARE(s->allocation()->method, m);
+        QCOMPARE(s->allocation()->weights_per_width, want.weights_per_width);
         // Both layouts are always there for the side-by-side heatmaps.
         QVERIFY(s->original_layout && s->reordered_layout);
         QCOMPARE(s->summary.matrices.size(), a->matrices.size());

@@ -189,11 +189,11 @@ private Q_SLOTS:
         window.controller()->setBudget(kBudget);
         window.controller()->setMethod(method);
         const auto s = window.controller()->solution();
-        QVERIFY(s && s->allocation);
+        QVERIFY(s && s->allocation());
         const auto cli = analysis::allocate(*analysis_, parse_alloc_method(method.toStdString()), Budget::bits_per_weight(kBudget));
         QCOMPARE(s->current->widths, cli.widths);
-        QCOMPARE(s->allocation->widths, cli.widths);
-        QCOMPARE(s->allocation->reordered, cli.reordered);
+        QCOMPARE(s->allocation()->widths, cli.widths);
+        QCOMPARE(s->allocation()->reordered, cli.reordered);
 
         QSignalSpy evaluated(&window, &ui::MainWindow::evaluationFinished);
         window.evaluateAtBudget();
@@ -201,7 +201,7 @@ private Q_SLOTS:
         QCOMPARE(evaluated.first().at(0).toDouble(), cli.avg_bits);
 
         const QString folder = tmp_.filePath(QStringLiteral("widths-") + method);
-        QVERIFY(scalebits::testing::export_with_dialog(analysis_, s->allocation, kBudget, folder));
+        QVERIFY(scalebits::testing::export_with_dialog(analysis_, s->allocation(), kBudget, folder));
         const auto packed = model::load_checkpoint(folder.toStdString());
         std::vector<std::uint8_t> written;
         for (const auto& m : analysis_->matrices) {

@@ -93,7 +93,7 @@ private Q_SLOTS:
         QVERIFY(applied.wait(kHangGuardMs));
         const auto s = window.controller()->solution();
         const QString explorer = tmp_.filePath(QStringLiteral("explorer-export"));
-        QVERIFY(scalebits::testing::export_with_dialog(window.controller()->analysis(), s->allocation, s->budget_bits, explorer));
+        QVERIFY(scalebits::testing::export_with_dialog(window.controller()->analysis(), s->allocation(), s->budget_bits, explorer));
 
         const QString cli = tmp_.filePath(QStringLiteral("cli-export"));
         QProcess p;

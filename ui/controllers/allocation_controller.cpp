@@ -138,6 +138,13 @@ void AllocationController::setBudgetBytes(qint64 bytes) { solve(Budget::bytes(st
 
 void AllocationController::solve() { solve(Budget::bits_per_weight(budget_)); }
 
+std::shared_ptr<const analysis::Allocation> Solution::allocation() const {
+    std::call_once(allocation_once, [this] {
+        if (make_allocation) allocation_value = std::make_shared<const analysis::Allocation>(make_allocation());
+    });
+    return allocation_value;
+}
+
 std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod method, const Budget& budget) const {
     if (!engine_) return nullptr;
     const Engine& e = *engine_;
@@ -147,8 +154,8 @@ std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod me
     // A size to fit comes back as the average width it reached.
     s->budget_bits = budget.unit == Budget::Unit::Bytes ? tiles.avg_bits : budget.value;
     s->summary = e.summarizer(method).summarize(tiles);
-    s->current = std::make_shared<const TileAllocation>(tiles);
-    s->allocation = std::make_shared<const analysis::Allocation>(e.allocations.to_allocation(method, std::move(tiles)));
+    s->current = std::make_shared<const TileAllocation>(std::move(tiles));
+    s->make_allocation = [engine = engine_, method, tiles = s->current] { return engine->allocations.to_allocation(method, *tiles); };
     // The other layout's heatmap shows its ladder method at the same budget.
     auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations.solve_tiles(m, budget)); };
     if (analysis::method_uses_reordered_layout(method)) {

@@ -8,7 +8,9 @@
 #include <QStringList>
 #include <QVector>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "core/alloc/methods.h"
 #include "core/alloc/tile_problem.h"
@@ -29,8 +31,12 @@ struct Solution {
     double budget_bits = 0.0;
     std::shared_ptr<const TileAllocation> current;
     // `current` as evaluation and export take it: "evaluate at this budget" and the export dialog
-    // use this value, so what they measure and write is what is on screen.
-    std::shared_ptr<const analysis::Allocation> allocation;
+    // use this value, so what they measure and write is what is on screen. Built on first use (a
+    // few ms at 500,000 tiles, which the slider should not pay on every step); thread-safe.
+    std::shared_ptr<const analysis::Allocation> allocation() const;
+    std::function<analysis::Allocation()> make_allocation;  // set by the controller
+    mutable std::once_flag allocation_once;
+    mutable std::shared_ptr<const analysis::Allocation> allocation_value;
     std::shared_ptr<const TileAllocation> original_layout;
     std::shared_ptr<const TileAllocation> reordered_layout;
     analysis::AllocationSummary summary;        // of `current`
