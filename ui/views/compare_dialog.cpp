@@ -57,6 +57,12 @@ CompareDialog::CompareDialog(AllocationController* controller, int matrix, QWidg
     differenceMap_->setDataRange(QCPRange(-6, 6));
     scale->setLabel(tr("B − A (bits)"));
     difference_->yAxis->setRangeReversed(true);
+    for (QCPAxis* axis : {difference_->xAxis, difference_->yAxis}) {  // whole tiles only
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticker);
+    }
     difference_->xAxis->setLabel(tr("tile column"));
     difference_->yAxis->setLabel(tr("tile row"));
     difference_->setMinimumSize(260, 220);
