@@ -28,7 +28,7 @@ int cmd_export(const Argv& argv) {
     job.format = workflow::parse_export_format(format);
     job.out = args.require("out");
     const analysis::Allocation alloc = analysis::allocate(a, method, budget, request.options);
-    job.budget_bits_per_weight = budget.unit == Budget::Unit::BitsPerWeight ? budget.value : alloc.avg_bits;
+    if (budget.unit == Budget::Unit::BitsPerWeight) job.budget_bits_per_weight = budget.value;  // else run_export records the width reached
     configure_threads(args);
     const auto r = workflow::run_export(a, alloc, job, cli_progress()).exported;
     const std::string out = job.out.string();

@@ -46,7 +46,7 @@ struct ExportJob {
     analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
     ExportFormat format = ExportFormat::Packed;
     std::filesystem::path out;
-    double budget_bits_per_weight = 0.0;  // the budget asked for, recorded in config.json
+    double budget_bits_per_weight = 0.0;  // the budget asked for, recorded in config.json; 0: the width reached
     // After a packed export: a decode latency run of this many tokens (0: none) after a prompt of
     // `latency_prompt_tokens` from `latency_text`, saved as latency_report.json in the folder.
     int latency_steps = 0;
