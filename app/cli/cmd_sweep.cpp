@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -20,25 +21,48 @@ std::vector<std::string> split_list(const std::string& list) {
     return out;
 }
 
+// Each item is bits per weight ("3.5") or a size of model.safetensors with a decimal unit ("70MB",
+// "1.2GB", "96700000B"), so a rate-quality table can compare methods and scopes at equal file size.
 std::vector<Budget> parse_budgets(const std::string& list) {
+    static const std::pair<const char*, double> units[] = {{"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}, {"KB", 1e3}, {"B", 1}};
     std::vector<Budget> out;
     for (const auto& item : split_list(list)) {
         try {
             std::size_t used = 0;
-            const double b = std::stod(item, &used);
-            if (used != item.size()) throw std::invalid_argument(item);
-            out.push_back(Budget::bits_per_weight(b));
+            const double v = std::stod(item, &used);
+            const std::string unit = item.substr(used);
+            if (unit.empty()) {
+                out.push_back(Budget::bits_per_weight(v));
+                continue;
+            }
+            bool known = false;
+            for (const auto& [name, scale] : units)
+                if (unit == name) {
+                    out.push_back(Budget::bytes(std::round(v * scale)));
+                    known = true;
+                }
+            if (!known) throw std::invalid_argument(item);
         } catch (const std::exception&) {
-            throw InputError("--budgets expects bits per weight separated by commas, e.g. 2.5,3,4; got '" + list + "'");
+            throw InputError("--budgets expects bits per weight or file sizes separated by commas, e.g. 2.5,3,4 or "
+                             "60MB,70MB; got '" + list + "'");
         }
     }
     return out;
 }
 
+// "3.000" for bits per weight, "70.0MB" for a file size: the budget column of the table.
+std::string budget_label(const Budget& b) {
+    char buf[32];
+    if (b.unit == Budget::Unit::BitsPerWeight) std::snprintf(buf, sizeof buf, "%.3f", b.value);
+    else std::snprintf(buf, sizeof buf, "%.1fMB", b.value / 1e6);
+    return buf;
+}
+
 nlohmann::json row_json(const analysis::SweepRow& r) {
     nlohmann::json j = {{"method", alloc_method_name(r.method)},
                         {"quantizer", analysis::quantizer_name(r.quantizer)},
-                        {"budget", r.budget.value}};
+                        {"budget", r.budget.value},
+                        {"budget_unit", r.budget.unit == Budget::Unit::Bytes ? "bytes" : "bits_per_weight"}};
     if (!r.error.empty()) {
         j["error"] = r.error;
         return j;
@@ -69,11 +93,11 @@ nlohmann::json row_json(const analysis::SweepRow& r) {
 
 void print_row(const analysis::SweepRow& r) {
     if (!r.error.empty()) {
-        std::printf("%-15s %-5s %6.3f  infeasible: %s\n", alloc_method_name(r.method),
-                    analysis::quantizer_name(r.quantizer), r.budget.value, r.error.c_str());
+        std::printf("%-15s %-5s %8s  infeasible: %s\n", alloc_method_name(r.method),
+                    analysis::quantizer_name(r.quantizer), budget_label(r.budget).c_str(), r.error.c_str());
     } else {
-        std::printf("%-15s %-5s %6.3f %8.4f %12lld %10.4f %9.5f\n", alloc_method_name(r.method),
-                    analysis::quantizer_name(r.quantizer), r.budget.value, r.allocation.avg_bits,
+        std::printf("%-15s %-5s %8s %8.4f %12lld %10.4f %9.5f\n", alloc_method_name(r.method),
+                    analysis::quantizer_name(r.quantizer), budget_label(r.budget).c_str(), r.allocation.avg_bits,
                     static_cast<long long>(r.allocation.total_bytes), r.quality.ppl.ppl, r.quality.kl);
         for (const auto& rr : r.refine_rounds)
             std::printf("    refine round %d: predicted %.5g, measured calibration loss %.5f (full precision %.5f), %lld tiles "
@@ -119,7 +143,7 @@ int cmd_sweep(const Argv& argv) {
     if (!json) {
         std::printf("full precision: ppl %.4f over %lld windows of %lld tokens\n", base.ppl,
                     static_cast<long long>(base.windows), static_cast<long long>(po.ctx));
-        std::printf("%-15s %-5s %6s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
+        std::printf("%-15s %-5s %8s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
     }
     // With --json the table comes at the end on stdout; each row also goes to stderr as one JSON
     // line the moment it is measured, so a long sweep shows (and keeps) its results as they land.

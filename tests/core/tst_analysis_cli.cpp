@@ -212,6 +212,42 @@ private slots:
         }
     }
 
+    // Budgets given as file sizes: each row's model file fits the size and comes within a tile's
+    // worth of it, for the whole-file scope and with the vocabulary matrices kept at fp16.
+    void sweepAtFileSizes() {
+        Run r = cli({QStringLiteral("allocate"), QStringLiteral("--analysis"), analysis_, QStringLiteral("--budget"),
+                     QStringLiteral("5"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const qint64 size = json_of(r).value(QStringLiteral("bytes")).toInteger();
+        QVERIFY(size > 10000);
+        const QString kb = QString::number(size / 1000) + QStringLiteral("kB");
+        for (const QString& scope : {QStringLiteral("all"), QStringLiteral("linear")}) {
+            r = cli(QStringList{QStringLiteral("sweep")} + model_ +
+                    QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--budgets"), kb,
+                                QStringLiteral("--scope"), scope, QStringLiteral("--methods"), QStringLiteral("scalebits"),
+                                QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw"),
+                                QStringLiteral("--max-bytes"), QStringLiteral("20000"), QStringLiteral("--ctx"),
+                                QStringLiteral("128"), QStringLiteral("--max-windows"), QStringLiteral("2"),
+                                QStringLiteral("--json")});
+            QVERIFY2(r.code == 0, r.err.constData());
+            const auto rows = json_of(r).value(QStringLiteral("rows")).toArray();
+            QCOMPARE(rows.size(), 1);
+            const auto o = rows[0].toObject();
+            QVERIFY2(!o.contains(QStringLiteral("error")), qPrintable(o.value(QStringLiteral("error")).toString()));
+            QCOMPARE(o.value(QStringLiteral("budget_unit")).toString(), QStringLiteral("bytes"));
+            QCOMPARE(o.value(QStringLiteral("budget")).toDouble(), double(size / 1000 * 1000));
+            const qint64 bytes = o.value(QStringLiteral("bytes")).toInteger();
+            QVERIFY2(bytes <= size / 1000 * 1000 && bytes > size / 1000 * 1000 - 2 * 32 * 32,
+                     qPrintable(QStringLiteral("%1: %2 bytes").arg(scope).arg(bytes)));
+            QVERIFY(o.value(QStringLiteral("ppl")).toDouble() > 1);
+        }
+        r = cli(QStringList{QStringLiteral("sweep")} + model_ +
+                QStringList{QStringLiteral("--analysis"), analysis_, QStringLiteral("--budgets"), QStringLiteral("3,70MiB"),
+                            QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw")});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("70MiB"), r.err.constData());
+    }
+
     // export -> the folder works as --model everywhere: info, eval, bench.
     void exportAndReload() {
         const QString out = tmp_.filePath(QStringLiteral("exported"));
