@@ -75,6 +75,17 @@ PackedDecoder::PackedDecoder(const model::Checkpoint& ckpt, std::int64_t max_con
         if (t.role != Role::LinearWeight && t.role != Role::Embedding && t.role != Role::LmHead)
             bytes_per_token_ += static_cast<std::uint64_t>(ckpt.tensor(t.name).bytes.size());
     }
+    // The engine runs q/k/v and gate/up as one kernel call each, which needs one tile grid across
+    // (what every export of an analysis has: one tile size and group for all matrices).
+    auto same_columns = [](const kernels::PackedMatrixView& a, const kernels::PackedMatrixView& b) {
+        return a.grid.cols == b.grid.cols && a.grid.tile_cols == b.grid.tile_cols && a.grid.group == b.grid.group;
+    };
+    for (std::size_t li = 0; li < layers_.size(); ++li) {
+        const auto& w = layers_[li].w;
+        if (!same_columns(w[0], w[1]) || !same_columns(w[0], w[2]) || !same_columns(w[4], w[5]))
+            throw InputError(ckpt.path, "layer " + std::to_string(li) +
+                                            ": the q/k/v or gate/up matrices have different tile widths or groups");
+    }
     const std::string head_name = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
     if (const auto p = ckpt.packed.find(head_name); p != ckpt.packed.end()) {
         lm_head_packed_ = &p->second.view;
@@ -162,9 +173,12 @@ void PackedDecoder::run_chunk(const std::int32_t* tokens, std::int64_t n, float*
     for (int li = 0; li < c.n_layers; ++li) {
         const Layer& l = layers_[static_cast<std::size_t>(li)];
         for (std::int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * D, l.attn_norm.data(), D, c.rms_norm_eps, xn_.data() + t * D);
-        kernels::gemm_cpu(l.w[0], xn_.data(), batch, q_.data());
-        kernels::gemm_cpu(l.w[1], xn_.data(), batch, k_.data());
-        kernels::gemm_cpu(l.w[2], xn_.data(), batch, v_.data());
+        // q, k and v (then gate and up) read the same activations: one call each, one pool wake-up.
+        {
+            const kernels::PackedMatrixView* w[] = {&l.w[0], &l.w[1], &l.w[2]};
+            float* y[] = {q_.data(), k_.data(), v_.data()};
+            kernels::gemm_cpu_many(w, 3, xn_.data(), batch, y);
+        }
         add_bias(l.bias[0], q_.data(), H * hd);
         add_bias(l.bias[1], k_.data(), KV * hd);
         add_bias(l.bias[2], v_.data(), KV * hd);
@@ -173,8 +187,11 @@ void PackedDecoder::run_chunk(const std::int32_t* tokens, std::int64_t n, float*
         add_bias(l.bias[3], proj_.data(), D);
         for (std::int64_t i = 0; i < n * D; ++i) x_[static_cast<std::size_t>(i)] += proj_[static_cast<std::size_t>(i)];
         for (std::int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * D, l.ffn_norm.data(), D, c.rms_norm_eps, xn_.data() + t * D);
-        kernels::gemm_cpu(l.w[4], xn_.data(), batch, gate_.data());
-        kernels::gemm_cpu(l.w[5], xn_.data(), batch, up_.data());
+        {
+            const kernels::PackedMatrixView* w[] = {&l.w[4], &l.w[5]};
+            float* y[] = {gate_.data(), up_.data()};
+            kernels::gemm_cpu_many(w, 2, xn_.data(), batch, y);
+        }
         add_bias(l.bias[4], gate_.data(), F);
         add_bias(l.bias[5], up_.data(), F);
         for (std::int64_t i = 0; i < n * F; ++i) {

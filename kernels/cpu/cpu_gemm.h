@@ -133,6 +133,11 @@ void chunks_vnni(const TileArgs& a);
 // AVX-512 flags: call only where chunks_vnni may run.
 void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
 
+// The tail columns of a tile (its width mod 128) and a whole tile kept at fp16, added to lane 0..7 of
+// the accumulators from natural-order activations x_nat (K between batch items). AVX2 + FMA + F16C.
+void tail_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
+void dense_tile_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
+
 // Dense fp32 rows [n0, n1) of y = W x (AVX2); and the sum of a float buffer (bandwidth probe).
 void f32_rows_avx2(const float* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
                    std::size_t n1, float* y);

@@ -1,7 +1,8 @@
 // The optimized CPU GEMM driver: prepares activations once per call (permuted chunks and group
 // sums), splits tile rows over threads, and per tile runs the widest chunk kernel the CPU has.
-// Tail columns (tiles not a multiple of 128 wide) and the zero-point term are done here in scalar
-// code: sum_k s (q - z) x = s * sum_k q x - s * z * sum_k x, with sum_k x precomputed per group.
+// The zero-point term is separate: sum_k s (q - z) x = s * sum_k q x - s * z * sum_k x, with sum_k x
+// precomputed per group. Tail columns (tiles not a multiple of 128 wide) and fp16 tiles run in
+// tail_avx2.cpp, or here in scalar code on machines without AVX2.
 #include "cpu_gemm.h"
 #include "thread_pool.h"
 
@@ -30,6 +31,16 @@ std::string cpu_path_cap() {
 bool have_avx2() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
     static const bool ok = cpu_path_cap() != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ok;
+#else
+    return false;
+#endif
+}
+
+// The tail and fp16-tile paths (tail_avx2.cpp) also convert halves with F16C.
+bool have_avx2_f16c() {
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+    static const bool ok = have_avx2() && __builtin_cpu_supports("f16c");
     return ok;
 #else
     return false;
@@ -215,9 +226,27 @@ std::string cpu_path() {
 }
 
 void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, int threads) {
+    const PackedMatrixView* views[] = {&v};
+    float* ys[] = {y};
+    gemm_cpu_many(views, 1, x, batch, ys, threads);
+}
+
+void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float* x, int batch, float* const* ys,
+                   int threads) {
     if (batch < 1) throw std::invalid_argument("gemm_cpu: batch must be >= 1");
-    validate(v);
-    const TileGrid& grid = v.grid;
+    if (count < 1) throw std::invalid_argument("gemm_cpu_many: needs at least one matrix");
+    const TileGrid& grid = views[0]->grid;
+    std::size_t data_bytes = 0, rows_total = 0;
+    std::vector<std::size_t> first_row(static_cast<std::size_t>(count) + 1, 0);  // work items: (matrix, tile row)
+    for (int m = 0; m < count; ++m) {
+        const PackedMatrixView& v = *views[m];
+        validate(v);
+        if (v.grid.cols != grid.cols || v.grid.tile_cols != grid.tile_cols || v.grid.group != grid.group)
+            throw std::invalid_argument("gemm_cpu_many: the matrices must share columns, tile width and group");
+        data_bytes += v.data_bytes;
+        rows_total += v.grid.tiles_r();
+        first_row[static_cast<std::size_t>(m) + 1] = rows_total;
+    }
     // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
     // boundaries to fall on multiples of 64 columns or groups to span whole chunks; the VNNI kernel
     // needs groups of exactly one half or whole chunks.
@@ -226,31 +255,38 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
     const Prepared prep = prepare(grid, x, batch, vnni);
     cpu::ThreadPool& pool = cpu::ThreadPool::shared();
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
-    const std::size_t tr = grid.tiles_r();
     // Each thread owns whole tile rows (whole outputs), so no reduction.
-    // Waking a thread costs tens of microseconds here: small matrices (under 128 KiB of tiles a part) run on
+    // Waking a thread costs tens of microseconds here: small products (under 128 KiB of tiles a part) run on
     // fewer threads, a tiny one on the caller alone.
-    const std::size_t by_size = std::max<std::size_t>(1, v.data_bytes * static_cast<std::size_t>(batch) / (128 * 1024));
-    const int parts = static_cast<int>(std::min({tr, static_cast<std::size_t>(nthreads), by_size}));
-    const std::size_t gpr = grid.groups_per_row(), K = grid.cols, N = grid.rows;
-    // Tile rows are handed out one at a time: on a shared or busy machine a thread that loses its
-    // core for a while then does fewer rows instead of holding up the whole call. Each thread claims
-    // its next row when it starts the last tile of the current one, so it can prefetch its first tile.
-    std::atomic<std::size_t> next_row{0};
+    const std::size_t by_size = std::max<std::size_t>(1, data_bytes * static_cast<std::size_t>(batch) / (128 * 1024));
+    const int parts = static_cast<int>(std::min({rows_total, static_cast<std::size_t>(nthreads), by_size}));
+    const std::size_t gpr = grid.groups_per_row(), K = grid.cols;
+    auto matrix_of = [&](std::size_t item) {
+        return static_cast<std::size_t>(std::upper_bound(first_row.begin(), first_row.end(), item) - first_row.begin()) - 1;
+    };
+    // Tile rows (of all the matrices, one list) are handed out one at a time: on a shared or busy
+    // machine a thread that loses its core for a while then does fewer rows instead of holding up the
+    // whole call. Each thread claims its next row when it starts the last tile of the current one, so
+    // it can prefetch its first tile.
+    std::atomic<std::size_t> next_item{0};
     pool.run(parts, [&](int) {
         std::vector<float> acc, zacc;
-        std::size_t ti = next_row.fetch_add(1, std::memory_order_relaxed);
-        while (ti < tr) {
-            const std::size_t r = grid.tile_height(ti);
-            std::size_t ti_next = tr;
+        std::size_t item = next_item.fetch_add(1, std::memory_order_relaxed);
+        while (item < rows_total) {
+            const std::size_t m = matrix_of(item), ti = item - first_row[m];
+            const PackedMatrixView& v = *views[m];
+            const TileGrid& g = v.grid;
+            const std::size_t r = g.tile_height(ti), N = g.rows;
+            std::size_t item_next = rows_total;
             acc.assign(r * static_cast<std::size_t>(batch) * cpu::kAccLanes, 0.0f);
             zacc.assign(r * static_cast<std::size_t>(batch), 0.0f);
-            for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
-                if (tj + 1 == grid.tiles_c()) ti_next = next_row.fetch_add(1, std::memory_order_relaxed);
-                const std::size_t t = ti * grid.tiles_c() + tj, k0 = tj * grid.tile_cols;
+            for (std::size_t tj = 0; tj < g.tiles_c(); ++tj) {
+                const bool last = tj + 1 == g.tiles_c();
+                if (last) item_next = next_item.fetch_add(1, std::memory_order_relaxed);
+                const std::size_t t = ti * g.tiles_c() + tj, k0 = tj * g.tile_cols;
                 cpu::TileArgs a;
                 a.tile = v.data + v.tile_offsets[t];
-                a.geom = fmt::TileGeom{r, grid.tile_width(tj), grid.group, v.widths[t]};
+                a.geom = fmt::TileGeom{r, g.tile_width(tj), g.group, v.widths[t]};
                 a.x = prep.xp.data() + k0;
                 a.x_stride = K;
                 a.xq = vnni ? nullptr : prep.xq.data() + k0;
@@ -262,17 +298,26 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
                 a.batch = batch;
                 a.acc = acc.data();
                 a.zacc = zacc.data();
-                a.xsum = prep.xsum.data() + k0 / grid.group;
+                a.xsum = prep.xsum.data() + k0 / g.group;
                 a.xsum_stride = gpr;
-                const bool last = tj + 1 == grid.tiles_c();
-                if (!last || ti_next < tr) {
-                    const std::size_t nti = last ? ti_next : ti, ntj = last ? 0 : tj + 1, nt = nti * grid.tiles_c() + ntj;
-                    a.next_tile = v.data + v.tile_offsets[nt];
-                    a.next_tile_bytes = packed_tile_bytes(grid.tile_height(nti), grid.tile_width(ntj), grid.group, v.widths[nt]);
+                if (!last) {
+                    a.next_tile = v.data + v.tile_offsets[t + 1];
+                    a.next_tile_bytes = packed_tile_bytes(r, g.tile_width(tj + 1), g.group, v.widths[t + 1]);
+                } else if (item_next < rows_total) {
+                    const std::size_t nm = matrix_of(item_next), nti = item_next - first_row[nm];
+                    const PackedMatrixView& nv = *views[nm];
+                    const std::size_t nt = nti * nv.grid.tiles_c();
+                    a.next_tile = nv.data + nv.tile_offsets[nt];
+                    a.next_tile_bytes = packed_tile_bytes(nv.grid.tile_height(nti), nv.grid.tile_width(0), nv.grid.group, nv.widths[nt]);
                 }
                 if (a.geom.b == kDenseBits) {
                     // A tile kept at fp16: a plain product on the natural-order activations.
-                    dense_tile_terms(a, x + k0, K);
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                    if (have_avx2_f16c())
+                        cpu::dense_tile_terms_avx2(a, x + k0, K);
+                    else
+#endif
+                        dense_tile_terms(a, x + k0, K);
                     continue;
                 }
                 if (a.geom.nc() > 0) {
@@ -294,18 +339,23 @@ void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, in
                 else
 #endif
                     cpu::zero_terms_generic(a);
-                tail_terms(a, x + k0, K);
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                if (have_avx2_f16c())
+                    cpu::tail_terms_avx2(a, x + k0, K);
+                else
+#endif
+                    tail_terms(a, x + k0, K);
             }
+            float* y = ys[m];
             for (std::size_t row = 0; row < r; ++row)
-                for (int b = 0; b < batch; ++b)
-                {
+                for (int b = 0; b < batch; ++b) {
                     const float* lanes = acc.data() + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * cpu::kAccLanes;
                     float sum = 0.0f;
                     for (int l = 0; l < cpu::kAccLanes; ++l) sum += lanes[l];
                     sum -= zacc[static_cast<std::size_t>(b) * r + row];
-                    y[static_cast<std::size_t>(b) * N + ti * grid.tile_rows + row] = sum;
+                    y[static_cast<std::size_t>(b) * N + ti * g.tile_rows + row] = sum;
                 }
-            ti = ti_next;
+            item = item_next;
         }
     });
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <vector>
 
@@ -161,6 +162,53 @@ int run_verify(const Options& opt) {
                 check(what.c_str(), c, got, ref, bounds, batch, false, edge_st);
             }
         }
+    // Several matrices in one call (a decoder's q/k/v, gate/up): each output equals gemm_cpu's for
+    // that matrix bit for bit, for row counts that end tiles at different places; a matrix with other
+    // columns is refused.
+    int many_cases = 0, many_failed = 0;
+    for (const Shape& sh : kShapes)
+        for (int batch : {1, 5}) {
+            std::vector<Case> cs;
+            for (std::size_t n : {sh.N, sh.N / 2 + 1, std::size_t{7}})
+                cs.push_back(make_case(TileGrid{n, sh.K, sh.tr, sh.tc, sh.g}, kMixedDense, ++seed));
+            const std::vector<float> x = random_activations(static_cast<std::size_t>(batch) * sh.K, seed);
+            std::vector<PackedMatrixView> views;
+            std::vector<std::vector<float>> one(cs.size()), many(cs.size());
+            std::vector<float*> ys;
+            for (std::size_t m = 0; m < cs.size(); ++m) {
+                views.push_back(cs[m].packed.view());
+                one[m].assign(static_cast<std::size_t>(batch) * cs[m].grid.rows, 0.0f);
+                many[m].assign(one[m].size(), -1.0f);
+                gemm_cpu(views[m], x.data(), batch, one[m].data(), opt.threads);
+                ys.push_back(many[m].data());
+            }
+            std::vector<const PackedMatrixView*> ptrs;
+            for (const auto& v : views) ptrs.push_back(&v);
+            gemm_cpu_many(ptrs.data(), static_cast<int>(ptrs.size()), x.data(), batch, ys.data(), opt.threads);
+            ++many_cases;
+            for (std::size_t m = 0; m < cs.size(); ++m)
+                if (std::memcmp(one[m].data(), many[m].data(), one[m].size() * sizeof(float)) != 0) {
+                    std::fprintf(stderr, "MISMATCH gemm_cpu_many %zux%zu matrix %zu batch %d differs from gemm_cpu\n",
+                                 cs[m].grid.rows, sh.K, m, batch);
+                    ++many_failed;
+                    break;
+                }
+        }
+    {
+        const Case a = make_case(TileGrid{64, 256, 128, 128, 64}, 4, ++seed), b = make_case(TileGrid{64, 384, 128, 128, 64}, 4, ++seed);
+        const PackedMatrixView va = a.packed.view(), vb = b.packed.view();
+        const PackedMatrixView* ptrs[] = {&va, &vb};
+        std::vector<float> x(384, 1.0f), y0(64), y1(64);
+        float* ys[] = {y0.data(), y1.data()};
+        ++many_cases;
+        try {
+            gemm_cpu_many(ptrs, 2, x.data(), 1, ys, opt.threads);
+            std::fprintf(stderr, "gemm_cpu_many took matrices of 256 and 384 columns in one call\n");
+            ++many_failed;
+        } catch (const std::invalid_argument&) {
+        }
+    }
+    std::printf("verify: cpu several matrices in one call, %d cases, %d failed\n", many_cases, many_failed);
     // Dense fp16 GEMV (unquantized vocabulary matrices) against its reference: the sum of |w x| bounds
     // the difference of two fp32 summation orders (K ulps of it).
     int f16_cases = 0, f16_failed = 0;
@@ -203,7 +251,7 @@ int run_verify(const Options& opt) {
                     cuda_st.cases, cuda_st.failed, cuda_st.worst_ratio);
     else
         std::printf("verify: cuda not checked (%s)\n", opt.cpu_only ? "--device cpu" : "no CUDA device");
-    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail + f16_failed;
+    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail + f16_failed + many_failed;
     std::printf("verify: %s\n", failed == 0 ? "PASS" : "FAIL");
     return failed;
 }

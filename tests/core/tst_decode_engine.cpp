@@ -123,16 +123,22 @@ class TestDecodeEngine : public QObject {
         QVERIFY2(a.tokens.size() >= 64, qPrintable(QString::number(a.tokens.size())));
         QCOMPARE(a.tokens, b.tokens);
 
-        // Perplexity through the engine equals the LibTorch path's (within the kernels' activation
-        // rounding, see above: 2e-5 on SmolLM2).
+        // Perplexity through the engine equals the LibTorch path's within the kernels' activation
+        // rounding (see above; on SmolLM2 the two differ by 2e-5 to 1.5e-4 as float summation orders
+        // change), and by the same rule as the logits: no further from the exact product's than 1.5 x
+        // the LibTorch path's, plus 1e-4.
         eval::PerplexityOptions po;
         po.ctx = 48;
         po.max_windows = 3;
         runtime::PackedDecoder ppl_engine(ck, po.ctx);
         const auto p1 = runtime::perplexity_packed(ppl_engine, text, po);
         const auto p2 = eval::perplexity(torch_path, text, po);
+        const auto p3 = eval::perplexity(dense, text, po);
         QCOMPARE(p1.predicted, p2.predicted);
-        QVERIFY2(std::abs(p1.ppl / p2.ppl - 1) <= 1e-4, qPrintable(QStringLiteral("%1 vs %2").arg(p1.ppl).arg(p2.ppl)));
+        const double engine_rel = std::abs(p1.ppl / p3.ppl - 1), torch_rel = std::abs(p2.ppl / p3.ppl - 1);
+        qInfo("%s perplexity: engine %.6f, LibTorch %.6f, exact %.6f", name.c_str(), p1.ppl, p2.ppl, p3.ppl);
+        QVERIFY2(std::abs(p1.ppl / p2.ppl - 1) <= 5e-4, qPrintable(QStringLiteral("%1 vs %2").arg(p1.ppl).arg(p2.ppl)));
+        QVERIFY2(engine_rel <= 1.5 * torch_rel + 1e-4, qPrintable(QStringLiteral("%1 vs %2").arg(engine_rel).arg(torch_rel)));
     }
 
 

@@ -138,6 +138,12 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2|generic caps the dispatch
 // (tests): avx512 stops below the byte kernel.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
+// Several products of the same activations in one call (a decoder's q, k and v, or gate and up):
+// ys[m] = views[m] * x. The matrices must share cols, tile width and group (std::invalid_argument
+// otherwise). The activations are prepared once and all tile rows go to the threads as one list, so
+// the pool is woken once instead of once per matrix. Results equal gemm_cpu's per matrix, bit for bit.
+void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float* x, int batch, float* const* ys,
+                   int threads = 0);
 // Dense FP32 baseline for benchmarks: y[b][n] = sum_k W[n][k] x[b][k], W row-major N x K.
 void gemm_f32_cpu(const float* W, std::size_t N, std::size_t K, const float* x, int batch, float* y, int threads = 0);
 // Dense fp16 weights (IEEE binary16 bits, row-major N x K), for the unquantized vocabulary matrices
