@@ -23,8 +23,9 @@ CORE_ORDER = ["util", "base", "alloc", "quant", "io", "tokenizer", "model", "run
 # Files of the plain C++ libraries (core/CMakeLists.txt): no LibTorch, CUDA or Qt.
 TORCH_FREE = ["kernels/include/*", "core/base/*", "core/alloc/*", "core/io/*", "core/tokenizer/*",
               "core/util/version.*", "core/util/default_paths.*", "core/util/allocator_tuning.*",
-              "core/util/cancel.h", "core/util/error.h", "core/analysis/analysis.*",
+              "core/util/cancel.h", "core/util/error.h", "core/util/option_error.h", "core/analysis/analysis.*",
               "core/analysis/analysis_file.*", "core/analysis/summary.*", "core/reorder/permutations.*",
+              "core/model/checkpoint.*", "core/runtime/*", "core/eval/sampler.*", "core/eval/generate.*",
               "ui/models/*"]  # item models: no LibTorch behind a table
 SOURCE_DIRS = ["kernels", "core", "ui", "app"]
 EXTENSIONS = (".h", ".hpp", ".cpp", ".cu", ".cuh")

@@ -2,6 +2,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "app/common/generate_options.h"
 #include "core/eval/generate.h"
 #include "core/runtime/packed_decoder.h"
 #include "core/util/error.h"
@@ -10,14 +11,11 @@ namespace scalebits::cli {
 
 int cmd_generate(const Argv& argv) {
     auto opts = model_options();
-    opts.insert({"prompt", "steps", "temperature", "top-k", "top-p", "seed", "engine"});
-    Args args(argv, opts, {"json", "greedy", "no-bos"});
-    eval::GenerateOptions o;
-    o.sampling.temperature = args.flag("greedy") ? 0.0 : args.get_double("temperature", 0.0);
-    o.sampling.top_k = args.get_int("top-k", 0);
-    o.sampling.top_p = args.get_double("top-p", 1.0);
-    o.sampling.seed = static_cast<std::uint64_t>(args.get_int("seed", 0));
-    o.sampling.validate();
+    opts.insert(kGenerateOptions.begin(), kGenerateOptions.end());
+    opts.insert("engine");
+    auto flags = kGenerateFlags;
+    flags.insert("json");
+    Args args(argv, opts, flags);
     // An export runs on the decode engine unless --engine torch asks for the LibTorch path (its
     // reference); a dense checkpoint always runs on LibTorch.
     const std::string engine = args.get_or("engine", "auto");
@@ -28,17 +26,13 @@ int cmd_generate(const Argv& argv) {
     if (engine == "native" && m.checkpoint.packed.empty())
         throw InputError(m.checkpoint.path, "is not an exported model; the native engine runs exports");
     const auto& tok = require_tokenizer(m.checkpoint);
-    o.steps = args.get_int("steps", 64);
-    // llama2.c always starts from BOS and, like its run.c, stops only at BOS.
-    const bool llama2c = m.checkpoint.format == "llama2c";
-    o.add_bos = !args.flag("no-bos") && tok.bos_id() >= 0 && (llama2c || tok.default_add_bos());
-    o.stop_at_eos = !llama2c;
+    const eval::GenerateOptions o = generate_options(args, m.checkpoint);
     const bool json = args.flag("json");
     auto stream = [&](const std::string& piece) {
         if (!json) std::cout << piece << std::flush;
     };
     const auto& c = m.checkpoint.config;
-    const std::int64_t positions = o.steps > 0 ? std::min(o.steps, c.max_seq_len) : c.max_seq_len;
+    const std::int64_t positions = generate_positions(o, m.checkpoint);
     std::unique_ptr<runtime::PackedDecoder> decoder;
     eval::NextLogits steps;
     if (native) {

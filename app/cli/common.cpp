@@ -1,5 +1,5 @@
 #include "app/cli/common.h"
-#include "app/cli/interrupt.h"
+#include "app/common/interrupt.h"
 #include "core/workflow/workspace.h"
 
 #include <torch/torch.h>
@@ -113,12 +113,6 @@ Progress cli_progress() {
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
 std::string default_calib_text() { return default_calibration_text().string(); }
-
-double peak_rss_mb() {
-    struct rusage ru {};
-    ::getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in kB on Linux
-}
 
 Budget parse_budget(const Args& args) {
     if (args.get("bytes")) return Budget::bytes(args.get_double("bytes", 0));

@@ -7,7 +7,8 @@
 #include <set>
 #include <string>
 
-#include "app/cli/args.h"
+#include "app/common/args.h"
+#include "app/common/peak_rss.h"
 #include "core/alloc/budget.h"
 #include "core/alloc/methods.h"
 #include "core/analysis/problem.h"
@@ -77,6 +78,5 @@ AllocationRequest parse_allocation_request(const Args& args);
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();
 // Peak resident memory of this process so far.
-double peak_rss_mb();
 
 }  // namespace scalebits::cli

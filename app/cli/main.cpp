@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "app/common/option_names.h"
 #include "core/util/allocator_tuning.h"
 #include "core/util/error.h"
 #include "core/util/exception_text.h"
@@ -41,26 +42,6 @@ const Command kCommands[] = {
     {"make-synthetic", scalebits::cli::cmd_make_synthetic, "write a Llama-shaped model with random weights (memory and time measurements)", "--out DIR [--hidden 1024] [--mlp 4096] [--layers 16] [--heads 16] [--kv-heads 8] [--head-dim D] [--vocab 49152] [--dtype bf16|f32] [--tied] [--seed S] [--tokenizer-json FILE] [--json]"},
     {"bench-matmul", scalebits::cli::cmd_bench_matmul, "fp32 matrix-multiply throughput of this machine (LibTorch)", "[--json]"},
 };
-
-// The option behind each setting core names in an OptionError.
-const char* option_of(scalebits::Setting s) {
-    using scalebits::Setting;
-    switch (s) {
-    case Setting::Tile: return "--tile";
-    case Setting::Group: return "--group";
-    case Setting::Widths: return "--bits";
-    case Setting::Context: return "--ctx";
-    case Setting::Quantizer: return "--quantizer";
-    case Setting::Rounds: return "--rounds";
-    case Setting::Steps: return "--steps";
-    case Setting::Temperature: return "--temperature";
-    case Setting::TopK: return "--top-k";
-    case Setting::TopP: return "--top-p";
-    case Setting::Device: return "--device";
-    case Setting::Format: return "--format";
-    }
-    return "?";
-}
 
 void usage(std::FILE* to) {
     std::fprintf(to, "scalebits-cli %s - mixed-precision LLM weight quantization\n\nusage: scalebits-cli <command> [options]\n\ncommands:\n",
@@ -97,7 +78,7 @@ int main(int argc, char** argv) {
         try {
             return c.run(rest);
         } catch (const scalebits::OptionError& e) {
-            std::fprintf(stderr, "scalebits-cli %s: error: %s: %s\n", c.name, option_of(e.setting()), e.what());
+            std::fprintf(stderr, "scalebits-cli %s: error: %s: %s\n", c.name, scalebits::cli::option_of(e.setting()), e.what());
             return 2;
         } catch (const scalebits::InputError& e) {
             std::fprintf(stderr, "scalebits-cli %s: error: %s\n", c.name, e.what());

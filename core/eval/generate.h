@@ -10,9 +10,12 @@
 #include <vector>
 
 #include "core/eval/sampler.h"
-#include "core/model/llama.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/cancel.h"
+
+namespace scalebits::model {
+class LlamaModel;  // core/model/llama.h; this header stays free of LibTorch (the lean runner links it)
+}
 
 namespace scalebits::eval {
 
@@ -41,7 +44,8 @@ GenerateResult generate(const NextLogits& decoder, std::int64_t vocab, std::int6
                         const tokenizer::Tokenizer& tok, const std::string& prompt, const GenerateOptions& options,
                         const std::function<void(const std::string&)>& on_piece = {}, const Progress& progress = {});
 
-// The LibTorch model as a NextLogits (it keeps its own KV cache).
+// The LibTorch model as a NextLogits (it keeps its own KV cache); defined with the model, in
+// model_steps.cpp.
 NextLogits model_steps(const model::LlamaModel& model);
 
 // generate() with model_steps(model).

@@ -16,9 +16,9 @@ struct Run {
     QByteArray out, err;
 };
 
-Run cli(const QStringList& args) {
+Run cli(const QStringList& args, const QString& program = QStringLiteral(SCALEBITS_CLI)) {
     QProcess p;
-    p.start(QStringLiteral(SCALEBITS_CLI), args);
+    p.start(program, args);
     Run r;
     if (!p.waitForFinished(scalebits::testing::kHangGuardMs)) {
         p.kill();
@@ -279,6 +279,44 @@ private slots:
                             QStringLiteral("--method"), QStringLiteral("group"), QStringLiteral("--out"),
                             tmp_.filePath(QStringLiteral("group"))});
         QCOMPARE(r.code, 2);
+    }
+
+    // The lean runner (no LibTorch) generates the same greedy tokens as the CLI's native engine, and
+    // its peak memory is the model file + the KV cache + at most 100 MB (more under the sanitizers,
+    // whose shadow memory counts too).
+    void leanRunnerMatchesTheCli() {
+        const QString out = tmp_.filePath(QStringLiteral("exported"));
+        const QStringList gen = {QStringLiteral("--model"), out, QStringLiteral("--prompt"), QStringLiteral("Once upon a time"),
+                                 QStringLiteral("--steps"), QStringLiteral("48"), QStringLiteral("--json")};
+        const Run lean = cli(gen, QStringLiteral(SCALEBITS_RUN));
+        QVERIFY2(lean.code == 0, lean.err.constData());
+        const Run full = cli(QStringList{QStringLiteral("generate")} + gen);
+        QVERIFY2(full.code == 0, full.err.constData());
+        const auto a = json_of(lean), b = json_of(full);
+        QVERIFY(a.value(QStringLiteral("tokens")).toArray().size() >= 40);
+        QCOMPARE(a.value(QStringLiteral("tokens")).toArray(), b.value(QStringLiteral("tokens")).toArray());
+        QCOMPARE(a.value(QStringLiteral("text")).toString(), b.value(QStringLiteral("text")).toString());
+        QVERIFY(a.value(QStringLiteral("tokens_per_s")).toDouble() > 0);
+        const double file_mb = a.value(QStringLiteral("model_file_bytes")).toDouble() / 1048576.0;
+        const double kv_mb = a.value(QStringLiteral("kv_cache_bytes")).toDouble() / 1048576.0;
+        const double peak = a.value(QStringLiteral("peak_rss_mb")).toDouble();
+#if defined(__SANITIZE_ADDRESS__)
+        const double slack = 400;
+#else
+        const double slack = 100;
+#endif
+        QVERIFY2(file_mb > 0 && peak > file_mb && peak <= file_mb + kv_mb + slack,
+                 qPrintable(QStringLiteral("peak %1 MiB, file %2 MiB, KV %3 MiB").arg(peak).arg(file_mb).arg(kv_mb)));
+        // A checkpoint that is not an export, and a bad setting: exit 2, one line naming the problem.
+        Run r = cli({QStringLiteral("--model"), shared("stories260K/stories260K.bin"), QStringLiteral("--tokenizer"),
+                     shared("stories260K/tok512.bin")},
+                    QStringLiteral(SCALEBITS_RUN));
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("stories260K.bin") && r.err.contains("not an exported") && r.err.count('\n') == 1,
+                 r.err.constData());
+        r = cli({QStringLiteral("--model"), out, QStringLiteral("--temperature"), QStringLiteral("-1")}, QStringLiteral(SCALEBITS_RUN));
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.startsWith("scalebits-run: error: --temperature"), r.err.constData());
     }
 
     void benchKernels() {

@@ -1,4 +1,4 @@
-#include "app/cli/interrupt.h"
+#include "app/common/interrupt.h"
 
 #include <csignal>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include "app/cli/args.h"
+#include "app/common/args.h"
 
 #include <charconv>
 

@@ -1,0 +1,8 @@
+#pragma once
+
+namespace scalebits::cli {
+
+// This process's peak resident memory so far, in MiB (getrusage; the JSON field keeps the name peak_rss_mb).
+double peak_rss_mb();
+
+}  // namespace scalebits::cli
