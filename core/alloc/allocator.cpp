@@ -74,8 +74,9 @@ ItemTable matrix_items(const TileProblem& problem) {
         for (std::int64_t i = 0; i < m.tile_count(); ++i, ++tile) {
             const ItemClass& tc = tiles.classes[tiles.item_class[tile]];
             for (std::size_t k = 0; k < W; ++k) {
-                cl.cost_bits[k] += tc.cost_bits[k];
-                s[k] += problem.S[tile * W + k];
+                const std::size_t kk = fixed_candidate(tc, cl, k);
+                cl.cost_bits[k] += tc.cost_bits[kk];
+                s[k] += problem.S[tile * W + kk];
             }
         }
         for (std::size_t k = 0; k < W; ++k) t.S[mi * W + k] = double(s[k]);
@@ -85,7 +86,7 @@ ItemTable matrix_items(const TileProblem& problem) {
     return t;
 }
 
-LayerAllocator::LayerAllocator(const TileProblem& problem) {
+LayerAllocator::LayerAllocator(const TileProblem& problem) : tile_pins_(problem.tile_pins) {
     const ItemTable items = matrix_items(problem);
     ladder_ = Ladder::build(items.view());
     for (const MatrixSpec& m : problem.matrices) tiles_per_matrix_.push_back(m.tile_count());
@@ -104,6 +105,7 @@ TileAllocation LayerAllocator::solve(const Budget& budget) const {
     ladder_.write_widths(p, per_matrix.data());
     for (std::size_t mi = 0; mi < per_matrix.size(); ++mi)
         out.widths.insert(out.widths.end(), std::size_t(tiles_per_matrix_[mi]), per_matrix[mi]);
+    apply_tile_pins(tile_pins_, out.widths);
     fill_sizes(out, ladder_.bits_at(p), quantized_weights_, overhead_bytes_);
     out.predicted_loss = ladder_.loss_at(p);
     out.prefix = p;

@@ -38,6 +38,7 @@ public:
     TileAllocation solve(const Budget& budget) const;
 
 private:
+    std::vector<TilePin> tile_pins_;
     Ladder ladder_;
     std::vector<std::int64_t> tiles_per_matrix_;
     std::int64_t quantized_weights_ = 0;
@@ -45,7 +46,14 @@ private:
 };
 
 // Matrix-level table: item m = matrix m, S_m(b) = sum of its tiles' S(b), cost = sum of its tiles'
-// costs (headers included), allowed range from the matrix's constraints.
+// costs (headers included), allowed range from the matrix's constraints. A pinned tile adds its
+// pinned width's cost and S to every choice of its matrix.
 ItemTable matrix_items(const TileProblem& problem);
+
+// The candidate a tile of class `tile` takes when its matrix (of class `matrix`) takes k: k itself,
+// unless the tile is held to one candidate its matrix does not share (a tile pin).
+inline std::size_t fixed_candidate(const ItemClass& tile, const ItemClass& matrix, std::size_t k) {
+    return tile.lo == tile.hi && (tile.lo != matrix.lo || tile.hi != matrix.hi) ? std::size_t(tile.lo) : k;
+}
 
 }  // namespace scalebits

@@ -33,6 +33,16 @@ void TileProblem::validate() const {
         throw InputError("sensitivity table holds " + std::to_string(S.size()) + " values, expected " +
                          std::to_string(expected) + " (tiles x widths)");
     if (overhead_bytes < 0) throw InputError("negative fixed overhead");
+    const std::int64_t tiles = tile_count();
+    for (std::size_t i = 0; i < tile_pins.size(); ++i) {
+        const TilePin& p = tile_pins[i];
+        if (p.tile < 0 || p.tile >= tiles)
+            throw InputError("tile pin " + std::to_string(p.tile) + " is outside the " + std::to_string(tiles) + " tiles");
+        if (i > 0 && p.tile <= tile_pins[i - 1].tile) throw InputError("tile pins must be in ascending tile order, one a tile");
+        if (std::find(widths.begin(), widths.end(), p.bits) == widths.end())
+            throw InputError("tile " + std::to_string(p.tile) + " is pinned to " + std::to_string(p.bits) +
+                             " bits, which is not one of the candidate widths");
+    }
 }
 
 std::pair<int, int> allowed_range(const MatrixSpec& m, const std::vector<int>& widths) {
@@ -59,10 +69,17 @@ ItemTable tile_classes(const TileProblem& problem) {
     t.item_class.reserve(std::size_t(problem.tile_count()));
     // Key: tile height, width, group, allowed range. Most tiles of a model share a handful of keys.
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>, std::uint32_t> ids;
+    auto pin = problem.tile_pins.begin();
+    std::int64_t tile = 0;
     for (const MatrixSpec& m : problem.matrices) {
-        const auto [lo, hi] = allowed_range(m, problem.widths);
+        const auto [m_lo, m_hi] = allowed_range(m, problem.widths);
         const std::int64_t n = m.tile_count();
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t i = 0; i < n; ++i, ++tile) {
+            int lo = m_lo, hi = m_hi;
+            if (pin != problem.tile_pins.end() && pin->tile == tile) {
+                lo = hi = int(std::find(problem.widths.begin(), problem.widths.end(), pin->bits) - problem.widths.begin());
+                ++pin;
+            }
             const auto key = std::make_tuple(m.tile_height(i), m.tile_width(i), m.group, lo, hi);
             auto it = ids.find(key);
             if (it == ids.end()) {
@@ -78,6 +95,11 @@ ItemTable tile_classes(const TileProblem& problem) {
         }
     }
     return t;
+}
+
+void apply_tile_pins(const std::vector<TilePin>& pins, std::vector<std::uint8_t>& tile_widths) {
+    for (const TilePin& p : pins)
+        if (std::size_t(p.tile) < tile_widths.size()) tile_widths[std::size_t(p.tile)] = std::uint8_t(p.bits);
 }
 
 std::vector<std::array<std::int64_t, kWidthSlots>> weights_per_width(const std::vector<MatrixSpec>& matrices,

@@ -13,9 +13,18 @@
 
 namespace scalebits {
 
+// One tile held at one width (the explorer's tile inspector, a workspace): the tile's index in the
+// problem (matrix by matrix, row-major over each grid) and its width, a candidate. It overrides the
+// matrix's pin and limits; every tile method keeps it, and it counts in the budget and the loss.
+struct TilePin {
+    std::int64_t tile = 0;
+    int bits = 0;
+};
+
 struct TileProblem {
     std::vector<int> widths{2, 3, 4, 8};  // candidate widths, ascending, each in 2..8 or kKeptBits
     std::vector<MatrixSpec> matrices;
+    std::vector<TilePin> tile_pins;  // ascending tile indices, one pin a tile
     // Predicted loss increase per tile and candidate width: S[tile * widths.size() + k], tiles matrix
     // by matrix, row-major over each matrix's tile grid.
     std::vector<double> S;
@@ -32,8 +41,12 @@ struct TileProblem {
 std::pair<int, int> allowed_range(const MatrixSpec& m, const std::vector<int>& widths);
 
 // Classes (cost per candidate with the tile header included, allowed range) and the class of every
-// tile. S stays with the problem; the result's S is empty.
+// tile. S stays with the problem; the result's S is empty. A pinned tile's class allows its pin only.
 ItemTable tile_classes(const TileProblem& problem);
+
+// Overwrites the widths of the problem's pinned tiles (methods that choose per matrix, then apply
+// the tiles' pins; their costs already count the pinned widths).
+void apply_tile_pins(const std::vector<TilePin>& pins, std::vector<std::uint8_t>& tile_widths);
 
 // An allocation as a value: what the slider, the CLI and the export read.
 struct TileAllocation {

@@ -1,9 +1,11 @@
 #include "core/alloc/uniform.h"
 
+#include "core/alloc/allocator.h"
 #include "core/util/error.h"
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 namespace scalebits {
 
@@ -35,11 +37,14 @@ MatrixTotals matrix_totals(const TileProblem& problem) {
     for (const MatrixSpec& m : problem.matrices) {
         std::vector<std::int64_t> b(W, 0);
         std::vector<long double> s(W, 0.0L);
+        ItemClass range;
+        std::tie(range.lo, range.hi) = allowed_range(m, problem.widths);
         for (std::int64_t i = 0; i < m.tile_count(); ++i, ++tile) {
             const ItemClass& c = tiles.classes[tiles.item_class[tile]];
             for (std::size_t k = 0; k < W; ++k) {
-                b[k] += c.cost_bits[k];
-                s[k] += problem.S[tile * W + k];
+                const std::size_t kk = fixed_candidate(c, range, k);  // a pinned tile keeps its width
+                b[k] += c.cost_bits[kk];
+                s[k] += problem.S[tile * W + kk];
             }
         }
         t.bits.push_back(std::move(b));
@@ -60,6 +65,7 @@ TileAllocation from_matrix_choice(const TileProblem& problem, const MatrixTotals
         out.bits += tot.bits[mi][std::size_t(k)];
         loss += tot.loss[mi][std::size_t(k)];
     }
+    apply_tile_pins(problem.tile_pins, out.widths);
     out.predicted_loss = double(loss);
     out.quantized_bytes = out.bits / 8;
     out.total_bytes = out.quantized_bytes + problem.overhead_bytes;

@@ -80,13 +80,34 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
                 p.S.push_back(0.0);
             }
         }
+        if (const auto pins = options.tile_pins.find(m.name); pins != options.tile_pins.end()) {
+            const std::int64_t first = p.tile_count();
+            for (const auto& [tile, bits] : pins->second) {
+                if (tile < 0 || tile >= s.tile_count())
+                    throw InputError(m.name + ": tile " + std::to_string(tile) + " is outside its " +
+                                     std::to_string(s.tile_count()) + " tiles");
+                const bool candidate = std::find(p.widths.begin(), p.widths.end(), bits) != p.widths.end();
+                if (!candidate || (bits == kKeptBits && !is_vocab_kind(m.kind)))
+                    throw InputError(m.name + ": tile " + std::to_string(tile) + " cannot be pinned to " +
+                                     std::to_string(bits) + " bits, which is not one of its candidate widths");
+                p.tile_pins.push_back({first + tile, bits});
+            }
+        }
         p.matrices.push_back(std::move(s));
+    }
+    for (const auto& [name, pins] : options.tile_pins) {
+        const bool known = std::any_of(p.matrices.begin(), p.matrices.end(), [&](const MatrixSpec& s) { return s.name == name; });
+        if (!known && !pins.empty())
+            throw InputError("tile pins name " + name + ", which is not a matrix of this allocation");
     }
     p.validate();
     return p;
 }
 
 GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options) {
+    for (const auto& [name, pins] : options.tile_pins)
+        if (!pins.empty())
+            throw InputError("the per-group reference allocates row-groups, not tiles: it cannot keep the tile pins of " + name);
     if (a.file.empty()) throw InputError("the per-group tables live in the analysis file; save the analysis first");
     const io::SafetensorsFile file = io::read_safetensors(a.file);
     // The vocabulary matrices take part at widths 2..8 (per-group widths have no fp16 rung).

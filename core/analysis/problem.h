@@ -24,8 +24,14 @@ struct ProblemOptions {
     bool whole_file = true;
     // By matrix name, or by matrix kind suffix ("down_proj"), or by layer prefix ("model.layers.0.").
     std::map<std::string, WidthConstraint> constraints;
+    // Single tiles held at one width, by exact matrix name, then tile index (row-major over the grid
+    // of the layout allocated: reordered unless `reordered` is off). They override the matrix's
+    // constraint; fp16 (16 bits) only on the vocabulary matrices of a whole-file budget.
+    std::map<std::string, std::map<std::int64_t, int>> tile_pins;
 };
 
+// Throws InputError naming the matrix for a tile pin on an unknown or unallocated matrix, outside
+// its grid, or at a width that is not a candidate.
 TileProblem make_tile_problem(const Analysis& analysis, const ProblemOptions& options = {});
 
 // Whether a problem made with `options` allocates the vocabulary matrices.
@@ -33,7 +39,7 @@ bool allocates_vocab(const Analysis& analysis, const ProblemOptions& options);
 
 // The per-group baseline's problem (always the reordered layout): the "cost.group.<matrix>" tables
 // read from the analysis file. Throws InputError naming the file when it has none (an analysis
-// made before they were stored: re-run analyze).
+// made before they were stored: re-run analyze), and for tile pins (it allocates row-groups).
 GroupProblem make_group_problem(const Analysis& analysis, const ProblemOptions& options = {});
 
 }  // namespace scalebits::analysis

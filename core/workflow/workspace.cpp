@@ -1,5 +1,6 @@
 #include "core/workflow/workspace.h"
 
+#include <charconv>
 #include <cmath>
 #include <set>
 #include <string>
@@ -48,13 +49,17 @@ void save_workspace(const Workspace& w, const fs::path& file) {
         if (c.max_bits) j["max_bits"] = c.max_bits;
         if (!j.empty()) constraints[match] = j;
     }
-    const nlohmann::json j = {{"format", kFormat},
+    nlohmann::json j = {{"format", kFormat},
                               {"version", kVersion},
                               {"analysis", (inside ? relative : analysis).generic_string()},
                               {"method", alloc_method_name(w.method)},
                               {"budget_bits_per_weight", w.budget_bits},
                               {"scope", w.options.whole_file ? "all" : "linear"},
                               {"constraints", constraints}};
+    nlohmann::json tile_pins = nlohmann::json::object();
+    for (const auto& [matrix, pins] : w.options.tile_pins)
+        for (const auto& [tile, bits] : pins) tile_pins[matrix][std::to_string(tile)] = bits;
+    if (!tile_pins.empty()) j["tile_pins"] = tile_pins;
     io::write_file_atomic(file, j.dump(2) + "\n");
 }
 
@@ -62,7 +67,8 @@ Workspace load_workspace(const fs::path& file) {
     const nlohmann::json j = io::read_json_file(file, 1u << 20);
     if (!j.is_object() || j.value("format", "") != kFormat)
         throw FormatError(file, "not a ScaleBITS workspace (no \"format\": \"scalebits-workspace\")");
-    refuse_unknown_keys(j, {"format", "version", "analysis", "method", "budget_bits_per_weight", "scope", "constraints"},
+    refuse_unknown_keys(j, {"format", "version", "analysis", "method", "budget_bits_per_weight", "scope", "constraints",
+                            "tile_pins"},
                         file, "the workspace");
     const int version = io::json_integer<int>(j.at("version"), file, "version");
     if (version != kVersion)
@@ -96,6 +102,22 @@ Workspace load_workspace(const fs::path& file) {
         wc.min_bits = width_field(c, "min_bits", file, match);
         wc.max_bits = width_field(c, "max_bits", file, match);
         w.options.constraints[match] = wc;
+    }
+    const auto& tile_pins = j.value("tile_pins", nlohmann::json::object());
+    if (!tile_pins.is_object()) throw FormatError(file, "\"tile_pins\" must be an object");
+    for (const auto& [matrix, pins] : tile_pins.items()) {
+        const std::string where = "tile_pins." + matrix;
+        if (!pins.is_object()) throw FormatError(file, where + " must be an object of tile index: bits");
+        for (const auto& [tile, bits_json] : pins.items()) {
+            std::int64_t index = -1;
+            const auto [end, ec] = std::from_chars(tile.data(), tile.data() + tile.size(), index);
+            if (ec != std::errc() || end != tile.data() + tile.size() || index < 0)
+                throw FormatError(file, where + ": '" + tile + "' is not a tile index");
+            const int bits = io::json_integer<int>(bits_json, file, where + "." + tile);
+            if (!is_tile_width(bits))
+                throw FormatError(file, where + "." + tile + " is " + std::to_string(bits) + ", not 2..8 or 16 (fp16)");
+            w.options.tile_pins[matrix][index] = bits;
+        }
     }
     return w;
 }

@@ -1,11 +1,12 @@
 #pragma once
 // A workspace: what a user found in the explorer, kept as a small JSON file they can reopen, share
 // or hand to the CLI (allocate and export --workspace): the analysis, the method, the budget and
-// the width constraints (pins and limits, and whether the budget covers the whole file).
+// the width constraints (pins and limits, single tiles' pins, whether the budget covers the whole file).
 //
 //   {"format": "scalebits-workspace", "version": 1, "analysis": "smollm2.sba",
 //    "method": "scalebits", "budget_bits_per_weight": 3.5, "scope": "all",
-//    "constraints": {"down_proj": {"pinned_bits": 8}, "model.layers.0.": {"min_bits": 4}}}
+//    "constraints": {"down_proj": {"pinned_bits": 8}, "model.layers.0.": {"min_bits": 4}},
+//    "tile_pins": {"model.layers.3.mlp.down_proj.weight": {"17": 8}}}
 //
 // "analysis" is stored relative to the workspace's folder when it lies under it, so a folder with
 // both files can be moved or shared.

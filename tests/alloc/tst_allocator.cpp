@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 using namespace scalebits;
 
@@ -41,9 +42,15 @@ TileProblem make_problem(std::uint64_t seed) {
 
 void check_constraints(const TileProblem& p, const TileAllocation& a) {
     QCOMPARE(std::int64_t(a.widths.size()), p.tile_count());
+    for (const TilePin& pin : p.tile_pins) QCOMPARE(int(a.widths[std::size_t(pin.tile)]), pin.bits);
     std::size_t t = 0;
+    auto pin = p.tile_pins.begin();
     for (const MatrixSpec& m : p.matrices) {
         for (std::int64_t i = 0; i < m.tile_count(); ++i, ++t) {
+            if (pin != p.tile_pins.end() && std::size_t(pin->tile) == t) {
+                ++pin;  // a tile pin overrides the matrix's pin and limits
+                continue;
+            }
             const int b = a.widths[t];
             if (m.pinned_bits) QCOMPARE(b, m.pinned_bits);
             if (m.min_bits) QVERIFY(b >= m.min_bits);
@@ -158,6 +165,46 @@ private slots:
         p = make_problem(5);
         p.S.pop_back();
         QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+    }
+
+    // Tile pins hold in every tile method, override the matrix's pin and limits, count in the bytes
+    // and the predicted loss (check_fits recomputes both from the widths), and leave the layer
+    // method one width per matrix elsewhere.
+    void tilePinsHoldInEveryMethod() {
+        TileProblem p = make_problem(6);
+        // Tile indices: emb 0..5 (pinned at 8), q 6..9 (min 3), k 10..11, up 12..23, down 24..31 (max 4), o 32..35.
+        p.tile_pins = {{3, 2}, {7, 2}, {10, 8}, {25, 8}, {33, 3}};
+        const TileProblem free = make_problem(6);
+        for (double bits : {3.6, 4.0, 5.5}) {  // the pins at 8 raise the minimum to 3.51
+            for (AllocMethod m : {AllocMethod::ScaleBits, AllocMethod::Layer, AllocMethod::Uniform, AllocMethod::UniformMix}) {
+                const TileAllocation a = allocate_tiles(p, Budget::bits_per_weight(bits), m);
+                check_fits(p, a);
+                if (m == AllocMethod::Layer) {
+                    std::size_t t = 0;
+                    for (const MatrixSpec& ms : p.matrices) {
+                        std::set<int> seen;
+                        for (std::int64_t i = 0; i < ms.tile_count(); ++i, ++t) {
+                            const bool pinned = std::any_of(p.tile_pins.begin(), p.tile_pins.end(),
+                                                            [t](const TilePin& q) { return std::size_t(q.tile) == t; });
+                            if (!pinned) seen.insert(a.widths[t]);
+                        }
+                        QVERIFY(seen.size() <= 1);
+                    }
+                }
+            }
+            // The ladder's pinned tiles differ from the free solution's where the free one chose otherwise.
+            const TileAllocation a = allocate_tiles(p, Budget::bits_per_weight(bits), AllocMethod::ScaleBits);
+            const TileAllocation f = allocate_tiles(free, Budget::bits_per_weight(bits), AllocMethod::ScaleBits);
+            QCOMPARE(int(f.widths[3]), 8);  // "emb" is pinned at 8 as a matrix
+            QCOMPARE(int(a.widths[3]), 2);
+        }
+        // Bad pins: out of range, not a candidate, out of order.
+        p.tile_pins = {{36, 4}};
+        QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+        p.tile_pins = {{3, 5}};
+        QVERIFY_THROWS_EXCEPTION(InputError, TileAllocator{p});
+        p.tile_pins = {{7, 2}, {3, 2}};
+        QVERIFY_THROWS_EXCEPTION(InputError, LayerAllocator{p});
     }
 
     void methodNames() {

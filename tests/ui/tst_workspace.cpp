@@ -24,6 +24,16 @@ using namespace scalebits;
 using scalebits::testing::kHangGuardMs;
 
 namespace {
+
+const std::string kQ1 = "model.layers.1.self_attn.q_proj.weight";
+const std::string kDown2 = "model.layers.2.mlp.down_proj.weight";
+
+// First tile of a matrix in a solution's widths.
+std::size_t first_tile(const analysis::Analysis& a, const ui::Solution& s, const std::string& name) {
+    for (std::size_t i = 0; i < a.matrices.size(); ++i)
+        if (a.matrices[i].name == name) return std::size_t(s.tile_offsets.at(i));
+    return SIZE_MAX;
+}
 QByteArray digest(const QString& file) {
     QFile f(file);
     if (!f.open(QIODevice::ReadOnly)) return {};
@@ -57,6 +67,9 @@ private Q_SLOTS:
             analysis::ProblemOptions pins;
             pins.constraints["down_proj"].pinned_bits = 8;
             pins.constraints["model.layers.0."].min_bits = 5;
+            // Single tiles too: one below its matrix's free choice, one overriding the matrix's pin.
+            pins.tile_pins[kQ1][1] = 2;
+            pins.tile_pins[kDown2][0] = 3;
             c->setConstraints(pins);
             QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 2, kHangGuardMs);
             c->setMethod(QStringLiteral("layer"));
@@ -64,6 +77,8 @@ private Q_SLOTS:
             QVERIFY(c->solution());
             QCOMPARE(c->solution()->budget_bits, 5.5);  // feasible with the pins
             savedWidths_ = c->solution()->current->widths;
+            QCOMPARE(int(savedWidths_.at(first_tile(*analysis_, *c->solution(), kQ1) + 1)), 2);
+            QCOMPARE(int(savedWidths_.at(first_tile(*analysis_, *c->solution(), kDown2))), 3);
             QVERIFY(window.saveWorkspace(workspace_));
         }
         // Stored relative to the workspace's folder (the analysis lies beside it).
@@ -80,6 +95,8 @@ private Q_SLOTS:
         QCOMPARE(c->budget(), 5.5);
         QCOMPARE(c->constraints().constraints.at("down_proj").pinned_bits, 8);
         QCOMPARE(c->constraints().constraints.at("model.layers.0.").min_bits, 5);
+        QCOMPARE(c->constraints().tile_pins.at(kQ1).at(1), 2);
+        QCOMPARE(c->constraints().tile_pins.at(kDown2).at(0), 3);
         QVERIFY(c->solution());
         QCOMPARE(c->solution()->current->widths, savedWidths_);
     }
@@ -125,6 +142,12 @@ private Q_SLOTS:
         QTest::newRow("pin width") << head + "\"method\": \"layer\", \"budget_bits_per_weight\": 4, \"constraints\": "
                                              "{\"q_proj\": {\"pinned_bits\": 9}}}"
                                    << QStringLiteral("constraints.q_proj.pinned_bits is 9");
+        QTest::newRow("tile pin width") << head + "\"method\": \"layer\", \"budget_bits_per_weight\": 4, \"tile_pins\": "
+                                                  "{\"q\": {\"3\": 12}}}"
+                                        << QStringLiteral("tile_pins.q.3 is 12");
+        QTest::newRow("tile index") << head + "\"method\": \"layer\", \"budget_bits_per_weight\": 4, \"tile_pins\": "
+                                              "{\"q\": {\"x\": 4}}}"
+                                    << QStringLiteral("'x' is not a tile index");
         QTest::newRow("unknown field") << head + "\"method\": \"layer\", \"budget_bits_per_weight\": 4, \"bugdet\": 3}"
                                        << QStringLiteral("unknown field 'bugdet'");
         QTest::newRow("not a workspace") << QByteArray("{\"analysis\": \"x\"}") << QStringLiteral("not a ScaleBITS workspace");
