@@ -91,6 +91,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         budget_->setBudget(controller_->budget());
     });
     connect(controller_, &AllocationController::solutionChanged, this, &MainWindow::showSolution);
+    connect(heatmaps_, &HeatmapView::tileClicked, this, &MainWindow::tileClicked);
     connect(controller_, &AllocationController::rateQualityChanged, rateQuality_, &RateQualityPlot::showCurves);
     connect(controller_, &AllocationController::errorOccurred, budget_, &BudgetPanel::showError);
     connect(controller_, &AllocationController::analysisReady, this, [this] {
@@ -606,6 +607,28 @@ void MainWindow::showPinMenu(const QPoint& pos) {
     if (!constraints.constraints.empty())
         menu.addAction(tr("Remove all pins"), this, [this] { controller_->setConstraints({}); });
     menu.exec(table_->viewport()->mapToGlobal(pos));
+}
+
+// The tile inspector's pins: a click pins the tile at its width on screen (or unpins it), a right
+// click offers every candidate width. Pins act on the layout the method allocates.
+void MainWindow::tileClicked(int matrix, qint64 tile, bool reordered, Qt::MouseButton button, QPoint globalPos) {
+    const auto a = controller_->analysis();
+    if (!a || !controller_->ready()) return;
+    if (reordered != controller_->pinsOnReorderedLayout()) {
+        budget_->showError(tr("%1 allocates the %2 layout: pin tiles in its heatmap")
+                               .arg(controller_->method(), controller_->pinsOnReorderedLayout() ? tr("reordered") : tr("original")));
+        return;
+    }
+    if (button == Qt::LeftButton) return controller_->toggleTilePin(matrix, tile);
+    if (button != Qt::RightButton) return;
+    QMenu menu(this);
+    QMenu* at = menu.addMenu(tr("Pin tile %1 at").arg(tile));
+    for (int b : a->widths) at->addAction(tr("%1 bits").arg(b), this, [this, matrix, tile, b] { controller_->setTilePin(matrix, tile, b); });
+    if (controller_->constraints().whole_file && analysis::is_vocab_kind(a->matrices.at(std::size_t(matrix)).kind))
+        at->addAction(tr("fp16 (kept)"), this, [this, matrix, tile] { controller_->setTilePin(matrix, tile, kKeptBits); });
+    if (controller_->tilePin(matrix, tile) != 0)
+        menu.addAction(tr("Unpin tile %1").arg(tile), this, [this, matrix, tile] { controller_->setTilePin(matrix, tile, 0); });
+    menu.exec(globalPos);
 }
 
 }  // namespace scalebits::ui

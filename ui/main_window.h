@@ -94,6 +94,7 @@ private:
     void nudgeBudget(double delta);
     // The layer table's context menu: pin the matrix (or every matrix of its kind) at a width.
     void showPinMenu(const QPoint& pos);
+    void tileClicked(int matrix, qint64 tile, bool reordered, Qt::MouseButton button, QPoint globalPos);
     // Runs `work` in a BackgroundJob with a progress dialog; `done` on success, `cancelled` on cancel,
     // a warning titled `failTitle` on failure.
     void runWithProgress(const QString& title, const QString& failTitle, std::function<void(const scalebits::Progress&)> work,

@@ -5,12 +5,19 @@
 
 #include "hang_guard.h"
 
+#include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/synthetic.h"
 #include "core/util/error.h"
 #include "ui/controllers/allocation_controller.h"
 #include "ui/views/heatmap_plot.h"
 #include "ui/views/heatmap_view.h"
+#include "ui/main_window.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QMenu>
+#include <QTimer>
 
 using namespace scalebits;
 using scalebits::testing::kHangGuardMs;
@@ -81,6 +88,88 @@ private Q_SLOTS:
         view.setAnalysis(loaded);
         view.setMatrix(5);
         compareSensitivity(view, loaded->matrices[5]);
+    }
+
+    // The tile inspector with real clicks in the main window: a left click pins a tile at its width
+    // on screen (it then holds at budgets where the free allocation moves it), a right click's menu
+    // pins it at another width, which changes its width, the predicted loss and the bytes in the next
+    // solution; the result equals core's allocation with that pin.
+    void tilePinByClick() {
+        const auto a = smallAnalysis();
+        ui::MainWindow window;
+        QSignalSpy ready(window.controller(), &ui::AllocationController::analysisReady);
+        window.setAnalysis(a, QStringLiteral("synthetic"));
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        auto* c = window.controller();
+        const int matrix = 6;  // down_proj of layer 0
+        window.heatmaps()->setMatrix(matrix);
+        HeatmapPlot* plot = window.heatmaps()->plot(3);  // allocated widths, reordered layout (scalebits)
+        QVERIFY(c->pinsOnReorderedLayout());
+        const int row = 1, col = 2;
+        const qint64 tile = qint64(row) * plot->gridCols() + col;
+        const auto index = [&] { return std::size_t(c->solution()->tile_offsets[matrix] + tile); };
+        // The free allocation at a low and a high budget.
+        const double lo = c->minBits() + 0.05, hi = c->maxBits() - 0.5;
+        c->setBudget(lo);
+        const int free_lo = c->solution()->current->widths[index()];
+        c->setBudget(hi);
+        const int free_hi = c->solution()->current->widths[index()];
+        QVERIFY2(free_lo != free_hi, "the test tile must move with the budget");
+        auto cellCenter = [&] {
+            QCoreApplication::processEvents();  // a pending replot lays the axes out
+            return QPoint(int(plot->xAxis->coordToPixel(col)), int(plot->yAxis->coordToPixel(row)));
+        };
+
+        QSignalSpy solutions(c, &ui::AllocationController::solutionChanged);
+        QTest::mouseClick(plot, Qt::LeftButton, {}, cellCenter());
+        QTRY_VERIFY_WITH_TIMEOUT(solutions.count() >= 1, kHangGuardMs);
+        QCOMPARE(c->tilePin(matrix, tile), free_hi);
+        c->setBudget(lo);
+        QCOMPARE(int(c->solution()->current->widths[index()]), free_hi);  // held where the free one moved it
+
+        // Right click: the menu's "Pin tile N at" -> another width.
+        const int target = free_hi == 2 ? 3 : 2;
+        const auto before = c->solution();
+        QElapsedTimer clock;
+        QTimer::singleShot(50, this, [&] {
+            auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+            QVERIFY(menu);
+            for (QAction* act : menu->actions())
+                if (act->menu() && act->text().contains(QStringLiteral("Pin tile %1 at").arg(tile)))
+                    for (QAction* w : act->menu()->actions())
+                        if (w->text() == QStringLiteral("%1 bits").arg(target)) {
+                            clock.start();
+                            w->trigger();
+                        }
+            menu->close();
+        });
+        solutions.clear();
+        qint64 arrived_ms = -1;
+        const auto timing = connect(c, &ui::AllocationController::solutionChanged, this, [&] {
+            if (arrived_ms < 0) arrived_ms = clock.elapsed();
+        });
+        QTest::mouseClick(plot, Qt::RightButton, {}, cellCenter());
+        if (solutions.count() == 0) QVERIFY(solutions.wait(kHangGuardMs));
+        disconnect(timing);
+        qInfo("pin at %d bits to the new solution: %lld ms (%lld tiles)", target, static_cast<long long>(arrived_ms),
+              static_cast<long long>(c->solution()->current->widths.size()));
+        const auto after = c->solution();
+        QCOMPARE(int(after->current->widths[index()]), target);
+        QCOMPARE(c->tilePin(matrix, tile), target);
+        // The solver spends what the pin freed (or finds what it costs) elsewhere: another loss, and
+        // bytes that still fit the budget.
+        QVERIFY(after->current->predicted_loss != before->current->predicted_loss);
+        QVERIFY(after->current->bits <= after->current->budget_bits);
+        // The same as core's allocation with that pin.
+        analysis::ProblemOptions o;
+        o.tile_pins[a->matrices[matrix].name][tile] = target;
+        const auto core = analysis::allocate(*a, AllocMethod::ScaleBits, Budget::bits_per_weight(c->budget()), o);
+        QCOMPARE(core.widths, after->current->widths);
+        QCOMPARE(core.total_bytes, after->current->total_bytes);
+        // Its tooltip says so.
+        QVERIFY(plot->describeCell(row, col).contains(QStringLiteral("pinned at %1 bits").arg(target)));
     }
 
     void exportsWriteWhatIsShown() {

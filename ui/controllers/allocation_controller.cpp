@@ -80,6 +80,35 @@ void AllocationController::setConstraints(const analysis::ProblemOptions& constr
     rebuild();
 }
 
+void AllocationController::setTilePin(int matrix, qint64 tile, int bits) {
+    if (!analysis_ || matrix < 0 || std::size_t(matrix) >= analysis_->matrices.size()) return;
+    const std::string& name = analysis_->matrices[std::size_t(matrix)].name;
+    auto& pins = constraints_.tile_pins[name];
+    if (bits == 0)
+        pins.erase(tile);
+    else
+        pins[tile] = bits;
+    if (pins.empty()) constraints_.tile_pins.erase(name);
+    rebuild();
+}
+
+void AllocationController::toggleTilePin(int matrix, qint64 tile) {
+    if (!solution_ || matrix < 0 || std::size_t(matrix) >= solution_->tile_offsets.size()) return;
+    if (tilePin(matrix, tile) != 0) return setTilePin(matrix, tile, 0);
+    const std::size_t t = std::size_t(solution_->tile_offsets[std::size_t(matrix)] + tile);
+    if (t < solution_->current->widths.size()) setTilePin(matrix, tile, solution_->current->widths[t]);
+}
+
+int AllocationController::tilePin(int matrix, qint64 tile) const {
+    if (!analysis_ || matrix < 0 || std::size_t(matrix) >= analysis_->matrices.size()) return 0;
+    const auto it = constraints_.tile_pins.find(analysis_->matrices[std::size_t(matrix)].name);
+    if (it == constraints_.tile_pins.end()) return 0;
+    const auto pin = it->second.find(tile);
+    return pin == it->second.end() ? 0 : pin->second;
+}
+
+bool AllocationController::pinsOnReorderedLayout() const { return analysis::method_uses_reordered_layout(method_); }
+
 void AllocationController::rebuild() {
     const quint64 job = ++job_;
     engine_.reset();
@@ -87,6 +116,7 @@ void AllocationController::rebuild() {
     if (!analysis_) return;
     auto input = analysis_;
     auto constraints = constraints_;
+    tile_pins_ = std::make_shared<const std::map<std::string, std::map<std::int64_t, int>>>(constraints_.tile_pins);
     auto work = QtConcurrent::run([input, constraints]() -> EngineResult {
         try {
             return {build_engine(*input, constraints), {}};
@@ -166,6 +196,7 @@ std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod me
         s->reordered_layout = other(AllocMethod::ScaleBits);
     }
     s->tile_offsets = e.summarize_original.tile_offsets();
+    s->tile_pins = tile_pins_;
     return s;
 }
 

@@ -9,6 +9,7 @@
 #include <QVector>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -41,6 +42,9 @@ struct Solution {
     std::shared_ptr<const TileAllocation> reordered_layout;
     analysis::AllocationSummary summary;        // of `current`
     std::vector<std::int64_t> tile_offsets;     // first tile of each matrix in the widths
+    // The single tiles' pins of these allocations, by matrix name then tile index (shown by the tile
+    // inspector); never null once solved.
+    std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>> tile_pins;
 };
 
 // Predicted loss against average bits per weight, per method, at a grid of budgets.
@@ -69,6 +73,8 @@ public:
     double budget() const { return budget_; }
     QString method() const;
     const analysis::ProblemOptions& constraints() const { return constraints_; }
+    int tilePin(int matrix, qint64 tile) const;  // 0 when the tile has none
+    bool pinsOnReorderedLayout() const;          // the layout the current method allocates
 
     // A solution for any tile method and budget on the current allocators, without changing what is on
     // screen (the compare view). Throws InputError for an infeasible budget; null before ready().
@@ -88,6 +94,12 @@ public Q_SLOTS:
     // Pins and width limits (by matrix name, layer prefix or kind): the allocators are rebuilt in a
     // worker, then analysisReady and a new solution follow as for a new analysis.
     void setConstraints(const scalebits::analysis::ProblemOptions& constraints);
+    // The tile inspector: pins tile `tile` of analysis matrix `matrix` at `bits`, or removes its pin
+    // (bits 0); as for setConstraints, a new solution follows. Tile indices are row-major over the
+    // tile grid of the layout the method allocates (pinsOnReorderedLayout).
+    void setTilePin(int matrix, qint64 tile, int bits);
+    // Pins the tile at its width in the solution on screen, or removes its pin when it has one.
+    void toggleTilePin(int matrix, qint64 tile);
 
 Q_SIGNALS:
     void analysisReady(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
@@ -106,6 +118,7 @@ private:
     std::shared_ptr<const Engine> engine_;
     std::shared_ptr<const Solution> solution_;
     analysis::ProblemOptions constraints_;
+    std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>> tile_pins_;  // of the engine built
     AllocMethod method_ = AllocMethod::ScaleBits;
     double budget_ = 4.0;
     quint64 job_ = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/alloc/cost_model.h"
 #include "core/analysis/summary.h"
 
 namespace scalebits::ui {
@@ -116,6 +117,8 @@ void HeatmapPlot::setWidths(std::shared_ptr<const TileAllocation> allocation, co
     }
 }
 
+void HeatmapPlot::setPins(std::map<std::int64_t, int> pins) { pins_ = std::move(pins); }
+
 void HeatmapPlot::fillWidths() {
     auto* data = map_->data();
     const int rows = gridRows(), cols = gridCols();
@@ -159,10 +162,19 @@ QString HeatmapPlot::describeCell(int gridRow, int gridCol) const {
                        .arg(info.col_end - 1)
                        .arg(locale.toString(info.fisher, 'g', 4));
     int chosen = 0;
+    const std::int64_t tile = std::int64_t(gridRow) * gridCols() + gridCol;
     if (allocation_ && offset_ >= 0) {
-        const auto t = std::size_t(offset_) + std::size_t(gridRow) * std::size_t(gridCols()) + std::size_t(gridCol);
+        const auto t = std::size_t(offset_ + tile);
         if (t < allocation_->widths.size()) chosen = allocation_->widths[t];
     }
+    if (chosen != 0) {
+        const std::int64_t bytes = tile_bytes_with_header(info.row_end - info.row_begin, info.col_end - info.col_begin, m.group, chosen);
+        text += tr("<br>tile %1: %2 at %3 bytes").arg(tile).arg(chosen == kKeptBits ? tr("fp16") : tr("%1 bits").arg(chosen)).arg(bytes);
+    }
+    if (const auto pin = pins_.find(tile); pin != pins_.end())
+        text += tr("<br><b>pinned at %1</b> (click to unpin)").arg(pin->second == kKeptBits ? tr("fp16") : tr("%1 bits").arg(pin->second));
+    else if (mode_ == Mode::Width && chosen != 0)
+        text += tr("<br><i>click to pin at this width, right-click for others</i>");
     text += QStringLiteral("<table>");
     for (std::size_t k = 0; k < info.S.size() && k < analysis_->widths.size(); ++k) {
         const int b = analysis_->widths[k];
@@ -180,12 +192,31 @@ void HeatmapPlot::paintEvent(QPaintEvent* event) {
     Q_EMIT painted();
 }
 
+bool HeatmapPlot::cellAt(QPointF pos, int* gridRow, int* gridCol) const {
+    if (matrix_ < 0) return false;
+    map_->data()->coordToCell(xAxis->pixelToCoord(pos.x()), yAxis->pixelToCoord(pos.y()), gridCol, gridRow);
+    return *gridRow >= 0 && *gridCol >= 0 && *gridRow < gridRows() && *gridCol < gridCols();
+}
+
+void HeatmapPlot::mousePressEvent(QMouseEvent* event) {
+    pressedAt_ = event->position();
+    QCustomPlot::mousePressEvent(event);
+}
+
+void HeatmapPlot::mouseReleaseEvent(QMouseEvent* event) {
+    QCustomPlot::mouseReleaseEvent(event);
+    // A click, not the end of a drag that panned the view.
+    if ((event->position() - pressedAt_).manhattanLength() > 4) return;
+    int row = -1, col = -1;
+    if (cellAt(event->position(), &row, &col))
+        Q_EMIT cellClicked(row, col, event->button(), event->globalPosition().toPoint());
+}
+
 void HeatmapPlot::mouseMoveEvent(QMouseEvent* event) {
     QCustomPlot::mouseMoveEvent(event);
     if (event->buttons() != Qt::NoButton || matrix_ < 0) return;
     int col = -1, row = -1;
-    const QPointF pos = event->position();
-    map_->data()->coordToCell(xAxis->pixelToCoord(pos.x()), yAxis->pixelToCoord(pos.y()), &col, &row);
+    cellAt(event->position(), &row, &col);
     const QString text = describeCell(row, col);
     if (text.isEmpty())
         QToolTip::hideText();

@@ -44,6 +44,11 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
             plot->setMinimumSize(220, 160);
             plots_[std::size_t(r * 2 + c)] = plot;
             grid->addWidget(plot, r + 2, c + 1);
+            if (r == 1)
+                connect(plot, &HeatmapPlot::cellClicked, this,
+                        [this, plot](int row, int col, Qt::MouseButton button, QPoint at) {
+                            Q_EMIT tileClicked(matrix_, qint64(row) * plot->gridCols() + col, plot->reordered(), button, at);
+                        });
         }
     }
     grid->setRowStretch(2, 1);
@@ -74,6 +79,11 @@ void HeatmapView::setMatrix(int index) {
 void HeatmapView::setSolution(std::shared_ptr<const Solution> solution) {
     solution_ = std::move(solution);
     if (!solution_) return;
+    std::map<std::int64_t, int> pins;
+    if (solution_->tile_pins && analysis_ && matrix_ >= 0)
+        if (const auto it = solution_->tile_pins->find(analysis_->matrices[std::size_t(matrix_)].name); it != solution_->tile_pins->end())
+            pins = it->second;
+    for (auto* p : plots_) p->setPins(pins);
     plots_[2]->setWidths(solution_->original_layout, solution_->tile_offsets);
     plots_[3]->setWidths(solution_->reordered_layout, solution_->tile_offsets);
 }

@@ -29,6 +29,11 @@ public:
     void exportImage(const QString& path) const;  // .png or .svg by suffix
     void exportCsv(const QString& path) const;
 
+Q_SIGNALS:
+    // A click on a tile of an allocated-width heatmap (the tile inspector): the analysis matrix, the
+    // tile's index in that layout's grid, and which layout.
+    void tileClicked(int matrix, qint64 tile, bool reordered, Qt::MouseButton button, QPoint globalPos);
+
 public Q_SLOTS:
     void setMatrix(int index);
     void setSolution(std::shared_ptr<const scalebits::ui::Solution> solution);
