@@ -80,6 +80,22 @@ class TestResponsiveness : public QObject {
         qInfo("%s: budget change -> repainted heatmap over %d changes: median %.2f ms, worst %.2f ms (target %.0f ms); "
               "of which synchronous work (solve + all views redrawn into their buffers): median %.2f ms, worst %.2f ms",
               label, kChanges, median, worst, targetMs, work[work.size() / 2], work.back());
+        // Tile pins (the tile inspector): each rebuilds the allocators with the pin, then repaints.
+        std::vector<double> pin_ms;
+        auto* controller = window.controller();
+        const int pinned_matrix = window.heatmaps()->matrix();
+        for (int i = 0; i < 3; ++i) {
+            painted.clear();
+            QSignalSpy solved(controller, &ui::AllocationController::solutionChanged);
+            t.start();
+            controller->setTilePin(pinned_matrix, i, 8);
+            while ((solved.isEmpty() || painted.isEmpty()) && t.elapsed() < kHangGuardMs)
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+            QVERIFY2(!solved.isEmpty() && !painted.isEmpty(), "no new solution after a tile pin (hang guard)");
+            pin_ms.push_back(double(t.nsecsElapsed()) / 1e6);
+        }
+        std::sort(pin_ms.begin(), pin_ms.end());
+        qInfo("%s: tile pin -> new solution repainted, 3 pins: median %.1f ms, worst %.1f ms", label, pin_ms[1], pin_ms[2]);
         QElapsedTimer m;
         m.start();
         constexpr int kRedraws = 10;
