@@ -1,4 +1,5 @@
 #include "ui/main_window.h"
+#include "ui/views/figure_export.h"
 
 #include <QAction>
 #include <QApplication>
@@ -177,10 +178,22 @@ void MainWindow::createActions() {
     exportAction_->setShortcut(QKeySequence(tr("Ctrl+Shift+S")));
     exportAction_->setEnabled(false);
     file->addSeparator();
-    auto* png = file->addAction(QIcon(QStringLiteral(":/icons/export.svg")), tr("&Export heatmaps as image…"), this, &MainWindow::exportImage);
+    // Every figure as PNG, SVG or its numbers as CSV (also each figure's context menu).
+    figureMenu_ = file->addMenu(QIcon(QStringLiteral(":/icons/export.svg")), tr("&Export figure"));
+    auto* png = figureMenu_->addAction(tr("&Heatmaps as image…"), this, &MainWindow::exportImage);
     png->setShortcut(QKeySequence(tr("Ctrl+E")));
-    auto* csv = file->addAction(tr("Export heatmap &data as CSV…"), this, &MainWindow::exportCsv);
+    auto* csv = figureMenu_->addAction(tr("Heatmap &data as CSV…"), this, &MainWindow::exportCsv);
     csv->setShortcut(QKeySequence(tr("Ctrl+Shift+E")));
+    figureMenu_->addSeparator();
+    figureMenu_->addAction(tr("&Model map…"), this, [this] {
+        exportFigureWithDialog(modelMap_->plot(), QStringLiteral("model-map"), [this] { return modelMap_->csv(); });
+    });
+    figureMenu_->addAction(tr("&Width histogram…"), this, [this] {
+        exportFigureWithDialog(histogram_, QStringLiteral("width-histogram"), [this] { return histogram_->csv(); });
+    });
+    figureMenu_->addAction(tr("&Rate-quality plot…"), this, [this] {
+        exportFigureWithDialog(rateQuality_, QStringLiteral("rate-quality"), [this] { return rateQuality_->csv(); });
+    });
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);

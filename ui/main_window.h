@@ -64,6 +64,7 @@ public:
     // and adds the point to the rate-quality plot.
     void evaluateAtBudget();
     RateQualityPlot* rateQualityPlot() const { return rateQuality_; }
+    QMenu* figureMenu() const { return figureMenu_; }  // File > Export figure
     // The analysed model's family and size, as the status bar shows it ("qwen2 (biases on q, k, v) ·
     // 24 layers · hidden 896"); empty without an analysis.
     QString modelDescription() const;
@@ -111,6 +112,7 @@ private:
     WidthHistogram* histogram_ = nullptr;
     ModelMap* modelMap_ = nullptr;
     RateQualityPlot* rateQuality_ = nullptr;
+    QMenu* figureMenu_ = nullptr;
     QSplitter* hsplit_ = nullptr;
     QSplitter* vsplit_ = nullptr;
     QMenu* recentMenu_ = nullptr;

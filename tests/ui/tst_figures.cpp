@@ -9,6 +9,7 @@
 #include "hang_guard.h"
 
 #include "core/analysis/synthetic.h"
+#include "core/util/error.h"
 #include "ui/main_window.h"
 #include "ui/views/figure_export.h"
 #include "ui/views/model_map.h"
@@ -82,6 +83,23 @@ private Q_SLOTS:
         auto* map = window.modelMap();
         checkImages(map->plot(), QStringLiteral("model-map"));
         QCOMPARE(lines(map->csv()).size(), 1 + int(a->matrices.size()));
+
+        // File > Export figure lists every figure; what it saves goes by the suffix.
+        QStringList entries;
+        for (QAction* act : window.figureMenu()->actions())
+            if (!act->isSeparator()) entries << act->text().remove(QLatin1Char('&'));
+        for (const char* want : {"Heatmaps as image…", "Heatmap data as CSV…", "Model map…", "Width histogram…", "Rate-quality plot…"})
+            QVERIFY2(entries.contains(QString::fromUtf8(want)), qPrintable(entries.join(QStringLiteral(" | "))));
+        const QString csv = tmp_.filePath(QStringLiteral("by-suffix.csv")), svg = tmp_.filePath(QStringLiteral("by-suffix.svg"));
+        ui::saveFigure(map->plot(), csv, [map] { return map->csv(); });
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+        QCOMPARE(QString::fromUtf8(f.readAll()), map->csv());
+        ui::saveFigure(rq, svg, [rq] { return rq->csv(); });
+        QFile g(svg);
+        QVERIFY(g.open(QIODevice::ReadOnly));
+        QVERIFY(g.read(512).contains("<svg"));
+        QVERIFY_THROWS_EXCEPTION(InputError, ui::saveFigure(rq, tmp_.filePath(QStringLiteral("none.csv")), {}));
     }
 };
 

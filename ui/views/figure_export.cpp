@@ -36,6 +36,26 @@ void saveText(const QString& path, const QString& text) {
     if (file.write(text.toUtf8()) < 0) throw InputError(path.toStdString(), "cannot write: " + file.errorString().toStdString());
 }
 
+void saveFigure(QWidget* figure, const QString& path, const std::function<QString()>& csv) {
+    if (QFileInfo(path).suffix().compare(QStringLiteral("csv"), Qt::CaseInsensitive) == 0) {
+        if (!csv) throw InputError(path.toStdString(), "this figure has no table of numbers to save as CSV");
+        return saveText(path, csv());
+    }
+    saveFigureImage(figure, path);
+}
+
+void exportFigureWithDialog(QWidget* figure, const QString& name, const std::function<QString()>& csv) {
+    QString filters = QObject::tr("PNG image (*.png);;SVG drawing (*.svg)");
+    if (csv) filters += QObject::tr(";;CSV (*.csv)");
+    const QString path = QFileDialog::getSaveFileName(figure->window(), QObject::tr("Export figure"), name + QStringLiteral(".png"), filters);
+    if (path.isEmpty()) return;
+    try {
+        saveFigure(figure, path, csv);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(figure->window(), QObject::tr("Export failed"), QString::fromStdString(e.what()));
+    }
+}
+
 void addFigureMenu(QWidget* figure, const QString& name, std::function<QString()> csv) {
     figure->setContextMenuPolicy(Qt::CustomContextMenu);
     QObject::connect(figure, &QWidget::customContextMenuRequested, figure, [figure, name, csv](const QPoint& pos) {
