@@ -2,11 +2,14 @@
 //   scalebits [ANALYSIS]
 //   scalebits --screenshot FILE.png [--analysis A | --synthetic N] [--budget B] [--method M]
 // --screenshot renders the main window once the allocation and the rate-quality curves are in, saves
-// it and exits (run with QT_QPA_PLATFORM=offscreen on machines without a display).
+// it and exits (run with QT_QPA_PLATFORM=offscreen on machines without a display);
+// --screenshot-inspect ROW,COL pins that tile first and draws its inspector tooltip into the image.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTableView>
+#include <QPainter>
 #include <QTimer>
+#include <QToolTip>
 
 #include <cstdio>
 #include <memory>
@@ -18,6 +21,7 @@
 #include "ui/views/budget_panel.h"
 #include "ui/views/compare_dialog.h"
 #include "ui/views/export_dialog.h"
+#include "ui/views/heatmap_plot.h"
 #include "ui/views/heatmap_view.h"
 
 using namespace scalebits;
@@ -45,7 +49,11 @@ int main(int argc, char** argv) {
                                         QStringLiteral("folder"));
     const QCommandLineOption compareShot(QStringLiteral("screenshot-compare"),
                                          QStringLiteral("Save the compare view (the budget on screen against half a bit more) to --screenshot and exit."));
-    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix, exportShot, compareShot});
+    const QCommandLineOption inspectShot(QStringLiteral("screenshot-inspect"),
+                                         QStringLiteral("Pin tile ROW,COL of the reordered width heatmap at 8 bits and save the window with that "
+                                                        "tile's inspector tooltip to --screenshot."),
+                                         QStringLiteral("row,col"));
+    parser.addOptions({screenshot, analysisOpt, synthetic, budget, method, matrix, exportShot, compareShot, inspectShot});
     parser.addPositionalArgument(QStringLiteral("analysis"), QStringLiteral("Analysis file to open."), QStringLiteral("[analysis]"));
     parser.process(app);
 
@@ -124,6 +132,39 @@ int main(int argc, char** argv) {
             });
             dialog->show();
             dialog->start();
+            return;
+        }
+        if (parser.isSet(inspectShot)) {
+            const QStringList rc = parser.value(inspectShot).split(QLatin1Char(','));
+            auto* plot = window.heatmaps()->plot(3);
+            const int row = rc.value(0).toInt(), col = rc.value(1).toInt();
+            if (rc.size() != 2 || row < 0 || col < 0 || row >= plot->gridRows() || col >= plot->gridCols()) {
+                exitCode = fail(QStringLiteral("--screenshot-inspect needs ROW,COL inside the %1 x %2 tile grid")
+                                    .arg(plot->gridRows())
+                                    .arg(plot->gridCols()));
+                app.exit(exitCode);
+                return;
+            }
+            static bool pinned = false;  // the pin's own rate-quality update comes back here
+            if (!pinned) {
+                pinned = true;
+                window.controller()->setTilePin(window.heatmaps()->matrix(), qint64(row) * plot->gridCols() + col, 8);
+                return;
+            }
+            QTimer::singleShot(300, &app, [&, plot, row, col] {
+                const QPoint cell(int(plot->xAxis->coordToPixel(col)), int(plot->yAxis->coordToPixel(row)));
+                QToolTip::showText(plot->mapToGlobal(cell), plot->describeCell(row, col), plot);
+                QTimer::singleShot(300, &app, [&] {
+                    // The tooltip is a window of its own: drawn onto the main window's image where it stands.
+                    QPixmap image = window.grab();
+                    QPainter painter(&image);
+                    for (QWidget* w : QApplication::topLevelWidgets())
+                        if (w->isVisible() && w->inherits("QTipLabel")) painter.drawPixmap(window.mapFromGlobal(w->pos()), w->grab());
+                    painter.end();
+                    if (!image.save(out)) exitCode = fail(QStringLiteral("cannot write %1").arg(out));
+                    app.exit(exitCode);
+                });
+            });
             return;
         }
         QWidget* shot = &window;
