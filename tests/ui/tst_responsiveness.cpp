@@ -84,7 +84,9 @@ class TestResponsiveness : public QObject {
         std::vector<double> pin_ms;
         auto* controller = window.controller();
         const int pinned_matrix = window.heatmaps()->matrix();
-        for (int i = 0; i < 3; ++i) {
+        // Three pins on small analyses; one on large ones, whose rebuild takes seconds under the sanitizers.
+        const int pins = a->total_tiles() <= 100000 ? 3 : 1;
+        for (int i = 0; i < pins; ++i) {
             painted.clear();
             QSignalSpy solved(controller, &ui::AllocationController::solutionChanged);
             t.start();
@@ -95,7 +97,8 @@ class TestResponsiveness : public QObject {
             pin_ms.push_back(double(t.nsecsElapsed()) / 1e6);
         }
         std::sort(pin_ms.begin(), pin_ms.end());
-        qInfo("%s: tile pin -> new solution repainted, 3 pins: median %.1f ms, worst %.1f ms", label, pin_ms[1], pin_ms[2]);
+        qInfo("%s: tile pin -> new solution repainted, %d pin(s): median %.1f ms, worst %.1f ms", label, pins,
+              pin_ms[pin_ms.size() / 2], pin_ms.back());
         QElapsedTimer m;
         m.start();
         constexpr int kRedraws = 10;
