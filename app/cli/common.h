@@ -77,6 +77,5 @@ AllocationRequest parse_allocation_request(const Args& args);
 
 // ../shared/data/c4/c4-sample.utf8 relative to the source tree, for --calib's default.
 std::string default_calib_text();
-// Peak resident memory of this process so far.
 
 }  // namespace scalebits::cli

@@ -2,7 +2,7 @@
 
 namespace scalebits::cli {
 
-// This process's peak resident memory so far, in MiB (getrusage; the JSON field keeps the name peak_rss_mb).
+// This process's peak resident memory so far, in MiB (VmHWM; the JSON field keeps the name peak_rss_mb).
 double peak_rss_mb();
 
 }  // namespace scalebits::cli

@@ -145,10 +145,11 @@ int main(int argc, char** argv) {
                 app.exit(exitCode);
                 return;
             }
-            static bool pinned = false;  // the pin's own rate-quality update comes back here
-            if (!pinned) {
-                pinned = true;
-                window.controller()->setTilePin(window.heatmaps()->matrix(), qint64(row) * plot->gridCols() + col, 8);
+            // First pass: pin the tile; the pin's own rate-quality update comes back here.
+            const int matrixIndex = window.heatmaps()->matrix();
+            const qint64 tile = qint64(row) * plot->gridCols() + col;
+            if (window.controller()->tilePin(matrixIndex, tile) == 0) {
+                window.controller()->setTilePin(matrixIndex, tile, 8);
                 return;
             }
             QTimer::singleShot(300, &app, [&, plot, row, col] {

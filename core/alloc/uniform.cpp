@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <tuple>
 
 namespace scalebits {
 
@@ -23,32 +22,20 @@ int index_of(const std::vector<int>& widths, int bits) {
     throw InputError("uniform width " + std::to_string(bits) + " is not one of the candidate widths");
 }
 
-// Per matrix and candidate: total cost (bits, headers included) and total S.
+// Per matrix and candidate: total cost (bits, headers included) and total S, pinned tiles at their
+// pins: the layer method's matrix items (allocator.h).
 struct MatrixTotals {
     std::vector<std::vector<std::int64_t>> bits;
     std::vector<std::vector<double>> loss;
 };
 
 MatrixTotals matrix_totals(const TileProblem& problem) {
-    const ItemTable tiles = tile_classes(problem);  // validates
+    const ItemTable items = matrix_items(problem);  // validates
     const std::size_t W = problem.widths.size();
     MatrixTotals t;
-    std::size_t tile = 0;
-    for (const MatrixSpec& m : problem.matrices) {
-        std::vector<std::int64_t> b(W, 0);
-        std::vector<long double> s(W, 0.0L);
-        ItemClass range;
-        std::tie(range.lo, range.hi) = allowed_range(m, problem.widths);
-        for (std::int64_t i = 0; i < m.tile_count(); ++i, ++tile) {
-            const ItemClass& c = tiles.classes[tiles.item_class[tile]];
-            for (std::size_t k = 0; k < W; ++k) {
-                const std::size_t kk = fixed_candidate(c, range, k);  // a pinned tile keeps its width
-                b[k] += c.cost_bits[kk];
-                s[k] += problem.S[tile * W + kk];
-            }
-        }
-        t.bits.push_back(std::move(b));
-        t.loss.emplace_back(s.begin(), s.end());
+    for (std::size_t mi = 0; mi < problem.matrices.size(); ++mi) {
+        t.bits.push_back(items.classes[items.item_class[mi]].cost_bits);
+        t.loss.emplace_back(items.S.begin() + std::ptrdiff_t(mi * W), items.S.begin() + std::ptrdiff_t((mi + 1) * W));
     }
     return t;
 }

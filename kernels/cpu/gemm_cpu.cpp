@@ -252,6 +252,15 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
     // needs groups of exactly one half or whole chunks.
     const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
     const bool vnni = have_avx512vnni() && (grid.group == 64 || grid.group % 128 == 0);
+    // The tail columns and fp16 tiles: AVX2 + F16C where the CPU has them, else the scalar code.
+    using ColumnTerms = void (*)(const cpu::TileArgs&, const float*, std::size_t);
+    ColumnTerms tail = tail_terms, dense_terms = dense_tile_terms;
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+    if (have_avx2_f16c()) {
+        tail = cpu::tail_terms_avx2;
+        dense_terms = cpu::dense_tile_terms_avx2;
+    }
+#endif
     const Prepared prep = prepare(grid, x, batch, vnni);
     cpu::ThreadPool& pool = cpu::ThreadPool::shared();
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
@@ -312,12 +321,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 }
                 if (a.geom.b == kDenseBits) {
                     // A tile kept at fp16: a plain product on the natural-order activations.
-#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-                    if (have_avx2_f16c())
-                        cpu::dense_tile_terms_avx2(a, x + k0, K);
-                    else
-#endif
-                        dense_tile_terms(a, x + k0, K);
+                    dense_terms(a, x + k0, K);
                     continue;
                 }
                 if (a.geom.nc() > 0) {
@@ -339,12 +343,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 else
 #endif
                     cpu::zero_terms_generic(a);
-#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-                if (have_avx2_f16c())
-                    cpu::tail_terms_avx2(a, x + k0, K);
-                else
-#endif
-                    tail_terms(a, x + k0, K);
+                tail(a, x + k0, K);
             }
             float* y = ys[m];
             for (std::size_t row = 0; row < r; ++row)
