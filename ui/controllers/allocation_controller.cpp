@@ -21,9 +21,11 @@ namespace scalebits::ui {
 // only adds the summaries of its two heatmap layouts.
 struct Engine {
     Engine(const analysis::Analysis& a, const analysis::ProblemOptions& constraints)
-        : allocations(a, constraints),
+        : tile_pins(constraints.tile_pins),
+          allocations(a, constraints),
           summarize_original(allocations.problem(AllocMethod::TileNoReorder)),
           summarize_reordered(allocations.problem(AllocMethod::ScaleBits)) {}
+    std::map<std::string, std::map<std::int64_t, int>> tile_pins;  // the pins these allocators keep
     analysis::AllocationEngine allocations;
     analysis::AllocationSummarizer summarize_original, summarize_reordered;
 
@@ -116,7 +118,6 @@ void AllocationController::rebuild() {
     if (!analysis_) return;
     auto input = analysis_;
     auto constraints = constraints_;
-    tile_pins_ = std::make_shared<const std::map<std::string, std::map<std::int64_t, int>>>(constraints_.tile_pins);
     auto work = QtConcurrent::run([input, constraints]() -> EngineResult {
         try {
             return {build_engine(*input, constraints), {}};
@@ -196,7 +197,7 @@ std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod me
         s->reordered_layout = other(AllocMethod::ScaleBits);
     }
     s->tile_offsets = e.summarize_original.tile_offsets();
-    s->tile_pins = tile_pins_;
+    s->tile_pins = std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>>(engine_, &e.tile_pins);
     return s;
 }
 

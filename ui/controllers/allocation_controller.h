@@ -43,7 +43,7 @@ struct Solution {
     analysis::AllocationSummary summary;        // of `current`
     std::vector<std::int64_t> tile_offsets;     // first tile of each matrix in the widths
     // The single tiles' pins of these allocations, by matrix name then tile index (shown by the tile
-    // inspector); never null once solved.
+    // inspector): those of the allocators that solved it; never null once solved.
     std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>> tile_pins;
 };
 
@@ -118,7 +118,6 @@ private:
     std::shared_ptr<const Engine> engine_;
     std::shared_ptr<const Solution> solution_;
     analysis::ProblemOptions constraints_;
-    std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>> tile_pins_;  // of the engine built
     AllocMethod method_ = AllocMethod::ScaleBits;
     double budget_ = 4.0;
     quint64 job_ = 0;
