@@ -1,13 +1,10 @@
 // Benchmark baselines measured in the same run as the packed kernels: a dense FP32 GEMV and a
 // multi-threaded read-bandwidth probe (the physical limit of a batch-1 GEMV is bytes / bandwidth).
+#include "cpu_features.h"
 #include "cpu_gemm.h"
 #include "thread_pool.h"
 
 #include "scalebits/kernels.h"
-
-#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-#include <cpuid.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -22,24 +19,15 @@ namespace scalebits::kernels {
 namespace {
 bool avx2_ok() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-    static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return ok;
+    return cpu::cpu_has_avx2_fma();
 #else
     return false;
 #endif
 }
-#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-// From CPUID directly: clang before 15 does not know "f16c" as a __builtin_cpu_supports feature.
-bool cpu_has_f16c() {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
-}
-#endif
 bool f16c_ok() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
     // SCALEBITS_CPU_PATH=generic takes the plain loop, as for the packed kernels (verify runs both).
-    const char* cap = std::getenv("SCALEBITS_CPU_PATH");
-    static const bool ok = avx2_ok() && cpu_has_f16c() && !(cap && std::string(cap) == "generic");
+    static const bool ok = avx2_ok() && cpu::cpu_has_f16c() && cpu::cpu_path_cap() != "generic";
     return ok;
 #else
     return false;

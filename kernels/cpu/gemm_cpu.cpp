@@ -3,6 +3,7 @@
 // The zero-point term is separate: sum_k s (q - z) x = s * sum_k q x - s * z * sum_k x, with sum_k x
 // precomputed per group. Tail columns (tiles not a multiple of 128 wide) and fp16 tiles run in
 // tail_avx2.cpp, or here in scalar code on machines without AVX2.
+#include "cpu_features.h"
 #include "cpu_gemm.h"
 #include "thread_pool.h"
 
@@ -22,15 +23,11 @@ namespace scalebits::kernels {
 
 namespace {
 
-// SCALEBITS_CPU_PATH=generic|avx2 caps the path (to test the narrower kernels on a wider CPU).
-std::string cpu_path_cap() {
-    const char* e = std::getenv("SCALEBITS_CPU_PATH");
-    return e ? std::string(e) : std::string();
-}
+using cpu::cpu_path_cap;
 
 bool have_avx2() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-    static const bool ok = cpu_path_cap() != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool ok = cpu_path_cap() != "generic" && cpu::cpu_has_avx2_fma();
     return ok;
 #else
     return false;
@@ -40,7 +37,7 @@ bool have_avx2() {
 // The tail and fp16-tile paths (tail_avx2.cpp) also convert halves with F16C.
 bool have_avx2_f16c() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-    static const bool ok = have_avx2() && __builtin_cpu_supports("f16c");
+    static const bool ok = have_avx2() && cpu::cpu_has_f16c();
     return ok;
 #else
     return false;
@@ -207,8 +204,7 @@ void chunks_generic(const TileArgs& a) {
 
 static bool have_avx512vl() {
 #if defined(SCALEBITS_HAVE_AVX512_KERNEL)
-    static const bool ok = have_avx2() && cpu_path_cap() != "avx2" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    static const bool ok = have_avx2() && cpu_path_cap() != "avx2" && cpu::cpu_has_avx512_vnni_set();
     return ok;
 #else
     return false;
