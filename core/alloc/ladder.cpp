@@ -254,6 +254,24 @@ std::uint8_t Ladder::base_index(std::size_t item) const {
     return k;
 }
 
+std::vector<std::size_t> Ladder::steps_of(std::size_t item) const {
+    std::vector<std::size_t> out;
+    if (item >= n_items_) return out;
+    std::uint16_t last_block = 0;
+    for (const auto& need : need_) {
+        const std::uint16_t block = need[item];
+        // Blocks grow with the candidate (an item's upgrades come in order); one upgrade may lift
+        // several candidates, so equal blocks repeat.
+        if (block == 0 || block == kNever || block == last_block) continue;
+        last_block = block;
+        const std::size_t q0 = (std::size_t(block) - 1) << shift_;
+        const std::size_t q1 = std::min(steps_.size(), std::size_t(block) << shift_);
+        for (std::size_t q = q0; q < q1; ++q)
+            if (steps_[q].item == item && (out.empty() || out.back() < q)) out.push_back(q);
+    }
+    return out;
+}
+
 void Ladder::write_widths(std::size_t prefix, std::uint8_t* out) const {
     prefix = std::min(prefix, steps_.size());
     const std::size_t K = need_.size();

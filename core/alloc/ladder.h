@@ -49,6 +49,9 @@ public:
     void write_widths(std::size_t prefix, std::uint8_t* out) const;
     // Candidate index of every item at its base (prefix 0).
     std::uint8_t base_index(std::size_t item) const;
+    // Positions in the ladder of one item's upgrades, ascending (the width tables locate their
+    // blocks, so it costs one block scan per upgrade, not a pass over the ladder).
+    std::vector<std::size_t> steps_of(std::size_t item) const;
 
 private:
     std::vector<int> widths_;

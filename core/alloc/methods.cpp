@@ -39,16 +39,27 @@ AllocMethod parse_alloc_method(std::string_view name) {
 
 bool is_runtime_friendly(AllocMethod method) { return method != AllocMethod::Group; }
 
-TileMethodSolver::TileMethodSolver(const TileProblem& problem, AllocMethod method) : problem_(problem), method_(method) {
+TileMethodSolver::TileMethodSolver(const TileProblem& problem, AllocMethod method)
+    : problem_(problem), method_(method), pins_(problem.tile_pins) {
     switch (method) {
     case AllocMethod::ScaleBits:
     case AllocMethod::TileNoReorder: tiles_ = std::make_unique<TileAllocator>(problem); return;
-    case AllocMethod::Layer: layer_ = std::make_unique<LayerAllocator>(problem); return;
+    case AllocMethod::Layer:
     case AllocMethod::Uniform:
-    case AllocMethod::UniformMix: return;  // nothing to precompute
+    case AllocMethod::UniformMix: layer_ = std::make_unique<LayerAllocator>(problem); return;
     case AllocMethod::Group: break;
     }
     throw InputError("the group method allocates row-groups, not tiles: solve a GroupProblem with GroupAllocator");
+}
+
+TileMethodSolver::TileMethodSolver(const TileMethodSolver& from, std::vector<TilePin> pins)
+    : problem_(from.problem_), method_(from.method_), pins_(std::move(pins)) {
+    if (from.tiles_) tiles_ = std::make_unique<TileAllocator>(from.tiles_->with_pins(problem_, pins_));
+    if (from.layer_) layer_ = std::make_unique<LayerAllocator>(from.layer_->with_pins(problem_, pins_));
+}
+
+std::unique_ptr<TileMethodSolver> TileMethodSolver::with_pins(std::vector<TilePin> pins) const {
+    return std::unique_ptr<TileMethodSolver>(new TileMethodSolver(*this, std::move(pins)));
 }
 
 TileMethodSolver::~TileMethodSolver() = default;
@@ -59,8 +70,8 @@ TileAllocation TileMethodSolver::solve(const Budget& budget) const {
     case AllocMethod::ScaleBits:
     case AllocMethod::TileNoReorder: a = tiles_->solve(budget); break;
     case AllocMethod::Layer: a = layer_->solve(budget); break;
-    case AllocMethod::Uniform: a = best_uniform(problem_, budget); break;
-    case AllocMethod::UniformMix: a = uniform_mix(problem_, budget); break;
+    case AllocMethod::Uniform: a = best_uniform(problem_, layer_->matrix_items(), pins_, budget); break;
+    case AllocMethod::UniformMix: a = uniform_mix(problem_, layer_->matrix_items(), pins_, budget); break;
     case AllocMethod::Group: break;  // refused by the constructor
     }
     a.method = alloc_method_name(method_);

@@ -37,6 +37,12 @@ public:
     TileMethodSolver(const TileMethodSolver&) = delete;
     TileMethodSolver& operator=(const TileMethodSolver&) = delete;
 
+    // This method under other tile pins (they replace problem.tile_pins) on the same problem, sharing
+    // what was precomputed: a tile pin in the explorer costs the pinned tiles, not a new ladder.
+    // Throws InputError for a pin outside the tiles or not at a candidate width.
+    std::unique_ptr<TileMethodSolver> with_pins(std::vector<TilePin> pins) const;
+    const std::vector<TilePin>& tile_pins() const { return pins_; }
+
     AllocMethod method() const { return method_; }
     // Throws InputError when the budget is below the method's cheapest allocation.
     TileAllocation solve(const Budget& budget) const;
@@ -44,10 +50,12 @@ public:
     const TileAllocator* ladder() const { return tiles_.get(); }
 
 private:
+    TileMethodSolver(const TileMethodSolver& from, std::vector<TilePin> pins);
     const TileProblem& problem_;
     AllocMethod method_;
+    std::vector<TilePin> pins_;
     std::unique_ptr<TileAllocator> tiles_;
-    std::unique_ptr<LayerAllocator> layer_;
+    std::unique_ptr<LayerAllocator> layer_;  // layer, and the matrix table of the uniform methods
 };
 
 // One-shot solve (prepares, then solves once; keep a TileMethodSolver when solving many budgets).

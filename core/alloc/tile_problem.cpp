@@ -33,13 +33,17 @@ void TileProblem::validate() const {
         throw InputError("sensitivity table holds " + std::to_string(S.size()) + " values, expected " +
                          std::to_string(expected) + " (tiles x widths)");
     if (overhead_bytes < 0) throw InputError("negative fixed overhead");
-    const std::int64_t tiles = tile_count();
-    for (std::size_t i = 0; i < tile_pins.size(); ++i) {
-        const TilePin& p = tile_pins[i];
+    validate_tile_pins(*this, tile_pins);
+}
+
+void validate_tile_pins(const TileProblem& problem, const std::vector<TilePin>& pins) {
+    const std::int64_t tiles = problem.tile_count();
+    for (std::size_t i = 0; i < pins.size(); ++i) {
+        const TilePin& p = pins[i];
         if (p.tile < 0 || p.tile >= tiles)
             throw InputError("tile pin " + std::to_string(p.tile) + " is outside the " + std::to_string(tiles) + " tiles");
-        if (i > 0 && p.tile <= tile_pins[i - 1].tile) throw InputError("tile pins must be in ascending tile order, one a tile");
-        if (std::find(widths.begin(), widths.end(), p.bits) == widths.end())
+        if (i > 0 && p.tile <= pins[i - 1].tile) throw InputError("tile pins must be in ascending tile order, one a tile");
+        if (std::find(problem.widths.begin(), problem.widths.end(), p.bits) == problem.widths.end())
             throw InputError("tile " + std::to_string(p.tile) + " is pinned to " + std::to_string(p.bits) +
                              " bits, which is not one of the candidate widths");
     }
@@ -62,21 +66,24 @@ std::pair<int, int> allowed_range(const MatrixSpec& m, const std::vector<int>& w
     return {lo, hi};
 }
 
-ItemTable tile_classes(const TileProblem& problem) {
+ItemTable tile_classes(const TileProblem& problem) { return tile_classes(problem, problem.tile_pins); }
+
+ItemTable tile_classes(const TileProblem& problem, const std::vector<TilePin>& pins) {
     problem.validate();
+    validate_tile_pins(problem, pins);
     ItemTable t;
     t.widths = problem.widths;
     t.item_class.reserve(std::size_t(problem.tile_count()));
     // Key: tile height, width, group, allowed range. Most tiles of a model share a handful of keys.
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>, std::uint32_t> ids;
-    auto pin = problem.tile_pins.begin();
+    auto pin = pins.begin();
     std::int64_t tile = 0;
     for (const MatrixSpec& m : problem.matrices) {
         const auto [m_lo, m_hi] = allowed_range(m, problem.widths);
         const std::int64_t n = m.tile_count();
         for (std::int64_t i = 0; i < n; ++i, ++tile) {
             int lo = m_lo, hi = m_hi;
-            if (pin != problem.tile_pins.end() && pin->tile == tile) {
+            if (pin != pins.end() && pin->tile == tile) {
                 lo = hi = int(std::find(problem.widths.begin(), problem.widths.end(), pin->bits) - problem.widths.begin());
                 ++pin;
             }

@@ -40,9 +40,15 @@ struct TileProblem {
 // Throws InputError naming the matrix when nothing is allowed or the pinned width is not a candidate.
 std::pair<int, int> allowed_range(const MatrixSpec& m, const std::vector<int>& widths);
 
+// Checks single tiles' pins against the problem: inside its tiles, in ascending tile order, one a
+// tile, each at a candidate width. Throws InputError.
+void validate_tile_pins(const TileProblem& problem, const std::vector<TilePin>& pins);
+
 // Classes (cost per candidate with the tile header included, allowed range) and the class of every
 // tile. S stays with the problem; the result's S is empty. A pinned tile's class allows its pin only.
 ItemTable tile_classes(const TileProblem& problem);
+// The same under other pins than problem.tile_pins (none: every tile free).
+ItemTable tile_classes(const TileProblem& problem, const std::vector<TilePin>& pins);
 
 // Overwrites the widths of the problem's pinned tiles (methods that choose per matrix, then apply
 // the tiles' pins; their costs already count the pinned widths).

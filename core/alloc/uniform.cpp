@@ -29,8 +29,7 @@ struct MatrixTotals {
     std::vector<std::vector<double>> loss;
 };
 
-MatrixTotals matrix_totals(const TileProblem& problem) {
-    const ItemTable items = matrix_items(problem);  // validates
+MatrixTotals matrix_totals(const TileProblem& problem, const ItemTable& items) {
     const std::size_t W = problem.widths.size();
     MatrixTotals t;
     for (std::size_t mi = 0; mi < problem.matrices.size(); ++mi) {
@@ -40,8 +39,8 @@ MatrixTotals matrix_totals(const TileProblem& problem) {
     return t;
 }
 
-TileAllocation from_matrix_choice(const TileProblem& problem, const MatrixTotals& tot, const std::vector<int>& choice,
-                                  const char* method) {
+TileAllocation from_matrix_choice(const TileProblem& problem, const MatrixTotals& tot, const std::vector<TilePin>& pins,
+                                  const std::vector<int>& choice, const char* method) {
     TileAllocation out;
     out.method = method;
     long double loss = 0;
@@ -52,7 +51,7 @@ TileAllocation from_matrix_choice(const TileProblem& problem, const MatrixTotals
         out.bits += tot.bits[mi][std::size_t(k)];
         loss += tot.loss[mi][std::size_t(k)];
     }
-    apply_tile_pins(problem.tile_pins, out.widths);
+    apply_tile_pins(pins, out.widths);
     out.predicted_loss = double(loss);
     out.quantized_bytes = out.bits / 8;
     out.total_bytes = out.quantized_bytes + problem.overhead_bytes;
@@ -71,15 +70,20 @@ std::vector<int> uniform_choice(const TileProblem& problem, int k) {
 
 TileAllocation uniform_allocation(const TileProblem& problem, int bits) {
     const int k = index_of(problem.widths, bits);
-    const MatrixTotals tot = matrix_totals(problem);
-    return from_matrix_choice(problem, tot, uniform_choice(problem, k), "uniform");
+    const MatrixTotals tot = matrix_totals(problem, matrix_items(problem));
+    return from_matrix_choice(problem, tot, problem.tile_pins, uniform_choice(problem, k), "uniform");
 }
 
 TileAllocation best_uniform(const TileProblem& problem, const Budget& budget) {
-    const MatrixTotals tot = matrix_totals(problem);
+    return best_uniform(problem, matrix_items(problem), problem.tile_pins, budget);
+}
+
+TileAllocation best_uniform(const TileProblem& problem, const ItemTable& items, const std::vector<TilePin>& pins,
+                            const Budget& budget) {
+    const MatrixTotals tot = matrix_totals(problem, items);
     const std::int64_t allowed = budget_to_bits(budget, problem.quantized_weights(), problem.overhead_bytes);
     for (int k = int(problem.widths.size()) - 1; k >= 0; --k) {
-        TileAllocation a = from_matrix_choice(problem, tot, uniform_choice(problem, k), "uniform");
+        TileAllocation a = from_matrix_choice(problem, tot, pins, uniform_choice(problem, k), "uniform");
         if (a.bits <= allowed) {
             a.budget_bits = allowed;
             return a;
@@ -90,7 +94,12 @@ TileAllocation best_uniform(const TileProblem& problem, const Budget& budget) {
 }
 
 TileAllocation uniform_mix(const TileProblem& problem, const Budget& budget) {
-    const MatrixTotals tot = matrix_totals(problem);
+    return uniform_mix(problem, matrix_items(problem), problem.tile_pins, budget);
+}
+
+TileAllocation uniform_mix(const TileProblem& problem, const ItemTable& items, const std::vector<TilePin>& pins,
+                           const Budget& budget) {
+    const MatrixTotals tot = matrix_totals(problem, items);
     const std::int64_t allowed = budget_to_bits(budget, problem.quantized_weights(), problem.overhead_bytes);
     const int W = int(problem.widths.size());
     int k_lo = -1;
@@ -125,7 +134,7 @@ TileAllocation uniform_mix(const TileProblem& problem, const Budget& budget) {
             }
         }
     }
-    TileAllocation out = from_matrix_choice(problem, tot, choice, "uniform-mix");
+    TileAllocation out = from_matrix_choice(problem, tot, pins, choice, "uniform-mix");
     out.budget_bits = allowed;
     return out;
 }

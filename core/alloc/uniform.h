@@ -19,4 +19,11 @@ TileAllocation best_uniform(const TileProblem& problem, const Budget& budget);
 
 TileAllocation uniform_mix(const TileProblem& problem, const Budget& budget);
 
+// The same from a matrix-level table already made (LayerAllocator::matrix_items) under `pins`, which
+// replace problem.tile_pins: what a prepared solver calls on every budget.
+TileAllocation best_uniform(const TileProblem& problem, const ItemTable& matrix_items, const std::vector<TilePin>& pins,
+                            const Budget& budget);
+TileAllocation uniform_mix(const TileProblem& problem, const ItemTable& matrix_items, const std::vector<TilePin>& pins,
+                           const Budget& budget);
+
 }  // namespace scalebits

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "core/alloc/allocator.h"
 #include "core/alloc/group_alloc.h"
@@ -51,23 +52,46 @@ const std::vector<AllocMethod>& tile_methods() {
     return all;
 }
 
-AllocationEngine::AllocationEngine(const Analysis& a, const ProblemOptions& options, const std::vector<AllocMethod>& methods) {
+AllocationEngine::AllocationEngine(const Analysis& a, const ProblemOptions& options, const std::vector<AllocMethod>& methods)
+    : options_(options) {
+    std::shared_ptr<TileProblem> made[2];  // original, reordered: pins still in, until the solvers hold them
     for (AllocMethod m : methods) {
         if (m == AllocMethod::Group) throw InputError("the group method allocates row-groups, not tiles: use allocate()");
         const bool reordered = method_uses_reordered_layout(m);
-        auto& problem = reordered ? reordered_ : original_;
+        auto& problem = made[reordered ? 1 : 0];
         if (!problem) {
             ProblemOptions po = options;
             po.reordered = reordered;
             whole_file_ = allocates_vocab(a, po);
-            problem = std::make_unique<TileProblem>(make_tile_problem(a, po));
+            problem = std::make_shared<TileProblem>(make_tile_problem(a, po));
         }
         const bool have = std::any_of(solvers_.begin(), solvers_.end(), [m](const auto& s) { return s->method() == m; });
         if (!have) solvers_.push_back(std::make_unique<TileMethodSolver>(*problem, m));
     }
+    for (auto& p : made)
+        if (p) p->tile_pins.clear();  // the solvers keep them (tile_pins())
+    original_ = std::move(made[0]);
+    reordered_ = std::move(made[1]);
 }
 
 AllocationEngine::~AllocationEngine() = default;
+
+std::unique_ptr<AllocationEngine> AllocationEngine::with_tile_pins(const Analysis& a, const ProblemOptions& options) const {
+    ProblemOptions same = options;
+    same.tile_pins = options_.tile_pins;
+    same.reordered = options_.reordered;
+    if (!(same == options_)) throw std::logic_error("with_tile_pins: only the tile pins may differ from the engine's options");
+    std::unique_ptr<AllocationEngine> out(new AllocationEngine);
+    out->original_ = original_;
+    out->reordered_ = reordered_;
+    out->options_ = options;
+    out->whole_file_ = whole_file_;
+    std::vector<TilePin> pins[2];  // original, reordered
+    if (original_) pins[0] = resolve_tile_pins(a, *original_, options);
+    if (reordered_) pins[1] = resolve_tile_pins(a, *reordered_, options);
+    for (const auto& s : solvers_) out->solvers_.push_back(s->with_pins(pins[method_uses_reordered_layout(s->method()) ? 1 : 0]));
+    return out;
+}
 
 const TileMethodSolver& AllocationEngine::solver(AllocMethod method) const {
     for (const auto& s : solvers_)
@@ -86,6 +110,7 @@ const TileProblem& AllocationEngine::problem(AllocMethod method) const {
     solver(method);  // prepared?
     return method_uses_reordered_layout(method) ? *reordered_ : *original_;
 }
+const std::vector<TilePin>& AllocationEngine::tile_pins(AllocMethod method) const { return solver(method).tile_pins(); }
 double AllocationEngine::min_avg_bits(AllocMethod method) const { return ladder_of(method).ladder()->min_avg_bits(); }
 double AllocationEngine::max_avg_bits(AllocMethod method) const { return ladder_of(method).ladder()->max_avg_bits(); }
 

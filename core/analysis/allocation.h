@@ -52,6 +52,13 @@ public:
     AllocationEngine(const AllocationEngine&) = delete;
     AllocationEngine& operator=(const AllocationEngine&) = delete;
 
+    // This engine under other single-tile pins: `options` equal those it was built with but for
+    // tile_pins. It shares the problems and what the solvers precomputed, so it costs the pinned
+    // tiles, not a rebuild (the explorer's tile inspector answers within a frame), and solves exactly
+    // as an engine built with those options. Throws InputError for pins the problem cannot take and
+    // std::logic_error for other changed options.
+    std::unique_ptr<AllocationEngine> with_tile_pins(const Analysis& analysis, const ProblemOptions& options) const;
+
     // The method's tile widths (TileProblem order of its layout) with sizes and predicted loss.
     // Throws InputError for an infeasible budget or a method that was not prepared.
     TileAllocation solve_tiles(AllocMethod method, const Budget& budget) const;
@@ -59,20 +66,24 @@ public:
     Allocation solve(AllocMethod method, const Budget& budget) const;
     Allocation to_allocation(AllocMethod method, TileAllocation tiles) const;
 
-    // The problem a method is solved on (its layout's S table).
+    // The problem a method is solved on (its layout's S table), without the single tiles' pins:
+    // tile_pins gives those, as tile indices of that problem.
     const TileProblem& problem(AllocMethod method) const;
+    const std::vector<TilePin>& tile_pins(AllocMethod method) const;
     // Reachable average width range of the ladder method of that layout (slider ranges).
     double min_avg_bits(AllocMethod method) const;
     double max_avg_bits(AllocMethod method) const;
     bool whole_file() const { return whole_file_; }
 
 private:
+    AllocationEngine() = default;
     const TileMethodSolver& solver(AllocMethod method) const;
     const TileMethodSolver& ladder_of(AllocMethod method) const;
-    // The two layouts' problems (built only when a prepared method uses them; never moved, the
-    // solvers refer to them) and one solver per prepared method.
-    std::unique_ptr<TileProblem> original_, reordered_;
+    // The two layouts' problems (built only when a prepared method uses them; shared with the
+    // engines made by with_tile_pins, the solvers refer to them) and one solver per prepared method.
+    std::shared_ptr<const TileProblem> original_, reordered_;
     std::vector<std::unique_ptr<TileMethodSolver>> solvers_;
+    ProblemOptions options_;  // as built, for with_tile_pins to check
     bool whole_file_ = false;
 };
 

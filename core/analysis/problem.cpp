@@ -80,28 +80,40 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
                 p.S.push_back(0.0);
             }
         }
-        if (const auto pins = options.tile_pins.find(m.name); pins != options.tile_pins.end()) {
-            const std::int64_t first = p.tile_count();
-            for (const auto& [tile, bits] : pins->second) {
-                if (tile < 0 || tile >= s.tile_count())
-                    throw InputError(m.name + ": tile " + std::to_string(tile) + " is outside its " +
-                                     std::to_string(s.tile_count()) + " tiles");
-                const bool candidate = std::find(p.widths.begin(), p.widths.end(), bits) != p.widths.end();
-                if (!candidate || (bits == kKeptBits && !is_vocab_kind(m.kind)))
-                    throw InputError(m.name + ": tile " + std::to_string(tile) + " cannot be pinned to " +
-                                     std::to_string(bits) + " bits, which is not one of its candidate widths");
-                p.tile_pins.push_back({first + tile, bits});
-            }
-        }
         p.matrices.push_back(std::move(s));
     }
+    p.tile_pins = resolve_tile_pins(a, p, options);
+    p.validate();
+    return p;
+}
+
+std::vector<TilePin> resolve_tile_pins(const Analysis& a, const TileProblem& problem, const ProblemOptions& options) {
+    std::vector<TilePin> out;
+    std::int64_t first = 0;
+    for (const MatrixSpec& s : problem.matrices) {
+        if (const auto pins = options.tile_pins.find(s.name); pins != options.tile_pins.end()) {
+            const auto m = std::find_if(a.matrices.begin(), a.matrices.end(), [&](const auto& x) { return x.name == s.name; });
+            const bool vocab = m != a.matrices.end() && is_vocab_kind(m->kind);
+            for (const auto& [tile, bits] : pins->second) {
+                if (tile < 0 || tile >= s.tile_count())
+                    throw InputError(s.name + ": tile " + std::to_string(tile) + " is outside its " +
+                                     std::to_string(s.tile_count()) + " tiles");
+                const bool candidate = std::find(problem.widths.begin(), problem.widths.end(), bits) != problem.widths.end();
+                if (!candidate || (bits == kKeptBits && !vocab))
+                    throw InputError(s.name + ": tile " + std::to_string(tile) + " cannot be pinned to " +
+                                     std::to_string(bits) + " bits, which is not one of its candidate widths");
+                out.push_back({first + tile, bits});
+            }
+        }
+        first += s.tile_count();
+    }
     for (const auto& [name, pins] : options.tile_pins) {
-        const bool known = std::any_of(p.matrices.begin(), p.matrices.end(), [&](const MatrixSpec& s) { return s.name == name; });
+        const bool known =
+            std::any_of(problem.matrices.begin(), problem.matrices.end(), [&](const MatrixSpec& s) { return s.name == name; });
         if (!known && !pins.empty())
             throw InputError("tile pins name " + name + ", which is not a matrix of this allocation");
     }
-    p.validate();
-    return p;
+    return out;
 }
 
 GroupProblem make_group_problem(const Analysis& a, const ProblemOptions& options) {

@@ -13,6 +13,7 @@ namespace scalebits::analysis {
 
 struct WidthConstraint {
     int min_bits = 0, max_bits = 0, pinned_bits = 0;  // 0 = none
+    bool operator==(const WidthConstraint&) const = default;
 };
 
 struct ProblemOptions {
@@ -28,11 +29,16 @@ struct ProblemOptions {
     // of the layout allocated: reordered unless `reordered` is off). They override the matrix's
     // constraint; fp16 (16 bits) only on the vocabulary matrices of a whole-file budget.
     std::map<std::string, std::map<std::int64_t, int>> tile_pins;
+    bool operator==(const ProblemOptions&) const = default;
 };
 
 // Throws InputError naming the matrix for a tile pin on an unknown or unallocated matrix, outside
 // its grid, or at a width that is not a candidate.
 TileProblem make_tile_problem(const Analysis& analysis, const ProblemOptions& options = {});
+
+// options.tile_pins as tile indices of `problem` (made from `analysis` with options whose other
+// fields equal these), ascending; throws as make_tile_problem does for them.
+std::vector<TilePin> resolve_tile_pins(const Analysis& analysis, const TileProblem& problem, const ProblemOptions& options);
 
 // Whether a problem made with `options` allocates the vocabulary matrices.
 bool allocates_vocab(const Analysis& analysis, const ProblemOptions& options);

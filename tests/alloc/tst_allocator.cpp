@@ -207,6 +207,74 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(InputError, LayerAllocator{p});
     }
 
+    // Pins on the shared pin-free ladder give what a ladder built with the pinned tiles' classes
+    // gives (the allocator before pins became an overlay): the same widths and bits at every budget,
+    // the loss up to rounding; re-pinning an allocator, or a layer allocator, equals building it
+    // with those pins.
+    void pinsOnTheSharedLadderEqualAPinnedLadder() {
+        std::mt19937_64 rng(11);
+        for (std::uint64_t seed : {7, 8, 9}) {
+            TileProblem p = make_problem(seed);
+            const TileProblem free = p;
+            const std::int64_t n = p.tile_count();
+            // Random pins at any candidate, also in the matrix pinned at 8 and outside the limits.
+            std::set<std::int64_t> tiles;
+            while (std::int64_t(tiles.size()) < 4 + std::int64_t(seed % 3)) tiles.insert(std::int64_t(rng() % std::uint64_t(n)));
+            for (std::int64_t t : tiles) p.tile_pins.push_back({t, p.widths[rng() % p.widths.size()]});
+
+            const ItemTable pinned_classes = tile_classes(p);
+            ItemView view = pinned_classes.view();
+            view.S = p.S;
+            const Ladder reference = Ladder::build(view);
+            const TileAllocator built(p);
+            const TileAllocator repinned = TileAllocator(free).with_pins(p, p.tile_pins);
+            const TileAllocator via_other = TileAllocator(p).with_pins(p, {{0, 2}, {n - 1, 8}}).with_pins(p, p.tile_pins);
+            QCOMPARE(built.ladder().size(), TileAllocator(free).ladder().size());  // the ladder stays pin-free
+            const double w = double(p.quantized_weights());
+            QCOMPARE(built.min_avg_bits(), double(reference.min_bits()) / w);
+            QCOMPARE(built.max_avg_bits(), double(reference.max_bits()) / w);
+            std::vector<std::int64_t> budgets;
+            for (std::size_t q = 0; q <= reference.size(); q += 3) budgets.push_back(reference.bits_at(q));
+            for (int i = 0; i < 20; ++i)
+                budgets.push_back(reference.min_bits() +
+                                  std::int64_t(rng() % std::uint64_t(reference.max_bits() - reference.min_bits() + 1)));
+            for (std::int64_t bits : budgets) {
+                const Budget b = Budget::bytes(double(bits / 8 + p.overhead_bytes));
+                const std::int64_t allowed = built.budget_bits(b);
+                const std::size_t q = reference.prefix_for(allowed);
+                std::vector<std::uint8_t> want(std::size_t(reference.items()));
+                reference.write_widths(q, want.data());
+                const TileAllocation a = built.solve(b);
+                QCOMPARE(a.widths, want);
+                QCOMPARE(a.bits, reference.bits_at(q));
+                QCOMPARE(a.prefix, q);
+                QCOMPARE(a.ladder_size, reference.size());
+                QVERIFY(std::abs(a.predicted_loss - reference.loss_at(q)) <= 1e-9 * (1 + reference.loss_at(q)));
+                for (const TileAllocator* other : {&repinned, &via_other}) {
+                    const TileAllocation o = other->solve(b);
+                    QCOMPARE(o.widths, a.widths);
+                    QCOMPARE(o.bits, a.bits);
+                    QCOMPARE(o.predicted_loss, a.predicted_loss);
+                }
+                check_fits(p, a);
+            }
+            const LayerAllocator layer(p);
+            const LayerAllocator layer_repinned = LayerAllocator(free).with_pins(p, p.tile_pins);
+            QCOMPARE(layer_repinned.matrix_items().S, layer.matrix_items().S);
+            for (std::size_t q = 0; q <= layer.ladder().size(); q += 2) {
+                const Budget b = Budget::bytes(double(layer.ladder().bits_at(q) / 8 + p.overhead_bytes));
+                const TileAllocation a = layer.solve(b);
+                const TileAllocation o = layer_repinned.solve(b);
+                QCOMPARE(o.widths, a.widths);
+                QCOMPARE(o.bits, a.bits);
+                QCOMPARE(o.predicted_loss, a.predicted_loss);
+            }
+            // Bad pins are refused as in a problem.
+            QVERIFY_THROWS_EXCEPTION(InputError, built.with_pins(p, {{n, 4}}));
+            QVERIFY_THROWS_EXCEPTION(InputError, layer.with_pins(p, {{1, 5}}));
+        }
+    }
+
     void methodNames() {
         QCOMPARE(parse_alloc_method("tile-noreorder"), AllocMethod::TileNoReorder);
         QCOMPARE(QString::fromLatin1(alloc_method_name(parse_alloc_method("uniform-mix"))), QStringLiteral("uniform-mix"));

@@ -77,6 +77,56 @@ private slots:
         }
     }
 
+    // An engine re-pinned (the explorer's tile inspector) solves every tile method exactly as an
+    // engine built with those pins: the same widths, bytes and predicted loss, in both layouts, and
+    // again after a second re-pin. Other changed constraints are refused.
+    void engineWithOtherTilePinsEqualsABuiltOne() {
+        const auto& ms = analysis_.matrices;
+        auto first_of = [&](auto&& pred) {
+            std::size_t i = 0;
+            while (i < ms.size() && !pred(ms[i])) ++i;
+            return i;
+        };
+        const std::size_t vocab = first_of([](const auto& m) { return analysis::is_vocab_kind(m.kind); });
+        const std::size_t down = first_of([](const auto& m) { return m.name.find("down_proj") != std::string::npos; });
+        const std::size_t q = first_of([](const auto& m) { return m.name.find("q_proj") != std::string::npos; });
+        const std::size_t k = first_of([](const auto& m) { return m.name.find("k_proj") != std::string::npos; });
+        QVERIFY(vocab < ms.size() && down < ms.size() && q < ms.size() && k < ms.size());
+        analysis::ProblemOptions free;
+        free.constraints["down_proj"].max_bits = 4;
+        analysis::ProblemOptions pinned = free, other = free;
+        pinned.tile_pins[ms[q].name] = {{0, 8}, {ms[q].tiles() - 1, 2}};
+        pinned.tile_pins[ms[down].name] = {{0, 8}};  // above its limit
+        pinned.tile_pins[ms[vocab].name] = {{0, 16}, {ms[vocab].tiles() - 1, 3}};
+        other.tile_pins[ms[k].name] = {{0, 5}};
+        const analysis::AllocationEngine built(analysis_, pinned);
+        const analysis::AllocationEngine base(analysis_, other);
+        const auto once = analysis::AllocationEngine(analysis_, free).with_tile_pins(analysis_, pinned);
+        const auto twice = base.with_tile_pins(analysis_, pinned);
+        QCOMPARE(twice->min_avg_bits(AllocMethod::ScaleBits), built.min_avg_bits(AllocMethod::ScaleBits));
+        QCOMPARE(twice->max_avg_bits(AllocMethod::TileNoReorder), built.max_avg_bits(AllocMethod::TileNoReorder));
+        for (AllocMethod m : analysis::tile_methods())
+            for (double bits : {3.7, 4.4, 6.0}) {
+                const auto want = built.solve(m, Budget::bits_per_weight(bits));
+                for (const analysis::AllocationEngine* e : {once.get(), twice.get()}) {
+                    const auto got = e->solve(m, Budget::bits_per_weight(bits));
+                    QCOMPARE(got.widths, want.widths);
+                    QCOMPARE(got.total_bytes, want.total_bytes);
+                    QCOMPARE(got.predicted_loss, want.predicted_loss);
+                    QCOMPARE(got.weights_per_width, want.weights_per_width);
+                }
+                const auto& pins = built.tile_pins(m);
+                QCOMPARE(pins.size(), std::size_t(5));
+                for (const TilePin& p : pins) QCOMPARE(int(want.widths[std::size_t(p.tile)]), p.bits);
+            }
+        analysis::ProblemOptions changed = pinned;
+        changed.constraints["q_proj"].min_bits = 3;
+        QVERIFY_THROWS_EXCEPTION(std::logic_error, base.with_tile_pins(analysis_, changed));
+        analysis::ProblemOptions bad = pinned;
+        bad.tile_pins[ms[k].name][0] = 16;  // fp16 on a linear layer
+        QVERIFY_THROWS_EXCEPTION(InputError, base.with_tile_pins(analysis_, bad));
+    }
+
     // One width per group is the finer choice: at the same budget it predicts no more loss than one
     // width per tile (its groups also carry no tile headers).
     void groupPredictsNoMoreThanTiles() {

@@ -18,19 +18,26 @@ namespace scalebits::ui {
 
 // Immutable once built: the worker builds it, the UI thread and the rate-quality worker only read it.
 // Which layout and table each method uses is core's rule (analysis::AllocationEngine); the explorer
-// only adds the summaries of its two heatmap layouts.
+// only adds the summaries of its two heatmap layouts. Another set of tile pins makes a new Engine
+// that shares everything but the pins (AllocationEngine::with_tile_pins), on the UI thread.
 struct Engine {
     Engine(const analysis::Analysis& a, const analysis::ProblemOptions& constraints)
         : tile_pins(constraints.tile_pins),
-          allocations(a, constraints),
-          summarize_original(allocations.problem(AllocMethod::TileNoReorder)),
-          summarize_reordered(allocations.problem(AllocMethod::ScaleBits)) {}
+          allocations(std::make_shared<const analysis::AllocationEngine>(a, constraints)),
+          summarize_original(std::make_shared<const analysis::AllocationSummarizer>(allocations->problem(AllocMethod::TileNoReorder))),
+          summarize_reordered(std::make_shared<const analysis::AllocationSummarizer>(allocations->problem(AllocMethod::ScaleBits))) {}
+    Engine(const Engine& from, const analysis::Analysis& a, const analysis::ProblemOptions& constraints)
+        : tile_pins(constraints.tile_pins),
+          allocations(from.allocations->with_tile_pins(a, constraints)),
+          summarize_original(from.summarize_original),
+          summarize_reordered(from.summarize_reordered) {}
     std::map<std::string, std::map<std::int64_t, int>> tile_pins;  // the pins these allocators keep
-    analysis::AllocationEngine allocations;
-    analysis::AllocationSummarizer summarize_original, summarize_reordered;
+    std::shared_ptr<const analysis::AllocationEngine> allocations;
+    // The summaries depend on the layouts' tile grids only, not on pins.
+    std::shared_ptr<const analysis::AllocationSummarizer> summarize_original, summarize_reordered;
 
     const analysis::AllocationSummarizer& summarizer(AllocMethod m) const {
-        return analysis::method_uses_reordered_layout(m) ? summarize_reordered : summarize_original;
+        return analysis::method_uses_reordered_layout(m) ? *summarize_reordered : *summarize_original;
     }
 };
 
@@ -62,13 +69,13 @@ QStringList AllocationController::methodNames() {
     return names;
 }
 
-double AllocationController::minBits() const { return engine_ ? engine_->allocations.min_avg_bits(AllocMethod::ScaleBits) : 0.0; }
-double AllocationController::maxBits() const { return engine_ ? engine_->allocations.max_avg_bits(AllocMethod::ScaleBits) : 0.0; }
+double AllocationController::minBits() const { return engine_ ? engine_->allocations->min_avg_bits(AllocMethod::ScaleBits) : 0.0; }
+double AllocationController::maxBits() const { return engine_ ? engine_->allocations->max_avg_bits(AllocMethod::ScaleBits) : 0.0; }
 QString AllocationController::method() const { return QString::fromLatin1(alloc_method_name(method_)); }
 
 const TileProblem* AllocationController::problem(bool reordered) const {
     if (!engine_) return nullptr;
-    return &engine_->allocations.problem(reordered ? AllocMethod::ScaleBits : AllocMethod::TileNoReorder);
+    return &engine_->allocations->problem(reordered ? AllocMethod::ScaleBits : AllocMethod::TileNoReorder);
 }
 
 void AllocationController::setAnalysis(std::shared_ptr<const analysis::Analysis> analysis) {
@@ -91,7 +98,23 @@ void AllocationController::setTilePin(int matrix, qint64 tile, int bits) {
     else
         pins[tile] = bits;
     if (pins.empty()) constraints_.tile_pins.erase(name);
-    rebuild();
+    // While allocators are being built (engine_ is null) the pin joins the next build; otherwise the
+    // allocators take it at once, sharing everything else, and the solution follows in this call.
+    if (!engine_) return rebuild();
+    std::shared_ptr<const Engine> pinned;
+    try {
+        pinned = std::make_shared<const Engine>(*engine_, *analysis_, constraints_);
+    } catch (const std::exception& e) {
+        constraints_.tile_pins = engine_->tile_pins;  // the allocators on screen keep their pins
+        Q_EMIT errorOccurred(tr("Could not pin the tile: %1").arg(QString::fromStdString(e.what())));
+        return;
+    }
+    ++job_;  // curves of the previous pins are stale
+    engine_ = std::move(pinned);
+    budget_ = std::clamp(budget_, minBits(), maxBits());
+    Q_EMIT rangeChanged(minBits(), maxBits());
+    solve();
+    computeRateQuality();
 }
 
 void AllocationController::toggleTilePin(int matrix, qint64 tile) {
@@ -132,7 +155,7 @@ void AllocationController::rebuild() {
             return;
         }
         engine_ = r.engine;
-        qCInfo(lcAlloc) << "allocators ready:" << engine_->allocations.problem(AllocMethod::ScaleBits).tile_count() << "tiles";
+        qCInfo(lcAlloc) << "allocators ready:" << engine_->allocations->problem(AllocMethod::ScaleBits).tile_count() << "tiles";
         budget_ = std::clamp(budget_, minBits(), maxBits());
         Q_EMIT analysisReady(analysis_);
         // A handler may have set new constraints (a workspace being opened): a newer build follows.
@@ -181,14 +204,14 @@ std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod me
     const Engine& e = *engine_;
     auto s = std::make_shared<Solution>();
     s->method = method;
-    TileAllocation tiles = e.allocations.solve_tiles(method, budget);
+    TileAllocation tiles = e.allocations->solve_tiles(method, budget);
     // A size to fit comes back as the average width it reached.
     s->budget_bits = budget.unit == Budget::Unit::Bytes ? tiles.avg_bits : budget.value;
     s->summary = e.summarizer(method).summarize(tiles);
     s->current = std::make_shared<const TileAllocation>(std::move(tiles));
-    s->make_allocation = [engine = engine_, method, tiles = s->current] { return engine->allocations.to_allocation(method, *tiles); };
+    s->make_allocation = [engine = engine_, method, tiles = s->current] { return engine->allocations->to_allocation(method, *tiles); };
     // The other layout's heatmap shows its ladder method at the same budget.
-    auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations.solve_tiles(m, budget)); };
+    auto other = [&](AllocMethod m) { return std::make_shared<const TileAllocation>(e.allocations->solve_tiles(m, budget)); };
     if (analysis::method_uses_reordered_layout(method)) {
         s->reordered_layout = s->current;
         s->original_layout = other(AllocMethod::TileNoReorder);
@@ -196,7 +219,7 @@ std::shared_ptr<const Solution> AllocationController::solutionFor(AllocMethod me
         s->original_layout = s->current;
         s->reordered_layout = other(AllocMethod::ScaleBits);
     }
-    s->tile_offsets = e.summarize_original.tile_offsets();
+    s->tile_offsets = e.summarize_original->tile_offsets();
     s->tile_pins = std::shared_ptr<const std::map<std::string, std::map<std::int64_t, int>>>(engine_, &e.tile_pins);
     return s;
 }
@@ -228,7 +251,7 @@ void AllocationController::computeRateQuality() {
             for (int i = 0; i <= kPoints; ++i) {
                 const double bits = lo + (hi - lo) * i / kPoints;  // the grid of budgets, not a result
                 try {
-                    const TileAllocation a = engine->allocations.solve_tiles(m, Budget::bits_per_weight(bits));
+                    const TileAllocation a = engine->allocations->solve_tiles(m, Budget::bits_per_weight(bits));
                     curve.avg_bits << a.avg_bits;
                     curve.predicted_loss << a.predicted_loss;
                 } catch (const std::exception&) {

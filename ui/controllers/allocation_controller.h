@@ -95,14 +95,18 @@ public Q_SLOTS:
     // worker, then analysisReady and a new solution follow as for a new analysis.
     void setConstraints(const scalebits::analysis::ProblemOptions& constraints);
     // The tile inspector: pins tile `tile` of analysis matrix `matrix` at `bits`, or removes its pin
-    // (bits 0); as for setConstraints, a new solution follows. Tile indices are row-major over the
-    // tile grid of the layout the method allocates (pinsOnReorderedLayout).
+    // (bits 0). Tile indices are row-major over the tile grid of the layout the method allocates
+    // (pinsOnReorderedLayout). Once the allocators are ready, rangeChanged and the new solution
+    // follow before this returns (the allocators share all but the pins); while they are being built,
+    // the pin joins that build.
     void setTilePin(int matrix, qint64 tile, int bits);
     // Pins the tile at its width in the solution on screen, or removes its pin when it has one.
     void toggleTilePin(int matrix, qint64 tile);
 
 Q_SIGNALS:
     void analysisReady(std::shared_ptr<const scalebits::analysis::Analysis> analysis);
+    // The reachable budget range changed without a new analysis (a tile pin).
+    void rangeChanged(double minBits, double maxBits);
     void allocationChanged(std::shared_ptr<const scalebits::TileAllocation> allocation);
     void solutionChanged(std::shared_ptr<const scalebits::ui::Solution> solution);
     void rateQualityChanged(std::shared_ptr<const scalebits::ui::RateQuality> curves);
