@@ -77,12 +77,10 @@ PackedDecoder::PackedDecoder(const model::Checkpoint& ckpt, std::int64_t max_con
     }
     // The engine runs q/k/v and gate/up as one kernel call each, which needs one tile grid across
     // (what every export of an analysis has: one tile size and group for all matrices).
-    auto same_columns = [](const kernels::PackedMatrixView& a, const kernels::PackedMatrixView& b) {
-        return a.grid.cols == b.grid.cols && a.grid.tile_cols == b.grid.tile_cols && a.grid.group == b.grid.group;
-    };
+    using kernels::same_columns;
     for (std::size_t li = 0; li < layers_.size(); ++li) {
         const auto& w = layers_[li].w;
-        if (!same_columns(w[0], w[1]) || !same_columns(w[0], w[2]) || !same_columns(w[4], w[5]))
+        if (!same_columns(w[0].grid, w[1].grid) || !same_columns(w[0].grid, w[2].grid) || !same_columns(w[4].grid, w[5].grid))
             throw InputError(ckpt.path, "layer " + std::to_string(li) +
                                             ": the q/k/v or gate/up matrices have different tile widths or groups");
     }

@@ -237,7 +237,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
     for (int m = 0; m < count; ++m) {
         const PackedMatrixView& v = *views[m];
         validate(v);
-        if (v.grid.cols != grid.cols || v.grid.tile_cols != grid.tile_cols || v.grid.group != grid.group)
+        if (!same_columns(v.grid, grid))
             throw std::invalid_argument("gemm_cpu_many: the matrices must share columns, tile width and group");
         data_bytes += v.data_bytes;
         rows_total += v.grid.tiles_r();

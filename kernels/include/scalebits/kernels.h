@@ -138,8 +138,13 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2|generic caps the dispatch
 // (tests): avx512 stops below the byte kernel.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
+// Whether two grids split their columns alike (cols, tile width, group): then one prepared activation
+// vector serves both, which gemm_cpu_many needs.
+inline bool same_columns(const TileGrid& a, const TileGrid& b) {
+    return a.cols == b.cols && a.tile_cols == b.tile_cols && a.group == b.group;
+}
 // Several products of the same activations in one call (a decoder's q, k and v, or gate and up):
-// ys[m] = views[m] * x. The matrices must share cols, tile width and group (std::invalid_argument
+// ys[m] = views[m] * x. The matrices must have the same_columns (std::invalid_argument
 // otherwise). The activations are prepared once and all tile rows go to the threads as one list, so
 // the pool is woken once instead of once per matrix. Results equal gemm_cpu's per matrix, bit for bit.
 void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float* x, int batch, float* const* ys,
