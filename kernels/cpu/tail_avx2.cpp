@@ -68,10 +68,18 @@ void tail_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K) {
             const __m256 s = _mm256_set1_ps(_cvtsh_ss(h));
             for (int bi = 0; bi < a.batch; ++bi) {
                 const float* xb = x_nat + static_cast<std::size_t>(bi) * K;
-                __m256 dot = _mm256_setzero_ps();
+                // Four independent sums: one chain of FMAs would wait out each one's latency.
+                __m256 d0 = _mm256_setzero_ps(), d1 = d0, d2 = d0, d3 = d0;
                 std::size_t col = col0;
+                for (; col + 32 <= col1; col += 32) {
+                    d0 = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0)), _mm256_loadu_ps(xb + col), d0);
+                    d1 = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0) + 8), _mm256_loadu_ps(xb + col + 8), d1);
+                    d2 = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0) + 16), _mm256_loadu_ps(xb + col + 16), d2);
+                    d3 = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0) + 24), _mm256_loadu_ps(xb + col + 24), d3);
+                }
                 for (; col + 8 <= col1; col += 8)
-                    dot = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0)), _mm256_loadu_ps(xb + col), dot);
+                    d0 = _mm256_fmadd_ps(_mm256_load_ps(q + (col - c0)), _mm256_loadu_ps(xb + col), d0);
+                const __m256 dot = _mm256_add_ps(_mm256_add_ps(d0, d1), _mm256_add_ps(d2, d3));
                 float rest = 0.0f;
                 for (; col < col1; ++col) rest += q[col - c0] * xb[col];
                 float* lanes = acc + bi * kAccLanes;
