@@ -95,7 +95,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(heatmaps_, &HeatmapView::tileClicked, this, &MainWindow::tileClicked);
     connect(controller_, &AllocationController::rateQualityChanged, rateQuality_, &RateQualityPlot::showCurves);
     connect(controller_, &AllocationController::errorOccurred, budget_, &BudgetPanel::showError);
-    connect(controller_, &AllocationController::rangeChanged, budget_, &BudgetPanel::setRange);
+    connect(controller_, &AllocationController::rangeChanged, this, [this](double lo, double hi) {
+        budget_->setRange(lo, hi);
+        budget_->setBudget(controller_->budget());  // the slider's position in the new range
+    });
     connect(controller_, &AllocationController::analysisReady, this, [this] {
         budget_->setRange(controller_->minBits(), controller_->maxBits());
         budget_->setBudget(controller_->budget());

@@ -3,6 +3,7 @@
 #include "core/util/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace scalebits {
@@ -118,6 +119,10 @@ TileAllocator::TileAllocator(std::shared_ptr<const Shared> shared, const TilePro
         const std::size_t item = std::size_t(p.tile);
         const ItemClass& c = cls.classes[cls.item_class[item]];
         const std::size_t kp = candidate_index(problem.widths, p.bits), base = L.base_index(item);
+        // The ladder checked S over the allowed range only; a pin may lie outside it.
+        if (!(problem.S[item * W + kp] >= 0) || !std::isfinite(problem.S[item * W + kp]))
+            throw InputError("sensitivity of tile " + std::to_string(item) + " at " + std::to_string(p.bits) +
+                             " bits is negative or not finite");
         pins_.base_bits += c.cost_bits[kp] - c.cost_bits[base];
         loss += (long double)problem.S[item * W + kp] - problem.S[item * W + base];
         for (std::size_t q : L.steps_of(item)) pins_.skipped.push_back(q);
@@ -160,12 +165,10 @@ std::int64_t TileAllocator::budget_bits(const Budget& budget) const {
     return budget_to_bits(budget, quantized_weights(), overhead_bytes());
 }
 
-double TileAllocator::min_avg_bits() const {
-    return quantized_weights() > 0 ? double(bits_at(0)) / double(quantized_weights()) : 0.0;
-}
+double TileAllocator::min_avg_bits() const { return avg_bits_reaching(bits_at(0), quantized_weights()); }
 
 double TileAllocator::max_avg_bits() const {
-    return quantized_weights() > 0 ? double(bits_at(shared_->ladder.size())) / double(quantized_weights()) : 0.0;
+    return avg_bits_reaching(bits_at(shared_->ladder.size()), quantized_weights());
 }
 
 void TileAllocator::solve_into(const Budget& budget, TileAllocation& out) const {

@@ -32,6 +32,13 @@ std::int64_t budget_to_bits(const Budget& budget, std::int64_t quantized_weights
     return static_cast<std::int64_t>(left) * 8;
 }
 
+double avg_bits_reaching(std::int64_t bits, std::int64_t quantized_weights) {
+    if (quantized_weights <= 0) return 0.0;
+    double m = double(bits) / double(quantized_weights);
+    while (std::floor(m * double(quantized_weights)) < double(bits)) m = std::nextafter(m, 1e300);
+    return m;
+}
+
 void require_feasible(const Budget& budget, std::int64_t allowed_bits, std::int64_t min_bits,
                       std::int64_t quantized_weights, std::int64_t overhead_bytes, const std::string& what) {
     if (allowed_bits >= min_bits) return;

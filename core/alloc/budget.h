@@ -25,6 +25,11 @@ std::int64_t budget_to_bits(const Budget& budget, std::int64_t quantized_weights
 
 // Throws InputError when min_bits (the cheapest allocation the constraints allow) exceeds what the
 // budget allows, stating both in the budget's unit, so the user sees how far to move the slider.
+// bits / weights in bits per weight, raised by the few ulps it takes for its budget (budget_to_bits,
+// which floors) to reach `bits`: a slider range's ends that are themselves reachable (the plain
+// quotient can give a budget one bit short).
+double avg_bits_reaching(std::int64_t bits, std::int64_t quantized_weights);
+
 void require_feasible(const Budget& budget, std::int64_t allowed_bits, std::int64_t min_bits,
                       std::int64_t quantized_weights, std::int64_t overhead_bytes, const std::string& what);
 

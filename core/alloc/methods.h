@@ -29,7 +29,8 @@ class LayerAllocator;
 
 // One tile-granularity method prepared on one problem (the ladder methods build their ladder once),
 // answering any budget; the only place that maps a method to its solver. The problem must outlive
-// it. Group is an InputError here: it needs a GroupProblem.
+// it and the solvers with_pins makes from it; the tile pins are copied at construction (from
+// problem.tile_pins). Group is an InputError here: it needs a GroupProblem.
 class TileMethodSolver {
 public:
     TileMethodSolver(const TileProblem& problem, AllocMethod method);

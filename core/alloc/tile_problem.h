@@ -50,8 +50,8 @@ ItemTable tile_classes(const TileProblem& problem);
 // The same under other pins than problem.tile_pins (none: every tile free).
 ItemTable tile_classes(const TileProblem& problem, const std::vector<TilePin>& pins);
 
-// Overwrites the widths of the problem's pinned tiles (methods that choose per matrix, then apply
-// the tiles' pins; their costs already count the pinned widths).
+// Overwrites the widths of pinned tiles after a method chose the others (per matrix, or on the tile
+// ladder without the pinned tiles' upgrades); the costs already count the pinned widths.
 void apply_tile_pins(const std::vector<TilePin>& pins, std::vector<std::uint8_t>& tile_widths);
 
 // An allocation as a value: what the slider, the CLI and the export read.
@@ -64,7 +64,8 @@ struct TileAllocation {
     std::int64_t total_bytes = 0;      // + the problem's overhead_bytes
     double avg_bits = 0.0;             // bits / quantized weights
     double predicted_loss = 0.0;       // sum of S over the chosen widths
-    std::size_t prefix = 0;            // ladder steps taken (ladder methods)
+    std::size_t prefix = 0;            // ladder steps taken (ladder methods; the tile ladder's count
+                                       // leaves out the pinned tiles' upgrades, which it skips)
     std::size_t ladder_size = 0;
 };
 

@@ -231,8 +231,10 @@ private slots:
             const TileAllocator via_other = TileAllocator(p).with_pins(p, {{0, 2}, {n - 1, 8}}).with_pins(p, p.tile_pins);
             QCOMPARE(built.ladder().size(), TileAllocator(free).ladder().size());  // the ladder stays pin-free
             const double w = double(p.quantized_weights());
-            QCOMPARE(built.min_avg_bits(), double(reference.min_bits()) / w);
-            QCOMPARE(built.max_avg_bits(), double(reference.max_bits()) / w);
+            // The range's ends are reachable budgets (an average that rounds one bit short is not).
+            QCOMPARE(built.solve(Budget::bits_per_weight(built.min_avg_bits())).bits, reference.min_bits());
+            QCOMPARE(built.solve(Budget::bits_per_weight(built.max_avg_bits())).bits, reference.max_bits());
+            QVERIFY(std::abs(built.min_avg_bits() - double(reference.min_bits()) / w) < 1e-12);
             std::vector<std::int64_t> budgets;
             for (std::size_t q = 0; q <= reference.size(); q += 3) budgets.push_back(reference.bits_at(q));
             for (int i = 0; i < 20; ++i)
@@ -273,6 +275,63 @@ private slots:
             QVERIFY_THROWS_EXCEPTION(InputError, built.with_pins(p, {{n, 4}}));
             QVERIFY_THROWS_EXCEPTION(InputError, layer.with_pins(p, {{1, 5}}));
         }
+    }
+
+    // The same at a size where the ladder is built in two halves (2^17 items and more) and its width
+    // tables hold blocks of several steps: steps_of against a plain scan of the ladder, and the
+    // overlay against a ladder built with the pinned tiles' classes.
+    void pinsOnALargeLadder() {
+        TileProblem p;
+        p.matrices = {{"a", 4096, 6000, 16, 16, 8}, {"b", 3000, 4096, 16, 16, 16, 3, 0, 0}};
+        std::mt19937_64 rng(21);
+        std::lognormal_distribution<double> scale(0.0, 1.5);
+        for (std::int64_t t = 0; t < p.tile_count(); ++t) {
+            const double a = scale(rng);
+            for (int b : p.widths) p.S.push_back(a * std::ldexp(1.0, -2 * b));
+        }
+        QVERIFY(p.tile_count() >= (1 << 17));
+        const TileAllocator free(p);
+        const Ladder& L = free.ladder();
+        QVERIFY(L.size() >= 65535);  // blocks of more than one step
+        std::vector<std::vector<std::size_t>> scan(L.items());
+        for (std::size_t q = 0; q < L.size(); ++q) scan[L.steps()[q].item].push_back(q);
+        std::set<std::int64_t> tiles;
+        while (tiles.size() < 40) tiles.insert(std::int64_t(rng() % std::uint64_t(p.tile_count())));
+        for (std::int64_t t : tiles) {
+            QCOMPARE(L.steps_of(std::size_t(t)), scan[std::size_t(t)]);
+            p.tile_pins.push_back({t, p.widths[rng() % p.widths.size()]});
+        }
+        const ItemTable pinned_classes = tile_classes(p);
+        ItemView view = pinned_classes.view();
+        view.S = p.S;
+        const Ladder reference = Ladder::build(view);
+        const TileAllocator pinned = free.with_pins(p, p.tile_pins);
+        for (int i = 0; i <= 10; ++i) {
+            const std::size_t q = reference.size() * std::size_t(i) / 10;
+            const Budget b = Budget::bytes(double(reference.bits_at(q) / 8 + p.overhead_bytes));
+            const std::size_t want_prefix = reference.prefix_for(pinned.budget_bits(b));
+            std::vector<std::uint8_t> want(reference.items());
+            reference.write_widths(want_prefix, want.data());
+            const TileAllocation a = pinned.solve(b);
+            QCOMPARE(a.widths, want);
+            QCOMPARE(a.bits, reference.bits_at(want_prefix));
+            QCOMPARE(a.prefix, want_prefix);
+        }
+    }
+
+    // A slider's end must be a budget that reaches it: bits / weights can round to an average whose
+    // floored budget is one bit short.
+    void averageWidthsReachTheirBits() {
+        std::mt19937_64 rng(5);
+        int short_by_division = 0;
+        for (int i = 0; i < 20000; ++i) {
+            const std::int64_t w = 1 + std::int64_t(rng() % 2000000000ULL), bits = std::int64_t(rng() % std::uint64_t(9 * w));
+            const double m = avg_bits_reaching(bits, w);
+            QVERIFY(budget_to_bits(Budget::bits_per_weight(m), w, 0) >= bits);
+            QVERIFY(m >= double(bits) / double(w) && m - double(bits) / double(w) <= 1e-14 * (1 + m));
+            if (std::floor(double(bits) / double(w) * double(w)) < double(bits)) ++short_by_division;
+        }
+        QVERIFY2(short_by_division > 0, "the plain division never fell short: the case is not exercised");
     }
 
     void methodNames() {

@@ -64,6 +64,49 @@ private Q_SLOTS:
                 if (m.name.find("down_proj") != std::string::npos) QCOMPARE(int(got->widths[t]), 8);
     }
 
+    // A pin that raises the cheapest allocation above the budget on screen: the range follows
+    // (rangeChanged), the budget is clamped to the new minimum and the solution is solved there, all
+    // before setTilePin returns. A pin while the allocators are being built joins that build.
+    void tilePinsMoveTheRangeAndJoinABuild() {
+        AllocationController controller;
+        QSignalSpy ready(&controller, &AllocationController::analysisReady);
+        const auto a = smallAnalysis();
+        controller.setAnalysis(a);
+        QTRY_COMPARE_WITH_TIMEOUT(ready.count(), 1, kHangGuardMs);
+        controller.setBudget(controller.minBits());
+        const double before = controller.minBits();
+        QSignalSpy range(&controller, &AllocationController::rangeChanged);
+        QSignalSpy solutions(&controller, &AllocationController::solutionChanged);
+        QSignalSpy errors(&controller, &AllocationController::errorOccurred);
+        for (qint64 t = 0; t < 3; ++t) controller.setTilePin(0, t, 8);
+        QCOMPARE(errors.count(), 0);
+        QCOMPARE(range.count(), 3);
+        QCOMPARE(solutions.count(), 3);
+        QVERIFY(controller.minBits() > before);
+        QCOMPARE(range.last().at(0).toDouble(), controller.minBits());
+        QCOMPARE(controller.budget(), controller.minBits());
+        const auto s = controller.solution();
+        for (qint64 t = 0; t < 3; ++t) QCOMPARE(int(s->current->widths[std::size_t(s->tile_offsets[0] + t)]), 8);
+        QVERIFY(s->current->bits <= s->current->budget_bits);
+        // A bad pin (a width that is no candidate) is refused and the pins on screen stay.
+        controller.setTilePin(0, 5, 1);
+        QCOMPARE(errors.count(), 1);
+        QCOMPARE(controller.tilePin(0, 5), 0);
+        QCOMPARE(controller.tilePin(0, 1), 8);
+        // During a build (new constraints) the pin waits for it, then holds.
+        analysis::ProblemOptions limits;
+        limits.constraints["down_proj"].max_bits = 4;
+        limits.tile_pins = controller.constraints().tile_pins;
+        controller.setConstraints(limits);
+        QVERIFY(!controller.ready());
+        controller.setTilePin(1, 0, 2);
+        QTRY_VERIFY_WITH_TIMEOUT(controller.ready() && controller.solution(), kHangGuardMs);
+        QCOMPARE(controller.tilePin(1, 0), 2);
+        const auto p = controller.solution();
+        QCOMPARE(int(p->current->widths[std::size_t(p->tile_offsets[1])]), 2);
+        QCOMPARE(int(p->current->widths[std::size_t(p->tile_offsets[0])]), 8);
+    }
+
     void budgetChangeGivesCoreAllocation() {
         AllocationController controller;
         QSignalSpy ready(&controller, &AllocationController::analysisReady);
