@@ -221,6 +221,11 @@ std::string cpu_path() {
     return have_avx512vnni() ? "avx512vnni-bytes" : have_avx512vl() ? "avx512vl+vnni" : have_avx2() ? "avx2+fma" : "generic";
 }
 
+bool cpu_path_cap_unavailable() {
+    const std::string& cap = cpu_path_cap();
+    return (cap == "avx512" && !have_avx512vl()) || (cap == "avx2" && !have_avx2());
+}
+
 void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, int threads) {
     const PackedMatrixView* views[] = {&v};
     float* ys[] = {y};

@@ -102,10 +102,10 @@ private slots:
         QElapsedTimer timer;
         timer.start();
 
-        const auto stories = sample_stream(*m, tok.bos_id(), 32, 256, 1234);
+        const auto stories = sample_stream(*m, tok.bos_id(), 16, 256, 1234);
         eval::PerplexityOptions popt;
         popt.ctx = 256;
-        popt.max_windows = 32;  // 8,160 predicted positions
+        popt.max_windows = 16;  // 4,080 predicted positions (32 gave the same ranking, rho 0.717 against 0.722)
         popt.batch = 4;  // small batches: big per-forward buffers cost more in allocation than they save
         auto nll = [&](const std::vector<std::int32_t>& text) {
             const auto r = eval::perplexity(*m, text, popt);

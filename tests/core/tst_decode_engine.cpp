@@ -129,7 +129,7 @@ class TestDecodeEngine : public QObject {
         // the LibTorch path's, plus 1e-4.
         eval::PerplexityOptions po;
         po.ctx = 48;
-        po.max_windows = 3;
+        po.max_windows = name == "smollm2" ? 1 : 3;  // SmolLM2: 30 s a window under the sanitizers
         runtime::PackedDecoder ppl_engine(ck, po.ctx);
         const auto p1 = runtime::perplexity_packed(ppl_engine, text, po);
         const auto p2 = eval::perplexity(torch_path, text, po);

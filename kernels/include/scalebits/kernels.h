@@ -173,6 +173,9 @@ double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threa
 // "avx512vnni-bytes", "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes here
 // (for groups the byte kernel cannot take, the next one down).
 std::string cpu_path();
+// True when SCALEBITS_CPU_PATH names a path this CPU (or this build) lacks, so the dispatch takes a
+// narrower one: a test of that cap would only repeat the narrower path's test.
+bool cpu_path_cap_unavailable();
 
 // fp16 helpers (round to nearest even), so callers need no F16C or CUDA types.
 std::uint16_t float_to_half(float f);
