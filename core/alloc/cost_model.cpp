@@ -43,13 +43,13 @@ std::int64_t group_bits(std::int64_t len, int bits) {
 }
 
 std::int64_t MatrixSpec::tile_height(std::int64_t t) const {
-    const std::int64_t i = t / tiles_across();
-    return std::min(tile_rows, rows - i * tile_rows);
+    const kernels::TileGrid g = grid();
+    return static_cast<std::int64_t>(g.tile_height(static_cast<std::size_t>(t) / g.tiles_c()));
 }
 
 std::int64_t MatrixSpec::tile_width(std::int64_t t) const {
-    const std::int64_t j = t % tiles_across();
-    return std::min(tile_cols, cols - j * tile_cols);
+    const kernels::TileGrid g = grid();
+    return static_cast<std::int64_t>(g.tile_width(static_cast<std::size_t>(t) % g.tiles_c()));
 }
 
 void validate_matrices(std::span<const MatrixSpec> matrices) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "scalebits/kernels.h"
+
 namespace scalebits {
 
 inline constexpr int kMinBits = 2;
@@ -50,14 +52,19 @@ struct MatrixSpec {
     int max_bits = 0;     // highest width the allocator may give this matrix
     int pinned_bits = 0;  // fixed width for every tile of this matrix (overrides min/max)
 
-    std::int64_t tiles_down() const { return (rows + tile_rows - 1) / tile_rows; }
-    std::int64_t tiles_across() const { return (cols + tile_cols - 1) / tile_cols; }
-    std::int64_t tile_count() const { return tiles_down() * tiles_across(); }
+    // The tile grid: its rounding and edge tiles are the packed format's (kernels::TileGrid).
+    kernels::TileGrid grid() const {
+        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
+                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
+    }
+    std::int64_t tiles_down() const { return static_cast<std::int64_t>(grid().tiles_r()); }
+    std::int64_t tiles_across() const { return static_cast<std::int64_t>(grid().tiles_c()); }
+    std::int64_t tile_count() const { return static_cast<std::int64_t>(grid().tile_count()); }
     std::int64_t weights() const { return rows * cols; }
     // Shape of tile number t (row-major over the tile grid); edge tiles are cut short.
     std::int64_t tile_height(std::int64_t t) const;
     std::int64_t tile_width(std::int64_t t) const;
-    std::int64_t groups_per_row() const { return (cols + group - 1) / group; }
+    std::int64_t groups_per_row() const { return static_cast<std::int64_t>(grid().groups_per_row()); }
     std::int64_t group_count() const { return rows * groups_per_row(); }
 };
 

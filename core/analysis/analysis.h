@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/base/model_config.h"
+#include "scalebits/kernels.h"
 #include "core/reorder/permutations.h"
 
 namespace scalebits::analysis {
@@ -60,7 +61,6 @@ struct MatrixAnalysis {
     int kind = 0;      // model::LinearKind
     std::int64_t rows = 0, cols = 0;
     std::int64_t tile_rows = 128, tile_cols = 128, group = 128;
-    std::int64_t grid_rows = 0, grid_cols = 0;
     // S(t, b): predicted loss increase of tile t at candidate width widths[k], [t * widths + k].
     std::vector<double> cost_original, cost_reordered;
     // Fisher mass per tile (sum of F over the tile): the sensitivity heatmap.
@@ -69,7 +69,14 @@ struct MatrixAnalysis {
     double top10_share_before = 0.0, top10_share_after = 0.0;
     double factored_corr = 0.0, factored_log_corr = 0.0;
 
-    std::int64_t tiles() const { return grid_rows * grid_cols; }
+    // The tile grid (its rounding and edge tiles are the packed format's: kernels::TileGrid).
+    kernels::TileGrid grid() const {
+        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
+                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
+    }
+    std::int64_t grid_rows() const { return static_cast<std::int64_t>(grid().tiles_r()); }
+    std::int64_t grid_cols() const { return static_cast<std::int64_t>(grid().tiles_c()); }
+    std::int64_t tiles() const { return static_cast<std::int64_t>(grid().tile_count()); }
     std::int64_t weights() const { return rows * cols; }
 };
 

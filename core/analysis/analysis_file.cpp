@@ -75,7 +75,9 @@ std::vector<T> values_of(const io::HostTensor& t, io::DType want, const std::fil
 }
 
 // A matrix record against the model it claims to belong to, before anything is sized from it.
-void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const std::filesystem::path& path) {
+// grid_rows, grid_cols: what the file says the tile grid is (it must be the one the shape and tile make).
+void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, std::int64_t grid_rows, std::int64_t grid_cols,
+                  const std::filesystem::path& path) {
     const std::string what = "matrix " + m.name;
     if (m.kind < 0 || m.kind >= kMatrixKinds) throw FormatError(path, what + " has an unknown kind " + std::to_string(m.kind));
     std::int64_t rows = c.vocab_size, cols = c.dim;
@@ -92,12 +94,12 @@ void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, const st
     if (m.rows != rows || m.cols != cols)
         throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
                                     ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
-    // rows and cols are now in 1..2^28 (the config's bounds); with the grid written as
-    // (rows - 1) / tile + 1 nothing here can overflow.
+    // rows and cols are now in 1..2^28 (the config's bounds) and the tile sizes are checked before
+    // the grid is computed from them, so nothing here can overflow.
     constexpr std::int64_t kMaxTile = std::int64_t(1) << 28;  // the kernels' bound (TileGrid::validate)
     if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.tile_rows > kMaxTile || m.tile_cols > kMaxTile || m.group <= 0 ||
         m.tile_cols % m.group != 0 ||
-        m.grid_rows != (m.rows - 1) / m.tile_rows + 1 || m.grid_cols != (m.cols - 1) / m.tile_cols + 1)
+        grid_rows != m.grid_rows() || grid_cols != m.grid_cols())
         throw FormatError(path, what + " has an inconsistent tile grid");
 }
 
@@ -152,7 +154,7 @@ void save_analysis(const Analysis& a, const std::filesystem::path& path,
     for (const auto& m : a.matrices) {
         matrices.push_back({{"name", m.name}, {"layer", m.layer}, {"kind", m.kind}, {"rows", m.rows}, {"cols", m.cols},
                             {"tile_rows", m.tile_rows}, {"tile_cols", m.tile_cols}, {"group", m.group},
-                            {"grid_rows", m.grid_rows}, {"grid_cols", m.grid_cols}, {"fisher_total", m.fisher_total},
+                            {"grid_rows", m.grid_rows()}, {"grid_cols", m.grid_cols()}, {"fisher_total", m.fisher_total},
                             {"top10_share_before", m.top10_share_before}, {"top10_share_after", m.top10_share_after},
                             {"factored_corr", m.factored_corr}, {"factored_log_corr", m.factored_log_corr}});
         w.add_f64("cost.original." + m.name, {m.tiles(), nw}, m.cost_original);
@@ -248,8 +250,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.tile_rows = int_field(mj, "tile_rows", path);
             m.tile_cols = int_field(mj, "tile_cols", path);
             m.group = int_field(mj, "group", path);
-            m.grid_rows = int_field(mj, "grid_rows", path);
-            m.grid_cols = int_field(mj, "grid_cols", path);
+            const std::int64_t grid_rows = int_field(mj, "grid_rows", path), grid_cols = int_field(mj, "grid_cols", path);
             m.fisher_total = mj.at("fisher_total").get<double>();
             m.top10_share_before = mj.at("top10_share_before").get<double>();
             m.top10_share_after = mj.at("top10_share_after").get<double>();
@@ -257,7 +258,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.factored_corr = mj.at("factored_corr").is_null() ? std::nan("") : mj.at("factored_corr").get<double>();
             m.factored_log_corr =
                 mj.at("factored_log_corr").is_null() ? std::nan("") : mj.at("factored_log_corr").get<double>();
-            check_matrix(m, a.config, path);
+            check_matrix(m, a.config, grid_rows, grid_cols, path);
             if (!names.insert(m.name).second) throw FormatError(path, "matrix " + m.name + " is described twice");
             m.cost_original = values_of<double>(tensor("cost.original." + m.name), io::DType::F64, path);
             m.cost_reordered = values_of<double>(tensor("cost.reordered." + m.name), io::DType::F64, path);

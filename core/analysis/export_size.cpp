@@ -37,8 +37,8 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a, bool vocab_packe
         max_file += max_bytes + 9 * m.tiles();
         const std::string base = io::packed_base_name(m.name);
         entries.push_back({base + ".qdata", "U8", {widest(max_bytes)}});
-        entries.push_back({base + ".qoffsets", "I64", {m.grid_rows, m.grid_cols}});
-        entries.push_back({base + ".qwidths", "U8", {m.grid_rows, m.grid_cols}});
+        entries.push_back({base + ".qoffsets", "I64", {m.grid_rows(), m.grid_cols()}});
+        entries.push_back({base + ".qwidths", "U8", {m.grid_rows(), m.grid_cols()}});
     }
     for (const auto& t : io::unquantized_tensors(c, vocab_packed)) {
         entries.push_back({t.name(), t.dtype, t.shape()});

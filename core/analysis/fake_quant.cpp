@@ -97,7 +97,7 @@ quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::in
         throw std::logic_error("only a vocabulary matrix is quantized by rows, from a tile boundary");
     // The rows as a matrix of their own: its tile grid is the whole one's, from tile row first / Tr.
     const MatrixAnalysis m = vocab_chunk_record(whole, w.size(0));
-    const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows * m.grid_cols);
+    const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows * m.grid_cols());
     const bool vocab = is_vocab_kind(m.kind);
     if (vocab && !covers_vocab_) throw std::logic_error(m.name + " is not in the allocation");
     const quant::TileSpec spec = granularity_ == WidthGranularity::Group ? quant::TileSpec{1, m.group, m.group}

@@ -27,8 +27,6 @@ MatrixAnalysis matrix_record(std::string name, int layer, int kind, std::int64_t
     m.tile_rows = spec.tile_rows;
     m.tile_cols = spec.tile_cols;
     m.group = spec.group;
-    m.grid_rows = spec.grid_rows(m.rows);
-    m.grid_cols = spec.grid_cols(m.cols);
     return m;
 }
 

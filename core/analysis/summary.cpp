@@ -66,16 +66,16 @@ std::vector<double> sensitivity_shares(const Analysis& analysis) {
 
 TileInfo tile_info(const Analysis& analysis, const MatrixAnalysis& matrix, std::int64_t grid_row,
                    std::int64_t grid_col, bool reordered) {
-    if (grid_row < 0 || grid_col < 0 || grid_row >= matrix.grid_rows || grid_col >= matrix.grid_cols)
+    if (grid_row < 0 || grid_col < 0 || grid_row >= matrix.grid_rows() || grid_col >= matrix.grid_cols())
         throw InputError(matrix.name + ": tile (" + std::to_string(grid_row) + ", " + std::to_string(grid_col) +
-                         ") is outside the " + std::to_string(matrix.grid_rows) + " x " +
-                         std::to_string(matrix.grid_cols) + " grid");
+                         ") is outside the " + std::to_string(matrix.grid_rows()) + " x " +
+                         std::to_string(matrix.grid_cols()) + " grid");
     TileInfo info;
     info.row_begin = grid_row * matrix.tile_rows;
     info.row_end = std::min(matrix.rows, info.row_begin + matrix.tile_rows);
     info.col_begin = grid_col * matrix.tile_cols;
     info.col_end = std::min(matrix.cols, info.col_begin + matrix.tile_cols);
-    const auto t = static_cast<std::size_t>(grid_row * matrix.grid_cols + grid_col);
+    const auto t = static_cast<std::size_t>(grid_row * matrix.grid_cols() + grid_col);
     const auto& fisher = reordered ? matrix.fisher_reordered : matrix.fisher_original;
     const auto& cost = reordered ? matrix.cost_reordered : matrix.cost_original;
     const std::size_t W = analysis.widths.size();

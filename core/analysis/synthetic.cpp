@@ -52,8 +52,6 @@ MatrixAnalysis make_matrix(int layer, model::LinearKind kind, std::int64_t rows,
     m.rows = rows;
     m.cols = cols;
     m.tile_rows = m.tile_cols = m.group = tile;
-    m.grid_rows = (rows + tile - 1) / tile;
-    m.grid_cols = (cols + tile - 1) / tile;
 
     // Matrices differ in overall sensitivity too: early layers and down_proj matter more, as on
     // real models, plus a random spread.
@@ -74,9 +72,9 @@ MatrixAnalysis make_matrix(int layer, model::LinearKind kind, std::int64_t rows,
     std::lognormal_distribution<double> noise(0.0, 0.5);
     std::uniform_real_distribution<double> jitter(-0.15, 0.15);
     const double norm = matrix_scale * 1e-6 / double(tile * tile);
-    for (std::int64_t r = 0; r < m.grid_rows; ++r) {
-        for (std::int64_t c = 0; c < m.grid_cols; ++c) {
-            const auto t = static_cast<std::size_t>(r * m.grid_cols + c);
+    for (std::int64_t r = 0; r < m.grid_rows(); ++r) {
+        for (std::int64_t c = 0; c < m.grid_cols(); ++c) {
+            const auto t = static_cast<std::size_t>(r * m.grid_cols() + c);
             const double e = noise(rng);
             m.fisher_original[t] = norm * rows_orig[static_cast<std::size_t>(r)] * cols_orig[static_cast<std::size_t>(c)] * e;
             m.fisher_reordered[t] = norm * rows_re[static_cast<std::size_t>(r)] * cols_re[static_cast<std::size_t>(c)] * e;

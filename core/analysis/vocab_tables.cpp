@@ -24,7 +24,6 @@ std::int64_t vocab_chunk_rows(std::int64_t cols, std::int64_t tile_rows) {
 MatrixAnalysis vocab_chunk_record(const MatrixAnalysis& m, std::int64_t rows) {
     MatrixAnalysis chunk = m;
     chunk.rows = rows;
-    chunk.grid_rows = (rows + m.tile_rows - 1) / m.tile_rows;
     return chunk;
 }
 

@@ -82,8 +82,8 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
             const kernels::PackedMatrix p = pack(m, q);
             const std::string base = io::packed_base_name(m.name);
             piece.emplace_back(base + ".qdata", bytes_tensor(p.data.data(), {static_cast<std::int64_t>(p.data.size())}, torch::kByte));
-            piece.emplace_back(base + ".qoffsets", bytes_tensor(p.tile_offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
-            piece.emplace_back(base + ".qwidths", bytes_tensor(p.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
+            piece.emplace_back(base + ".qoffsets", bytes_tensor(p.tile_offsets.data(), {m.grid_rows(), m.grid_cols()}, torch::kLong));
+            piece.emplace_back(base + ".qwidths", bytes_tensor(p.widths.data(), {m.grid_rows(), m.grid_cols()}, torch::kByte));
         },
         torch::kFloat, units, progress);
     progress.checkpoint(L, units, "embedding and lm_head");
@@ -106,8 +106,8 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
             if (static_cast<std::int64_t>(acc.widths.size()) == m.tiles()) {
                 const std::string base = io::packed_base_name(m.name);
                 ends.emplace_back(base + ".qdata", bytes_tensor(acc.data.data(), {static_cast<std::int64_t>(acc.data.size())}, torch::kByte));
-                ends.emplace_back(base + ".qoffsets", bytes_tensor(acc.offsets.data(), {m.grid_rows, m.grid_cols}, torch::kLong));
-                ends.emplace_back(base + ".qwidths", bytes_tensor(acc.widths.data(), {m.grid_rows, m.grid_cols}, torch::kByte));
+                ends.emplace_back(base + ".qoffsets", bytes_tensor(acc.offsets.data(), {m.grid_rows(), m.grid_cols()}, torch::kLong));
+                ends.emplace_back(base + ".qwidths", bytes_tensor(acc.widths.data(), {m.grid_rows(), m.grid_cols()}, torch::kByte));
                 acc = {};
             }
         },

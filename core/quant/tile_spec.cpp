@@ -25,16 +25,17 @@ void TileSpec::validate_shape(std::int64_t rows, std::int64_t cols) const {
 }
 
 TileBounds TileSpec::tile_bounds(std::int64_t rows, std::int64_t cols, std::int64_t tile) const {
-    const std::int64_t gc = grid_cols(cols);
-    if (tile < 0 || tile >= num_tiles(rows, cols))
+    const kernels::TileGrid g = grid(rows, cols);
+    if (rows <= 0 || cols <= 0 || tile < 0 || tile >= static_cast<std::int64_t>(g.tile_count()))
         throw InputError("tile index " + std::to_string(tile) + " out of range for a " +
                          std::to_string(rows) + "x" + std::to_string(cols) + " matrix with " +
                          to_string() + " tiles");
+    const std::size_t ti = static_cast<std::size_t>(tile) / g.tiles_c(), tj = static_cast<std::size_t>(tile) % g.tiles_c();
     TileBounds b;
-    b.row0 = (tile / gc) * tile_rows;
-    b.col0 = (tile % gc) * tile_cols;
-    b.row1 = std::min(rows, b.row0 + tile_rows);
-    b.col1 = std::min(cols, b.col0 + tile_cols);
+    b.row0 = static_cast<std::int64_t>(ti) * tile_rows;
+    b.col0 = static_cast<std::int64_t>(tj) * tile_cols;
+    b.row1 = b.row0 + static_cast<std::int64_t>(g.tile_height(ti));
+    b.col1 = b.col0 + static_cast<std::int64_t>(g.tile_width(tj));
     return b;
 }
 

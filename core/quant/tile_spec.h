@@ -12,6 +12,8 @@
 #include <initializer_list>
 #include <string>
 
+#include "scalebits/kernels.h"
+
 namespace scalebits::quant {
 
 struct TileBounds {
@@ -32,13 +34,21 @@ struct TileSpec {
     // Same, and also checks the matrix shape (N, K > 0).
     void validate_shape(std::int64_t rows, std::int64_t cols) const;
 
-    std::int64_t grid_rows(std::int64_t rows) const { return ceil_div(rows, tile_rows); }
-    std::int64_t grid_cols(std::int64_t cols) const { return ceil_div(cols, tile_cols); }
+    // This tiling over a rows x cols matrix (rows, cols >= 0): kernels::TileGrid holds the rounding
+    // and the edge tiles for every part of the project.
+    kernels::TileGrid grid(std::int64_t rows, std::int64_t cols) const {
+        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
+                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
+    }
+    std::int64_t grid_rows(std::int64_t rows) const { return static_cast<std::int64_t>(grid(rows, 0).tiles_r()); }
+    std::int64_t grid_cols(std::int64_t cols) const { return static_cast<std::int64_t>(grid(0, cols).tiles_c()); }
     std::int64_t num_tiles(std::int64_t rows, std::int64_t cols) const {
-        return grid_rows(rows) * grid_cols(cols);
+        return static_cast<std::int64_t>(grid(rows, cols).tile_count());
     }
     // Groups per row over the whole matrix (what the scale/zero tensors have as columns).
-    std::int64_t groups_per_row(std::int64_t cols) const { return ceil_div(cols, group); }
+    std::int64_t groups_per_row(std::int64_t cols) const {
+        return static_cast<std::int64_t>(grid(0, cols).groups_per_row());
+    }
     std::int64_t num_groups(std::int64_t rows, std::int64_t cols) const {
         return rows * groups_per_row(cols);
     }
@@ -57,7 +67,6 @@ struct TileSpec {
     static TileSpec automatic(std::initializer_list<std::int64_t> dims,
                               std::int64_t tile_rows = 128, std::int64_t tile_cols = 128);
 
-    static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
     bool operator==(const TileSpec&) const = default;
 };

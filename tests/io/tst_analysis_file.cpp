@@ -59,8 +59,6 @@ analysis::Analysis tiny_analysis() {
         m.cols = shapes[kind][1];
         m.tile_rows = m.tile_cols = 16;
         m.group = 8;
-        m.grid_rows = (m.rows + 15) / 16;
-        m.grid_cols = (m.cols + 15) / 16;
         for (std::int64_t t = 0; t < m.tiles(); ++t) {
             m.cost_original.insert(m.cost_original.end(), {1.0 + t, 0.5 + t});
             m.fisher_original.push_back(2.0 + t);

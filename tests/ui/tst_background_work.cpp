@@ -206,7 +206,7 @@ private Q_SLOTS:
         std::vector<std::uint8_t> written;
         for (const auto& m : analysis_->matrices) {
             const auto it = packed.packed.find(m.name);
-            const std::int64_t tiles = m.grid_rows * m.grid_cols;
+            const std::int64_t tiles = m.grid_rows() * m.grid_cols();
             if (it == packed.packed.end()) {
                 written.insert(written.end(), std::size_t(tiles), std::uint8_t(kKeptBits));  // kept at fp16
                 continue;

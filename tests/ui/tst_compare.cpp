@@ -51,9 +51,9 @@ private Q_SLOTS:
         const auto& m = a->matrices[kMatrix];
         const auto first = dialog.solution(0)->tile_offsets[kMatrix];
         double moved = 0;
-        for (int r = 0; r < int(m.grid_rows); ++r)
-            for (int c = 0; c < int(m.grid_cols); ++c) {
-                const std::size_t t = std::size_t(first + r * m.grid_cols + c);
+        for (int r = 0; r < int(m.grid_rows()); ++r)
+            for (int c = 0; c < int(m.grid_cols()); ++c) {
+                const std::size_t t = std::size_t(first + r * m.grid_cols() + c);
                 const double want = double(wantB.widths[t]) - double(wantA.widths[t]);
                 QCOMPARE(dialog.differenceAt(r, c), want);
                 moved += want;

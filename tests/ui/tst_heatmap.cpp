@@ -33,12 +33,12 @@ std::shared_ptr<const analysis::Analysis> smallAnalysis() {
 void compareSensitivity(const ui::HeatmapView& view, const analysis::MatrixAnalysis& m) {
     for (int layout = 0; layout < 2; ++layout) {
         const HeatmapPlot* p = view.plot(layout);
-        QCOMPARE(p->gridRows(), int(m.grid_rows));
-        QCOMPARE(p->gridCols(), int(m.grid_cols));
+        QCOMPARE(p->gridRows(), int(m.grid_rows()));
+        QCOMPARE(p->gridCols(), int(m.grid_cols()));
         const auto& fisher = layout ? m.fisher_reordered : m.fisher_original;
-        for (int r = 0; r < m.grid_rows; ++r)
-            for (int c = 0; c < m.grid_cols; ++c)
-                QCOMPARE(p->cellValue(r, c), fisher[std::size_t(r * m.grid_cols + c)]);
+        for (int r = 0; r < m.grid_rows(); ++r)
+            for (int c = 0; c < m.grid_cols(); ++c)
+                QCOMPARE(p->cellValue(r, c), fisher[std::size_t(r * m.grid_cols() + c)]);
     }
 }
 }  // namespace
@@ -65,16 +65,16 @@ private Q_SLOTS:
             for (int layout = 0; layout < 2; ++layout) {
                 const auto& alloc = layout ? *s->reordered_layout : *s->original_layout;
                 const HeatmapPlot* p = view.plot(2 + layout);
-                for (int r = 0; r < m.grid_rows; ++r)
-                    for (int c = 0; c < m.grid_cols; ++c)
-                        QCOMPARE(p->cellValue(r, c), double(alloc.widths[offset + std::size_t(r * m.grid_cols + c)]));
+                for (int r = 0; r < m.grid_rows(); ++r)
+                    for (int c = 0; c < m.grid_cols(); ++c)
+                        QCOMPARE(p->cellValue(r, c), double(alloc.widths[offset + std::size_t(r * m.grid_cols() + c)]));
             }
             // The tooltip names the tile's weight ranges and S at every width.
             const QString tip = view.plot(1)->describeCell(0, 1);
             QVERIFY2(tip.contains(QStringLiteral("columns %1–%2").arg(m.tile_cols).arg(2 * m.tile_cols - 1)), qPrintable(tip));
             QCOMPARE(tip.count(QStringLiteral("S(")), int(a->widths.size()));
             QVERIFY(view.plot(3)->describeCell(0, 0).contains(QStringLiteral("chosen")));
-            QVERIFY(view.plot(0)->describeCell(int(m.grid_rows), 0).isEmpty());
+            QVERIFY(view.plot(0)->describeCell(int(m.grid_rows()), 0).isEmpty());
         }
     }
 

@@ -55,7 +55,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     case Layer: return m.layer >= 0 ? QVariant(m.layer) : QVariant(QStringLiteral("—"));  // embedding, lm_head
     case Matrix: return QString::fromLatin1(analysis::matrix_kind_name(m.kind));
     case Shape: return QStringLiteral("%1 × %2").arg(m.rows).arg(m.cols);
-    case Tiles: return QStringLiteral("%1 × %2").arg(m.grid_rows).arg(m.grid_cols);
+    case Tiles: return QStringLiteral("%1 × %2").arg(m.grid_rows()).arg(m.grid_cols());
     case AvgBits: {
         if (!allocated) return QString();
         const QString bits = locale.toString(summary_[row].avg_bits, 'f', 2);

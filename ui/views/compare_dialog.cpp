@@ -107,7 +107,7 @@ double CompareDialog::differenceAt(int gridRow, int gridCol) const {
     if (analysis::method_uses_reordered_layout(a->method) != analysis::method_uses_reordered_layout(b->method))
         return std::numeric_limits<double>::quiet_NaN();  // tile (r, c) holds other channels in the other layout
     const auto& m = analysis->matrices[std::size_t(matrix_)];
-    const std::size_t t = std::size_t(a->tile_offsets[std::size_t(matrix_)] + gridRow * m.grid_cols + gridCol);
+    const std::size_t t = std::size_t(a->tile_offsets[std::size_t(matrix_)] + gridRow * m.grid_cols() + gridCol);
     return double(b->current->widths[t]) - double(a->current->widths[t]);
 }
 
@@ -142,7 +142,7 @@ void CompareDialog::update() {
         return;
     }
     const auto& m = analysis->matrices[std::size_t(matrix_)];
-    const int rows = int(m.grid_rows), cols = int(m.grid_cols);
+    const int rows = int(m.grid_rows()), cols = int(m.grid_cols());
     data->setSize(cols, rows);
     data->setRange(QCPRange(0, std::max(0, cols - 1)), QCPRange(0, std::max(0, rows - 1)));
     for (int r = 0; r < rows; ++r)

@@ -89,7 +89,7 @@ void HeatmapPlot::setMatrix(std::shared_ptr<const analysis::Analysis> analysis, 
         return;
     }
     const auto& m = analysis_->matrices[static_cast<std::size_t>(matrix_)];
-    const int rows = int(m.grid_rows), cols = int(m.grid_cols);
+    const int rows = int(m.grid_rows()), cols = int(m.grid_cols());
     data->setSize(cols, rows);
     data->setRange(QCPRange(0, std::max(0, cols - 1)), QCPRange(0, std::max(0, rows - 1)));
     if (mode_ == Mode::Sensitivity) {

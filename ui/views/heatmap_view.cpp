@@ -104,8 +104,8 @@ void HeatmapView::updateTitle() {
                         .arg(QString::fromStdString(m.name))
                         .arg(m.rows)
                         .arg(m.cols)
-                        .arg(m.grid_rows)
-                        .arg(m.grid_cols)
+                        .arg(m.grid_rows())
+                        .arg(m.grid_cols())
                         .arg(m.tile_rows)
                         .arg(m.tile_cols)
                         .arg(locale.toString(m.top10_share_before * 100.0, 'f', 1),
@@ -126,8 +126,8 @@ void HeatmapView::exportCsv(const QString& path) const {
     out << ",width\n";
     for (int layout = 0; layout < 2; ++layout) {
         const HeatmapPlot* widths = plots_[std::size_t(2 + layout)];
-        for (std::int64_t r = 0; r < m.grid_rows; ++r)
-            for (std::int64_t c = 0; c < m.grid_cols; ++c) {
+        for (std::int64_t r = 0; r < m.grid_rows(); ++r)
+            for (std::int64_t c = 0; c < m.grid_cols(); ++c) {
                 const auto info = analysis::tile_info(*analysis_, m, r, c, layout == 1);
                 out << QString::fromStdString(m.name) << ',' << (layout ? "reordered" : "original") << ',' << r << ','
                     << c << ',' << info.row_begin << ',' << info.row_end << ',' << info.col_begin << ',' << info.col_end
