@@ -53,10 +53,7 @@ struct MatrixSpec {
     int pinned_bits = 0;  // fixed width for every tile of this matrix (overrides min/max)
 
     // The tile grid: its rounding and edge tiles are the packed format's (kernels::TileGrid).
-    kernels::TileGrid grid() const {
-        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
-                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
-    }
+    kernels::TileGrid grid() const { return kernels::TileGrid::of(rows, cols, tile_rows, tile_cols, group); }
     std::int64_t tiles_down() const { return static_cast<std::int64_t>(grid().tiles_r()); }
     std::int64_t tiles_across() const { return static_cast<std::int64_t>(grid().tiles_c()); }
     std::int64_t tile_count() const { return static_cast<std::int64_t>(grid().tile_count()); }

@@ -70,10 +70,7 @@ struct MatrixAnalysis {
     double factored_corr = 0.0, factored_log_corr = 0.0;
 
     // The tile grid (its rounding and edge tiles are the packed format's: kernels::TileGrid).
-    kernels::TileGrid grid() const {
-        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
-                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
-    }
+    kernels::TileGrid grid() const { return kernels::TileGrid::of(rows, cols, tile_rows, tile_cols, group); }
     std::int64_t grid_rows() const { return static_cast<std::int64_t>(grid().tiles_r()); }
     std::int64_t grid_cols() const { return static_cast<std::int64_t>(grid().tiles_c()); }
     std::int64_t tiles() const { return static_cast<std::int64_t>(grid().tile_count()); }

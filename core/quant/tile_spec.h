@@ -34,11 +34,10 @@ struct TileSpec {
     // Same, and also checks the matrix shape (N, K > 0).
     void validate_shape(std::int64_t rows, std::int64_t cols) const;
 
-    // This tiling over a rows x cols matrix (rows, cols >= 0): kernels::TileGrid holds the rounding
+    // This tiling over a rows x cols matrix: kernels::TileGrid holds the rounding
     // and the edge tiles for every part of the project.
     kernels::TileGrid grid(std::int64_t rows, std::int64_t cols) const {
-        return {static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(tile_rows),
-                static_cast<std::size_t>(tile_cols), static_cast<std::size_t>(group)};
+        return kernels::TileGrid::of(rows, cols, tile_rows, tile_cols, group);
     }
     std::int64_t grid_rows(std::int64_t rows) const { return static_cast<std::int64_t>(grid(rows, 0).tiles_r()); }
     std::int64_t grid_cols(std::int64_t cols) const { return static_cast<std::int64_t>(grid(0, cols).tiles_c()); }

@@ -73,6 +73,13 @@ struct TileGrid {
     std::size_t groups_per_row() const { return (cols + group - 1) / group; }  // global groups
     // Throws std::invalid_argument naming the problem (zero sizes, group not dividing tile_cols...).
     void validate() const;
+    // From the signed sizes the rest of the project keeps; a negative size becomes 0 (no tiles), not
+    // a huge unsigned one.
+    static TileGrid of(std::int64_t rows, std::int64_t cols, std::int64_t tile_rows, std::int64_t tile_cols,
+                       std::int64_t group) {
+        auto u = [](std::int64_t v) { return v > 0 ? static_cast<std::size_t>(v) : std::size_t{0}; };
+        return {u(rows), u(cols), u(tile_rows), u(tile_cols), u(group)};
+    }
 };
 
 // Non-owning view of one packed matrix (what a safetensors reader can point into a mapped file).
