@@ -130,8 +130,8 @@ int cmd_inspect(const Argv& argv) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& m : a.matrices)
         layers.push_back({{"name", m.name},
-                          {"shape", {m.rows, m.cols}},
-                          {"tiles", m.tiles()},
+                          {"shape", {m.rows(), m.cols()}},
+                          {"tiles", m.tile_count()},
                           {"top10_share_before", m.top10_share_before},
                           {"top10_share_after", m.top10_share_after},
                           {"factored_corr", m.factored_corr},
@@ -154,8 +154,8 @@ int cmd_inspect(const Argv& argv) {
                 static_cast<long long>(a.options.group));
     std::printf("%-48s %11s %6s %8s %8s %8s\n", "matrix", "shape", "tiles", "top10<", "top10>", "corr");
     for (const auto& m : a.matrices)
-        std::printf("%-48s %5lldx%-5lld %6lld %8.3f %8.3f %8.3f\n", m.name.c_str(), static_cast<long long>(m.rows),
-                    static_cast<long long>(m.cols), static_cast<long long>(m.tiles()), m.top10_share_before,
+        std::printf("%-48s %5lldx%-5lld %6lld %8.3f %8.3f %8.3f\n", m.name.c_str(), static_cast<long long>(m.rows()),
+                    static_cast<long long>(m.cols()), static_cast<long long>(m.tile_count()), m.top10_share_before,
                     m.top10_share_after, m.factored_corr);
     return 0;
 }

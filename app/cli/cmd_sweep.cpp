@@ -5,9 +5,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "core/analysis/analysis_file.h"
-#include "core/analysis/sweep.h"
-#include "core/eval/text.h"
 #include "core/util/error.h"
+#include "core/workflow/jobs.h"
 
 namespace scalebits::cli {
 
@@ -115,9 +114,18 @@ int cmd_sweep(const Argv& argv) {
                  "refine-samples", "activation-mb"});
     opts.insert(kConstraintOptions.begin(), kConstraintOptions.end());
     Args args(argv, opts, {"json"});
+    configure_threads(args);
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
-    analysis::check_model_matches(a, args.require("model"));
-    analysis::SweepOptions so;
+    workflow::SweepJob job;
+    job.model = args.require("model");
+    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
+    job.device = args.get_or("device", "cpu");
+    job.text = args.require("text");
+    job.max_bytes = args.get_int("max-bytes", 0);
+    job.ctx = args.get_int("ctx", 512);
+    job.max_windows = args.get_int("max-windows", 0);
+    job.activation_bytes = activation_bytes(args);
+    analysis::SweepOptions& so = job.sweep;
     so.budgets = parse_budgets(args.get_or("budgets", "2.5,3,3.5,4"));
     for (const auto& m : split_list(args.get_or("methods", "scalebits,tile-noreorder,layer,uniform,uniform-mix,group")))
         so.methods.push_back(parse_alloc_method(m));
@@ -129,22 +137,13 @@ int cmd_sweep(const Argv& argv) {
 
     // Every row is evaluated layer by layer (no fp32 copy of the whole model); refinement rounds
     // load the model whole (refine.h).
-    LoadedModel m = load_model(args, ModelWeights::None);
-    const auto& tok = require_tokenizer(m.checkpoint);
-    const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
-    eval::PerplexityOptions po;
-    po.ctx = args.get_int("ctx", 512);
-    po.max_windows = args.get_int("max-windows", 0);
-    const Progress progress = cli_progress();
-    const eval::StreamedReference reference(m.checkpoint, parse_device(args.get_or("device", "cpu")), tokens, po, progress,
-                                            activation_bytes(args));
     const bool json = args.flag("json");
-    const auto& base = reference.baseline();
-    if (!json) {
+    auto on_baseline = [json](const eval::PerplexityResult& base, std::int64_t ctx) {
+        if (json) return;
         std::printf("full precision: ppl %.4f over %lld windows of %lld tokens\n", base.ppl,
-                    static_cast<long long>(base.windows), static_cast<long long>(po.ctx));
+                    static_cast<long long>(base.windows), static_cast<long long>(ctx));
         std::printf("%-15s %-5s %8s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
-    }
+    };
     // With --json the table comes at the end on stdout; each row also goes to stderr as one JSON
     // line the moment it is measured, so a long sweep shows (and keeps) its results as they land.
     auto on_row = [json](const analysis::SweepRow& r) {
@@ -152,15 +151,15 @@ int cmd_sweep(const Argv& argv) {
         std::fprintf(stderr, "%s\n", row_json(r).dump().c_str());
         std::fflush(stderr);
     };
-    const auto rows = analysis::run_sweep(m.checkpoint, a, reference, so, on_row, progress);
+    const workflow::SweepOutcome out = workflow::run_sweep(a, job, on_baseline, on_row, cli_progress());
     if (json) {
-        nlohmann::json out = {{"ctx", po.ctx},
-                              {"windows", base.windows},
-                              {"predicted", base.predicted},
-                              {"fp_ppl", base.ppl},
-                              {"rows", nlohmann::json::array()}};
-        for (const auto& r : rows) out["rows"].push_back(row_json(r));
-        print_json(out);
+        nlohmann::json j = {{"ctx", out.ctx},
+                            {"windows", out.baseline.windows},
+                            {"predicted", out.baseline.predicted},
+                            {"fp_ppl", out.baseline.ppl},
+                            {"rows", nlohmann::json::array()}};
+        for (const auto& r : out.rows) j["rows"].push_back(row_json(r));
+        print_json(j);
     }
     return 0;
 }

@@ -42,26 +42,16 @@ std::int64_t group_bits(std::int64_t len, int bits) {
     return len * bits + kGroupScaleBits + bits;
 }
 
-std::int64_t MatrixSpec::tile_height(std::int64_t t) const {
-    const kernels::TileGrid g = grid();
-    return static_cast<std::int64_t>(g.tile_height(static_cast<std::size_t>(t) / g.tiles_c()));
-}
-
-std::int64_t MatrixSpec::tile_width(std::int64_t t) const {
-    const kernels::TileGrid g = grid();
-    return static_cast<std::int64_t>(g.tile_width(static_cast<std::size_t>(t) % g.tiles_c()));
-}
-
 void validate_matrices(std::span<const MatrixSpec> matrices) {
     for (const MatrixSpec& m : matrices) {
         const std::string who = "matrix '" + m.name + "'";
-        if (m.rows <= 0 || m.cols <= 0)
-            throw InputError(who + " has a non-positive shape " + std::to_string(m.rows) + "x" + std::to_string(m.cols));
-        if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.group <= 0)
+        if (m.rows() <= 0 || m.cols() <= 0)
+            throw InputError(who + " has a non-positive shape " + std::to_string(m.rows()) + "x" + std::to_string(m.cols()));
+        if (m.tile_rows() <= 0 || m.tile_cols() <= 0 || m.group() <= 0)
             throw InputError(who + " has a non-positive tile or group size");
-        if (m.tile_cols % m.group != 0)
-            throw InputError(who + ": group " + std::to_string(m.group) + " does not divide the tile width (" +
-                             std::to_string(m.tile_cols) + " columns), as the packed format requires");
+        if (m.tile_cols() % m.group() != 0)
+            throw InputError(who + ": group " + std::to_string(m.group()) + " does not divide the tile width (" +
+                             std::to_string(m.tile_cols()) + " columns), as the packed format requires");
         for (int b : {m.min_bits, m.max_bits, m.pinned_bits})
             if (b != 0 && !is_tile_width(b))
                 throw InputError(who + ": width constraint of " + std::to_string(b) + " bits is outside 2..8 (or 16: kept at fp16)");
@@ -89,11 +79,11 @@ SizeEstimate estimate_size(std::span<const MatrixSpec> matrices, std::span<const
         for (std::int64_t t = 0; t < n; ++t) {
             const int b = tile_widths[next + static_cast<std::size_t>(t)];
             const std::int64_t h = m.tile_height(t), w = m.tile_width(t);
-            if (h == m.tile_rows && w == m.tile_cols && is_tile_width(b)) {
-                if (interior[b] < 0) interior[b] = tile_bytes_with_header(h, w, m.group, b);
+            if (h == m.tile_rows() && w == m.tile_cols() && is_tile_width(b)) {
+                if (interior[b] < 0) interior[b] = tile_bytes_with_header(h, w, m.group(), b);
                 est.quantized_bytes += interior[b];
             } else {
-                est.quantized_bytes += tile_bytes_with_header(h, w, m.group, b);
+                est.quantized_bytes += tile_bytes_with_header(h, w, m.group(), b);
             }
         }
         next += static_cast<std::size_t>(n);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alloc/matrix_geometry.h"
 #include "scalebits/kernels.h"
 
 namespace scalebits {
@@ -41,28 +42,11 @@ std::int64_t group_bits(std::int64_t len, int bits);
 
 // One quantized matrix (N x K, out x in) cut into tiles of tile_rows x tile_cols (edge tiles smaller),
 // with width constraints. A value of 0 means "no constraint".
-struct MatrixSpec {
+struct MatrixSpec : MatrixGeometry {
     std::string name;
-    std::int64_t rows = 0;
-    std::int64_t cols = 0;
-    std::int64_t tile_rows = 128;
-    std::int64_t tile_cols = 128;
-    std::int64_t group = 128;
     int min_bits = 0;     // lowest width the allocator may give this matrix
     int max_bits = 0;     // highest width the allocator may give this matrix
     int pinned_bits = 0;  // fixed width for every tile of this matrix (overrides min/max)
-
-    // The tile grid: its rounding and edge tiles are the packed format's (kernels::TileGrid).
-    kernels::TileGrid grid() const { return kernels::TileGrid::of(rows, cols, tile_rows, tile_cols, group); }
-    std::int64_t tiles_down() const { return static_cast<std::int64_t>(grid().tiles_r()); }
-    std::int64_t tiles_across() const { return static_cast<std::int64_t>(grid().tiles_c()); }
-    std::int64_t tile_count() const { return static_cast<std::int64_t>(grid().tile_count()); }
-    std::int64_t weights() const { return rows * cols; }
-    // Shape of tile number t (row-major over the tile grid); edge tiles are cut short.
-    std::int64_t tile_height(std::int64_t t) const;
-    std::int64_t tile_width(std::int64_t t) const;
-    std::int64_t groups_per_row() const { return static_cast<std::int64_t>(grid().groups_per_row()); }
-    std::int64_t group_count() const { return rows * groups_per_row(); }
 };
 
 // Checks a matrix list (positive sizes, group divides tile_cols, constraints inside 2..8); throws InputError

@@ -33,9 +33,9 @@ GroupAllocator::GroupAllocator(const GroupProblem& problem) {
     for (const MatrixSpec& m : problem.matrices) {
         const auto [lo, hi] = allowed_range(m, problem.widths);
         const std::int64_t per_row = m.groups_per_row();
-        for (std::int64_t r = 0; r < m.rows; ++r) {
+        for (std::int64_t r = 0; r < m.rows(); ++r) {
             for (std::int64_t j = 0; j < per_row; ++j) {
-                const std::int64_t len = std::min(m.group, m.cols - j * m.group);
+                const std::int64_t len = std::min(m.group(), m.cols() - j * m.group());
                 const auto key = std::make_tuple(len, lo, hi);
                 auto it = ids.find(key);
                 if (it == ids.end()) {

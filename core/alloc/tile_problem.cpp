@@ -87,14 +87,14 @@ ItemTable tile_classes(const TileProblem& problem, const std::vector<TilePin>& p
                 lo = hi = int(std::find(problem.widths.begin(), problem.widths.end(), pin->bits) - problem.widths.begin());
                 ++pin;
             }
-            const auto key = std::make_tuple(m.tile_height(i), m.tile_width(i), m.group, lo, hi);
+            const auto key = std::make_tuple(m.tile_height(i), m.tile_width(i), m.group(), lo, hi);
             auto it = ids.find(key);
             if (it == ids.end()) {
                 ItemClass cl;
                 cl.lo = lo;
                 cl.hi = hi;
                 for (int b : problem.widths)
-                    cl.cost_bits.push_back(8 * tile_bytes_with_header(std::get<0>(key), std::get<1>(key), m.group, b));
+                    cl.cost_bits.push_back(8 * tile_bytes_with_header(std::get<0>(key), std::get<1>(key), m.group(), b));
                 it = ids.emplace(key, std::uint32_t(t.classes.size())).first;
                 t.classes.push_back(std::move(cl));
             }

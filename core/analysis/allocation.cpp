@@ -26,9 +26,9 @@ std::vector<std::array<std::int64_t, kWidthSlots>> group_histogram(const std::ve
         const MatrixSpec& m = matrices[mi];
         out[mi].fill(0);
         const std::int64_t per_row = m.groups_per_row();
-        for (std::int64_t r = 0; r < m.rows; ++r)
+        for (std::int64_t r = 0; r < m.rows(); ++r)
             for (std::int64_t j = 0; j < per_row; ++j, ++next)
-                out[mi][widths.at(next)] += std::min(m.group, m.cols - j * m.group);
+                out[mi][widths.at(next)] += std::min(m.group(), m.cols() - j * m.group());
     }
     return out;
 }

@@ -64,7 +64,7 @@ ModelFingerprint fingerprint_model(const std::filesystem::path& model_path) {
 
 std::int64_t Analysis::total_tiles() const {
     std::int64_t n = 0;
-    for (const auto& m : matrices) n += m.tiles();
+    for (const auto& m : matrices) n += m.tile_count();
     return n;
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/alloc/matrix_geometry.h"
 #include "core/base/model_config.h"
-#include "scalebits/kernels.h"
 #include "core/reorder/permutations.h"
 
 namespace scalebits::analysis {
@@ -55,12 +55,11 @@ struct AnalysisOptions {
 };
 
 // One quantized matrix (7 per decoder layer) with its per-tile tables in both layouts.
-struct MatrixAnalysis {
+// Its geometry (shape, tiles, group) is MatrixGeometry's grid.
+struct MatrixAnalysis : MatrixGeometry {
     std::string name;  // canonical weight name, e.g. model.layers.3.mlp.down_proj.weight
     int layer = 0;
     int kind = 0;      // model::LinearKind
-    std::int64_t rows = 0, cols = 0;
-    std::int64_t tile_rows = 128, tile_cols = 128, group = 128;
     // S(t, b): predicted loss increase of tile t at candidate width widths[k], [t * widths + k].
     std::vector<double> cost_original, cost_reordered;
     // Fisher mass per tile (sum of F over the tile): the sensitivity heatmap.
@@ -68,13 +67,6 @@ struct MatrixAnalysis {
     double fisher_total = 0.0;
     double top10_share_before = 0.0, top10_share_after = 0.0;
     double factored_corr = 0.0, factored_log_corr = 0.0;
-
-    // The tile grid (its rounding and edge tiles are the packed format's: kernels::TileGrid).
-    kernels::TileGrid grid() const { return kernels::TileGrid::of(rows, cols, tile_rows, tile_cols, group); }
-    std::int64_t grid_rows() const { return static_cast<std::int64_t>(grid().tiles_r()); }
-    std::int64_t grid_cols() const { return static_cast<std::int64_t>(grid().tiles_c()); }
-    std::int64_t tiles() const { return static_cast<std::int64_t>(grid().tile_count()); }
-    std::int64_t weights() const { return rows * cols; }
 };
 
 struct Analysis {

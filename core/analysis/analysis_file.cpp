@@ -91,14 +91,14 @@ void check_matrix(const MatrixAnalysis& m, const model::ModelConfig& c, std::int
                                         std::to_string(c.n_layers) + " layers");
         std::tie(rows, cols) = model::linear_shape(c, static_cast<model::LinearKind>(m.kind));
     }
-    if (m.rows != rows || m.cols != cols)
-        throw FormatError(path, what + " is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+    if (m.rows() != rows || m.cols() != cols)
+        throw FormatError(path, what + " is " + std::to_string(m.rows()) + " x " + std::to_string(m.cols()) +
                                     ", the model's config makes it " + std::to_string(rows) + " x " + std::to_string(cols));
     // rows and cols are now in 1..2^28 (the config's bounds) and the tile sizes are checked before
     // the grid is computed from them, so nothing here can overflow.
     constexpr std::int64_t kMaxTile = std::int64_t(1) << 28;  // the kernels' bound (TileGrid::validate)
-    if (m.tile_rows <= 0 || m.tile_cols <= 0 || m.tile_rows > kMaxTile || m.tile_cols > kMaxTile || m.group <= 0 ||
-        m.tile_cols % m.group != 0 ||
+    if (m.tile_rows() <= 0 || m.tile_cols() <= 0 || m.tile_rows() > kMaxTile || m.tile_cols() > kMaxTile || m.group() <= 0 ||
+        m.tile_cols() % m.group() != 0 ||
         grid_rows != m.grid_rows() || grid_cols != m.grid_cols())
         throw FormatError(path, what + " has an inconsistent tile grid");
 }
@@ -152,15 +152,15 @@ void save_analysis(const Analysis& a, const std::filesystem::path& path,
     nlohmann::json matrices = nlohmann::json::array();
     io::SafetensorsWriter w;
     for (const auto& m : a.matrices) {
-        matrices.push_back({{"name", m.name}, {"layer", m.layer}, {"kind", m.kind}, {"rows", m.rows}, {"cols", m.cols},
-                            {"tile_rows", m.tile_rows}, {"tile_cols", m.tile_cols}, {"group", m.group},
+        matrices.push_back({{"name", m.name}, {"layer", m.layer}, {"kind", m.kind}, {"rows", m.rows()}, {"cols", m.cols()},
+                            {"tile_rows", m.tile_rows()}, {"tile_cols", m.tile_cols()}, {"group", m.group()},
                             {"grid_rows", m.grid_rows()}, {"grid_cols", m.grid_cols()}, {"fisher_total", m.fisher_total},
                             {"top10_share_before", m.top10_share_before}, {"top10_share_after", m.top10_share_after},
                             {"factored_corr", m.factored_corr}, {"factored_log_corr", m.factored_log_corr}});
-        w.add_f64("cost.original." + m.name, {m.tiles(), nw}, m.cost_original);
-        w.add_f64("cost.reordered." + m.name, {m.tiles(), nw}, m.cost_reordered);
-        w.add_f64("fisher.original." + m.name, {m.tiles()}, m.fisher_original);
-        w.add_f64("fisher.reordered." + m.name, {m.tiles()}, m.fisher_reordered);
+        w.add_f64("cost.original." + m.name, {m.tile_count(), nw}, m.cost_original);
+        w.add_f64("cost.reordered." + m.name, {m.tile_count(), nw}, m.cost_reordered);
+        w.add_f64("fisher.original." + m.name, {m.tile_count()}, m.fisher_original);
+        w.add_f64("fisher.reordered." + m.name, {m.tile_count()}, m.fisher_reordered);
     }
     const auto& p = a.permutations;
     add_perm(w, "perm.hidden", p.hidden);
@@ -245,11 +245,10 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.name = mj.at("name").get<std::string>();
             m.layer = io::json_integer<int>(mj.at("layer"), path, "a matrix's layer");
             m.kind = io::json_integer<int>(mj.at("kind"), path, "a matrix's kind");
-            m.rows = int_field(mj, "rows", path);
-            m.cols = int_field(mj, "cols", path);
-            m.tile_rows = int_field(mj, "tile_rows", path);
-            m.tile_cols = int_field(mj, "tile_cols", path);
-            m.group = int_field(mj, "group", path);
+            // A size <= 0 reads as 0, which check_matrix rejects.
+            m.grid = kernels::TileGrid::of(int_field(mj, "rows", path), int_field(mj, "cols", path),
+                                           int_field(mj, "tile_rows", path), int_field(mj, "tile_cols", path),
+                                           int_field(mj, "group", path));
             const std::int64_t grid_rows = int_field(mj, "grid_rows", path), grid_cols = int_field(mj, "grid_cols", path);
             m.fisher_total = mj.at("fisher_total").get<double>();
             m.top10_share_before = mj.at("top10_share_before").get<double>();
@@ -264,7 +263,7 @@ Analysis load_analysis(const std::filesystem::path& path) {
             m.cost_reordered = values_of<double>(tensor("cost.reordered." + m.name), io::DType::F64, path);
             m.fisher_original = values_of<double>(tensor("fisher.original." + m.name), io::DType::F64, path);
             m.fisher_reordered = values_of<double>(tensor("fisher.reordered." + m.name), io::DType::F64, path);
-            const auto tiles = static_cast<std::size_t>(m.tiles());
+            const auto tiles = static_cast<std::size_t>(m.tile_count());
             if (m.cost_original.size() != tiles * nw || m.cost_reordered.size() != tiles * nw ||
                 m.fisher_original.size() != tiles || m.fisher_reordered.size() != tiles)
                 throw FormatError(path, "the tables of " + m.name + " do not match its tile grid");

@@ -122,8 +122,8 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
             const auto& m = a.matrices[i];
             const auto& v = vocab[i - linear];
             wr.add_f32("cost.group." + m.name, {static_cast<std::int64_t>(v.group_costs().size()) / nw, nw}, v.group_costs());
-            wr.add_f32("r." + m.name, {m.rows}, v.row_sums());
-            wr.add_f32("c." + m.name, {m.cols}, v.col_sums());
+            wr.add_f32("r." + m.name, {m.rows()}, v.row_sums());
+            wr.add_f32("c." + m.name, {m.cols()}, v.col_sums());
         }
         for (std::size_t i = 0; i < linear; ++i) {
             const auto& m = a.matrices[i];
@@ -131,8 +131,8 @@ Analysis analyze(const model::Checkpoint& ckpt, model::LlamaModel& model, const 
             wr.add_f32("cost.group." + m.name, {static_cast<std::int64_t>(group_costs[i].size()) / nw, nw},
                        std::move(group_costs[i]));
             const auto& ls = sr.layers[static_cast<std::size_t>(m.layer)][kind];
-            wr.add_f32("r." + m.name, {m.rows}, to_floats(ls.r));
-            wr.add_f32("c." + m.name, {m.cols}, to_floats(ls.c));
+            wr.add_f32("r." + m.name, {m.rows()}, to_floats(ls.r));
+            wr.add_f32("c." + m.name, {m.cols()}, to_floats(ls.c));
         }
         for (int l = 0; l < layers; ++l)
             for (int s = 0; s < calib::kInputSites; ++s) {

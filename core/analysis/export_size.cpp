@@ -28,13 +28,11 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a, bool vocab_packe
     std::int64_t unquantized = 0, max_file = 0;
     for (const auto& m : a.matrices) {
         if (analysis::is_vocab_kind(m.kind) && !vocab_packed) continue;
-        const kernels::TileGrid g{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
-                                  static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
-                                  static_cast<std::size_t>(m.group)};
+        const kernels::TileGrid& g = m.grid;
         // The widest tile a matrix can have: 8 bits, or kept at fp16 for a vocabulary matrix.
         const std::vector<std::uint8_t> eight(g.tile_count(), analysis::is_vocab_kind(m.kind) ? kernels::kDenseBits : 8);
         const auto max_bytes = static_cast<std::int64_t>(kernels::packed_data_bytes(g, eight.data()));
-        max_file += max_bytes + 9 * m.tiles();
+        max_file += max_bytes + 9 * m.tile_count();
         const std::string base = io::packed_base_name(m.name);
         entries.push_back({base + ".qdata", "U8", {widest(max_bytes)}});
         entries.push_back({base + ".qoffsets", "I64", {m.grid_rows(), m.grid_cols()}});
@@ -49,7 +47,7 @@ std::int64_t export_overhead_bytes(const analysis::Analysis& a, bool vocab_packe
     // The export metadata exactly as export writes it, with checksums of the fixed hex length.
     nlohmann::json matrices = nlohmann::json::object(), checksums = nlohmann::json::object();
     for (const auto& m : a.matrices)
-        if (!analysis::is_vocab_kind(m.kind) || vocab_packed) matrices[m.name] = {m.rows, m.cols};
+        if (!analysis::is_vocab_kind(m.kind) || vocab_packed) matrices[m.name] = {m.rows(), m.cols()};
     for (const auto& e : entries) checksums[e.name] = std::string(16, '0');
     const nlohmann::json meta =
         io::export_metadata(a.options.tile_rows, a.options.tile_cols, a.options.group, matrices, checksums);

@@ -53,8 +53,8 @@ MatrixQuantizer::MatrixQuantizer(const Analysis& a, const std::vector<std::uint8
     for (std::size_t i = 0; i < a.matrices.size(); ++i) {
         const auto& m = a.matrices[i];
         offsets_.push_back(static_cast<std::size_t>(all_tiles));
-        const quant::TileSpec spec = per_group ? quant::TileSpec{1, m.group, m.group} : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
-        all_tiles += spec.num_tiles(m.rows, m.cols);
+        const quant::TileSpec spec = per_group ? quant::TileSpec{1, m.group(), m.group()} : quant::TileSpec{m.tile_rows(), m.tile_cols(), m.group()};
+        all_tiles += spec.num_tiles(m.rows(), m.cols());
         if (is_vocab_kind(m.kind)) continue;
         linear_tiles = all_tiles;
         if (m.layer < 0 || m.layer >= a.config.n_layers || m.kind < 0 || m.kind >= model::kLinearKinds)
@@ -93,16 +93,16 @@ quant::QuantizedMatrix MatrixQuantizer::quantize(std::size_t index, const torch:
 quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const {
     torch::NoGradGuard no_grad;
     const MatrixAnalysis& whole = a_.matrices.at(index);
-    if (first != 0 && (!is_vocab_kind(whole.kind) || first % whole.tile_rows != 0 || granularity_ != WidthGranularity::Tile))
+    if (first != 0 && (!is_vocab_kind(whole.kind) || first % whole.tile_rows() != 0 || granularity_ != WidthGranularity::Tile))
         throw std::logic_error("only a vocabulary matrix is quantized by rows, from a tile boundary");
     // The rows as a matrix of their own: its tile grid is the whole one's, from tile row first / Tr.
     const MatrixAnalysis m = vocab_chunk_record(whole, w.size(0));
-    const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows * m.grid_cols());
+    const std::size_t skip = static_cast<std::size_t>(first / m.tile_rows() * m.grid_cols());
     const bool vocab = is_vocab_kind(m.kind);
     if (vocab && !covers_vocab_) throw std::logic_error(m.name + " is not in the allocation");
-    const quant::TileSpec spec = granularity_ == WidthGranularity::Group ? quant::TileSpec{1, m.group, m.group}
-                                                                        : quant::TileSpec{m.tile_rows, m.tile_cols, m.group};
-    auto grid = torch::empty({spec.grid_rows(m.rows), spec.grid_cols(m.cols)}, torch::kUInt8);
+    const quant::TileSpec spec = granularity_ == WidthGranularity::Group ? quant::TileSpec{1, m.group(), m.group()}
+                                                                        : quant::TileSpec{m.tile_rows(), m.tile_cols(), m.group()};
+    auto grid = torch::empty({spec.grid_rows(m.rows()), spec.grid_cols(m.cols())}, torch::kUInt8);
     std::memcpy(grid.data_ptr<std::uint8_t>(), widths_.data() + offsets_[index] + skip, static_cast<std::size_t>(grid.numel()));
     // The clip search is steered by the factored Fisher (r, c) of the reordered layout (the
     // per-weight F is not kept); for the original layout it is scattered back through the
@@ -121,7 +121,7 @@ quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::in
     if (r && c) {
         verify_checksum(file_, *r, a_.file);
         verify_checksum(file_, *c, a_.file);
-        torch::Tensor rt = host_to_torch(*r).narrow(0, first, m.rows), ct = host_to_torch(*c);
+        torch::Tensor rt = host_to_torch(*r).narrow(0, first, m.rows()), ct = host_to_torch(*c);
         r->release_pages();
         c->release_pages();
         if (idx.rows.defined()) rt = torch::zeros_like(rt).index_copy_(0, idx.rows, rt);

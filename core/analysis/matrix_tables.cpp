@@ -22,11 +22,7 @@ MatrixAnalysis matrix_record(std::string name, int layer, int kind, std::int64_t
     m.name = std::move(name);
     m.layer = layer;
     m.kind = kind;
-    m.rows = rows;
-    m.cols = cols;
-    m.tile_rows = spec.tile_rows;
-    m.tile_cols = spec.tile_cols;
-    m.group = spec.group;
+    m.grid = spec.grid(rows, cols);
     return m;
 }
 

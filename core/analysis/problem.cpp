@@ -27,11 +27,7 @@ const WidthConstraint* find_constraint(const ProblemOptions& o, const std::strin
 MatrixSpec matrix_spec(const MatrixAnalysis& m, const ProblemOptions& options, bool kept_rung) {
     MatrixSpec s;
     s.name = m.name;
-    s.rows = m.rows;
-    s.cols = m.cols;
-    s.tile_rows = m.tile_rows;
-    s.tile_cols = m.tile_cols;
-    s.group = m.group;
+    s.grid = m.grid;
     if (const auto* c = find_constraint(options, m.name)) {
         s.min_bits = c->min_bits;
         s.max_bits = c->max_bits;
@@ -62,19 +58,19 @@ TileProblem make_tile_problem(const Analysis& a, const ProblemOptions& options) 
     p.overhead_bytes = exporting::export_overhead_bytes(a, vocab);
     const std::size_t nw = a.widths.size(), W = p.widths.size();
     std::size_t total = 0;
-    for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tiles()) * W;
+    for (const auto& m : a.matrices) total += static_cast<std::size_t>(m.tile_count()) * W;
     p.S.reserve(total);
     for (const auto& m : a.matrices) {
         if (is_vocab_kind(m.kind) && !vocab) continue;
         MatrixSpec s = matrix_spec(m, options, vocab);
         const auto& table = options.reordered ? m.cost_reordered : m.cost_original;
-        if (table.size() != static_cast<std::size_t>(m.tiles()) * nw)
+        if (table.size() != static_cast<std::size_t>(m.tile_count()) * nw)
             throw InputError(a.file, "the cost table of " + m.name + " does not match its tile grid");
         if (W == nw) {
             p.S.insert(p.S.end(), table.begin(), table.end());
         } else {
             // The kept rung: free of loss; for a linear layer out of reach (its max_bits is 8).
-            for (std::int64_t t = 0; t < m.tiles(); ++t) {
+            for (std::int64_t t = 0; t < m.tile_count(); ++t) {
                 p.S.insert(p.S.end(), table.begin() + t * static_cast<std::int64_t>(nw),
                            table.begin() + (t + 1) * static_cast<std::int64_t>(nw));
                 p.S.push_back(0.0);

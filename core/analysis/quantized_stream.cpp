@@ -38,12 +38,12 @@ model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const Matr
         if (index < 0) continue;
         const MatrixAnalysis& m = a.matrices[static_cast<std::size_t>(index)];
         const io::HostTensor& src = ckpt.tensor(m.name);
-        std::vector<float> values(static_cast<std::size_t>(m.rows * m.cols));
-        const std::int64_t chunk = vocab_chunk_rows(m.cols, m.tile_rows);
-        for (std::int64_t first = 0; first < m.rows; first += chunk) {
+        std::vector<float> values(static_cast<std::size_t>(m.rows() * m.cols()));
+        const std::int64_t chunk = vocab_chunk_rows(m.cols(), m.tile_rows());
+        for (std::int64_t first = 0; first < m.rows(); first += chunk) {
             progress.check();
-            const std::int64_t rows = std::min(chunk, m.rows - first);
-            torch::Tensor w = torch::from_blob(values.data() + first * m.cols, {rows, m.cols}, torch::kFloat);
+            const std::int64_t rows = std::min(chunk, m.rows() - first);
+            torch::Tensor w = torch::from_blob(values.data() + first * m.cols(), {rows, m.cols()}, torch::kFloat);
             src.rows_to_float(first, rows, w.data_ptr<float>());
             const torch::Tensor q =
                 mq.quantize_rows(static_cast<std::size_t>(index), first, hidden.defined() ? w.index_select(1, hidden) : w)
@@ -51,7 +51,7 @@ model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const Matr
             w.copy_(inverse.defined() ? q.index_select(1, inverse) : q);
         }
         src.release_pages();
-        out.tensors.insert_or_assign(m.name, io::HostTensor::from_floats(m.name, {m.rows, m.cols}, std::move(values)));
+        out.tensors.insert_or_assign(m.name, io::HostTensor::from_floats(m.name, {m.rows(), m.cols()}, std::move(values)));
     }
     return out;
 }

@@ -106,7 +106,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
                 if (!start.whole_file) continue;
                 torch::Tensor f = m.kind == kEmbeddingKind ? sens.embedding_fisher : sens.lm_head_fisher;
                 apply_unseen_row_rule(f, m.kind, a.config);
-                VocabTablesBuilder b(vocab_matrix_record(a.config, m.kind, {m.tile_rows, m.tile_cols, m.group}), {}, a.widths);
+                VocabTablesBuilder b(vocab_matrix_record(a.config, m.kind, {m.tile_rows(), m.tile_cols(), m.group()}), {}, a.widths);
                 b.add_rows(0, (m.kind == kEmbeddingKind ? fp.embedding() : fp.lm_head()).detach(), f);
                 m.cost_reordered = b.finish().cost_original;
                 continue;
@@ -114,7 +114,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
             const auto kind = static_cast<model::LinearKind>(m.kind);
             const torch::Tensor& w = fp.layers()[static_cast<std::size_t>(m.layer)].linear(kind).weight;
             const auto& f = sens.layers[static_cast<std::size_t>(m.layer)][kind].fisher;
-            const quant::TileCostTable t = quant::tile_costs(w, {m.tile_rows, m.tile_cols, m.group}, a.widths,
+            const quant::TileCostTable t = quant::tile_costs(w, {m.tile_rows(), m.tile_cols(), m.group()}, a.widths,
                                                              quant::ErrorWeights::fisher(f));
             const auto c = t.costs.contiguous();
             m.cost_reordered.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());

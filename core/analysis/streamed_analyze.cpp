@@ -454,10 +454,10 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
         for (int k = 0; k < kLinearKinds; ++k) {
             MatrixAnalysis m = matrix_record(c, l, static_cast<LinearKind>(k), spec);
             const std::string ks = std::to_string(k);
-            m.cost_original = to_doubles(part_torch(a_parts[static_cast<std::size_t>(l)], "cost." + ks, {m.tiles(), nw}, af));
-            m.fisher_original = part_doubles(a_parts[static_cast<std::size_t>(l)], "fisher." + ks, m.tiles(), af);
-            m.cost_reordered = to_doubles(part_torch(*f, "cost." + ks, {m.tiles(), nw}, bf));
-            m.fisher_reordered = part_doubles(*f, "fisher." + ks, m.tiles(), bf);
+            m.cost_original = to_doubles(part_torch(a_parts[static_cast<std::size_t>(l)], "cost." + ks, {m.tile_count(), nw}, af));
+            m.fisher_original = part_doubles(a_parts[static_cast<std::size_t>(l)], "fisher." + ks, m.tile_count(), af);
+            m.cost_reordered = to_doubles(part_torch(*f, "cost." + ks, {m.tile_count(), nw}, bf));
+            m.fisher_reordered = part_doubles(*f, "fisher." + ks, m.tile_count(), bf);
             const auto& mk = meta.at(static_cast<std::size_t>(k));
             m.fisher_total = mk.at("fisher_total").get<double>();
             m.factored_corr = mk.at("factored_corr").is_number() ? mk.at("factored_corr").get<double>() : NAN;
@@ -476,10 +476,10 @@ Analysis analyze_streamed(const model::Checkpoint& ckpt, const AnalysisOptions& 
         auto f = read_part(dir, name);
         if (!f) throw FormatError(vf, "the vocabulary matrices' work file went missing");
         MatrixAnalysis m = vocab_matrix_record(c, kind, spec);
-        m.cost_original = to_doubles(part_torch(*f, "cost.o", {m.tiles() * nw}, vf));
-        m.cost_reordered = to_doubles(part_torch(*f, "cost.r", {m.tiles() * nw}, vf));
-        m.fisher_original = part_doubles(*f, "fisher.o", m.tiles(), vf);
-        m.fisher_reordered = part_doubles(*f, "fisher.r", m.tiles(), vf);
+        m.cost_original = to_doubles(part_torch(*f, "cost.o", {m.tile_count() * nw}, vf));
+        m.cost_reordered = to_doubles(part_torch(*f, "cost.r", {m.tile_count() * nw}, vf));
+        m.fisher_original = part_doubles(*f, "fisher.o", m.tile_count(), vf);
+        m.fisher_reordered = part_doubles(*f, "fisher.r", m.tile_count(), vf);
         try {
             m.fisher_total = nlohmann::json::parse(f->metadata.at("scalebits.part")).at("fisher_total").get<double>();
         } catch (const std::exception&) {

@@ -21,7 +21,7 @@ AllocationSummarizer::AllocationSummarizer(const TileProblem& problem) : widths_
         for (std::int64_t t = 0; t < m.tile_count(); ++t) {
             const auto h = m.tile_height(t), w = m.tile_width(t);
             weights_.push_back(h * w);
-            for (int b : widths_) bytes_.push_back(tile_bytes_with_header(h, w, m.group, b));
+            for (int b : widths_) bytes_.push_back(tile_bytes_with_header(h, w, m.group(), b));
         }
         offsets_.push_back(offsets_.back() + m.tile_count());
     }
@@ -71,10 +71,11 @@ TileInfo tile_info(const Analysis& analysis, const MatrixAnalysis& matrix, std::
                          ") is outside the " + std::to_string(matrix.grid_rows()) + " x " +
                          std::to_string(matrix.grid_cols()) + " grid");
     TileInfo info;
-    info.row_begin = grid_row * matrix.tile_rows;
-    info.row_end = std::min(matrix.rows, info.row_begin + matrix.tile_rows);
-    info.col_begin = grid_col * matrix.tile_cols;
-    info.col_end = std::min(matrix.cols, info.col_begin + matrix.tile_cols);
+    const kernels::TileGrid& grid = matrix.grid;
+    info.row_begin = grid_row * matrix.tile_rows();
+    info.row_end = info.row_begin + static_cast<std::int64_t>(grid.tile_height(static_cast<std::size_t>(grid_row)));
+    info.col_begin = grid_col * matrix.tile_cols();
+    info.col_end = info.col_begin + static_cast<std::int64_t>(grid.tile_width(static_cast<std::size_t>(grid_col)));
     const auto t = static_cast<std::size_t>(grid_row * matrix.grid_cols() + grid_col);
     const auto& fisher = reordered ? matrix.fisher_reordered : matrix.fisher_original;
     const auto& cost = reordered ? matrix.cost_reordered : matrix.cost_original;

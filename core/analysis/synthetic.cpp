@@ -49,9 +49,7 @@ MatrixAnalysis make_matrix(int layer, model::LinearKind kind, std::int64_t rows,
     m.name = model::linear_weight_name(layer, kind);
     m.layer = layer;
     m.kind = static_cast<int>(kind);
-    m.rows = rows;
-    m.cols = cols;
-    m.tile_rows = m.tile_cols = m.group = tile;
+    m.grid = kernels::TileGrid::of(rows, cols, tile, tile, tile);
 
     // Matrices differ in overall sensitivity too: early layers and down_proj matter more, as on
     // real models, plus a random spread.
@@ -63,7 +61,7 @@ MatrixAnalysis make_matrix(int layer, model::LinearKind kind, std::int64_t rows,
     const auto rows_orig = tile_sums(row_f, tile), cols_orig = tile_sums(col_f, tile);
     const auto rows_re = tile_sums(sorted_desc(row_f), tile), cols_re = tile_sums(sorted_desc(col_f), tile);
 
-    const auto n = static_cast<std::size_t>(m.tiles());
+    const auto n = static_cast<std::size_t>(m.tile_count());
     const std::size_t W = widths.size();
     m.fisher_original.resize(n);
     m.fisher_reordered.resize(n);
@@ -72,9 +70,10 @@ MatrixAnalysis make_matrix(int layer, model::LinearKind kind, std::int64_t rows,
     std::lognormal_distribution<double> noise(0.0, 0.5);
     std::uniform_real_distribution<double> jitter(-0.15, 0.15);
     const double norm = matrix_scale * 1e-6 / double(tile * tile);
-    for (std::int64_t r = 0; r < m.grid_rows(); ++r) {
-        for (std::int64_t c = 0; c < m.grid_cols(); ++c) {
-            const auto t = static_cast<std::size_t>(r * m.grid_cols() + c);
+    const std::int64_t grid_rows = m.grid_rows(), grid_cols = m.grid_cols();
+    for (std::int64_t r = 0; r < grid_rows; ++r) {
+        for (std::int64_t c = 0; c < grid_cols; ++c) {
+            const auto t = static_cast<std::size_t>(r * grid_cols + c);
             const double e = noise(rng);
             m.fisher_original[t] = norm * rows_orig[static_cast<std::size_t>(r)] * cols_orig[static_cast<std::size_t>(c)] * e;
             m.fisher_reordered[t] = norm * rows_re[static_cast<std::size_t>(r)] * cols_re[static_cast<std::size_t>(c)] * e;

@@ -23,7 +23,7 @@ std::int64_t vocab_chunk_rows(std::int64_t cols, std::int64_t tile_rows) {
 
 MatrixAnalysis vocab_chunk_record(const MatrixAnalysis& m, std::int64_t rows) {
     MatrixAnalysis chunk = m;
-    chunk.rows = rows;
+    chunk.grid.rows = static_cast<std::size_t>(std::max<std::int64_t>(rows, 0));
     return chunk;
 }
 
@@ -127,18 +127,18 @@ void vocab_fisher(const model::Checkpoint& ckpt, int kind, const torch::Tensor& 
 
 VocabTablesBuilder::VocabTablesBuilder(MatrixAnalysis record, const std::vector<std::int64_t>& hidden,
                                        const std::vector<int>& widths)
-    : m_(std::move(record)), widths_(widths), rows_(static_cast<std::size_t>(m_.rows), 0.0),
-      cols_(static_cast<std::size_t>(m_.cols), 0.0) {
+    : m_(std::move(record)), widths_(widths), rows_(static_cast<std::size_t>(m_.rows()), 0.0),
+      cols_(static_cast<std::size_t>(m_.cols()), 0.0) {
     if (!hidden.empty()) hidden_ = torch::tensor(hidden, torch::kLong);
 }
 
 void VocabTablesBuilder::add_rows(std::int64_t first, const torch::Tensor& w, const torch::Tensor& fisher) {
     torch::NoGradGuard no_grad;
-    if (first != next_ || (first % m_.tile_rows != 0) || w.sizes() != fisher.sizes() || w.size(1) != m_.cols ||
-        first + w.size(0) > m_.rows)
+    if (first != next_ || (first % m_.tile_rows() != 0) || w.sizes() != fisher.sizes() || w.size(1) != m_.cols() ||
+        first + w.size(0) > m_.rows())
         throw std::logic_error("vocabulary tables: rows handed out of order or of the wrong shape");
     next_ = first + w.size(0);
-    const quant::TileSpec spec{m_.tile_rows, m_.tile_cols, m_.group};
+    const quant::TileSpec spec{m_.tile_rows(), m_.tile_cols(), m_.group()};
     const torch::Tensor f = fisher.to(torch::kCPU, torch::kFloat).contiguous();
     const torch::Tensor x = w.to(torch::kCPU, torch::kFloat).contiguous();
     // Original layout, then the reordered one (columns by P_hidden). Tile rows are whole in a chunk,
@@ -159,7 +159,7 @@ void VocabTablesBuilder::add_rows(std::int64_t first, const torch::Tensor& w, co
 }
 
 MatrixAnalysis VocabTablesBuilder::finish() {
-    if (next_ != m_.rows) throw std::logic_error("vocabulary tables: not every row was handed over");
+    if (next_ != m_.rows()) throw std::logic_error("vocabulary tables: not every row was handed over");
     m_.fisher_total = total_;
     m_.top10_share_before = top_share(m_.fisher_original);
     m_.top10_share_after = top_share(m_.fisher_reordered);

@@ -35,9 +35,7 @@ torch::Tensor bytes_tensor(const void* data, const std::vector<std::int64_t>& sh
 }
 
 kernels::PackedMatrix pack(const analysis::MatrixAnalysis& m, const quant::QuantizedMatrix& q) {
-    const kernels::TileGrid grid{static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols),
-                                 static_cast<std::size_t>(m.tile_rows), static_cast<std::size_t>(m.tile_cols),
-                                 static_cast<std::size_t>(m.group)};
+    const kernels::TileGrid& grid = m.grid;
     const auto codes = q.codes.to(torch::kCPU).contiguous();
     const auto scales = q.scales.to(torch::kCPU, torch::kFloat32).contiguous();
     const auto zeros = q.zeros.to(torch::kCPU).contiguous();
@@ -103,7 +101,7 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
             for (const std::uint64_t o : p.tile_offsets) acc.offsets.push_back(o + acc.data.size());
             acc.data.insert(acc.data.end(), p.data.begin(), p.data.end());
             acc.widths.insert(acc.widths.end(), p.widths.begin(), p.widths.end());
-            if (static_cast<std::int64_t>(acc.widths.size()) == m.tiles()) {
+            if (static_cast<std::int64_t>(acc.widths.size()) == m.tile_count()) {
                 const std::string base = io::packed_base_name(m.name);
                 ends.emplace_back(base + ".qdata", bytes_tensor(acc.data.data(), {static_cast<std::int64_t>(acc.data.size())}, torch::kByte));
                 ends.emplace_back(base + ".qoffsets", bytes_tensor(acc.offsets.data(), {m.grid_rows(), m.grid_cols()}, torch::kLong));
@@ -137,7 +135,7 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
     for (const auto& t : unquantized) all.emplace_back(t.name(), nullptr);
     for (const auto* m : packed) {
         all.emplace_back(io::packed_base_name(m->name) + ".qwidths", nullptr);
-        matrices[m->name] = {m->rows, m->cols};
+        matrices[m->name] = {m->rows(), m->cols()};
     }
     std::map<std::string, int> layer_of;
     for (const auto* m : packed)

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 ScratchFolder::ScratchFolder(const fs::path& out_dir) {
     fs::path p = fs::absolute(out_dir).lexically_normal();
     if (!p.has_filename()) p = p.parent_path();
-    dir_ = p.parent_path() / ("." + p.filename().string() + ".export-work");
+    // Appended, not "." + name: GCC 12 warns falsely (-Wstringop-overflow) on that operator+.
+    dir_ = p.parent_path() / std::string(".").append(p.filename().string()).append(".export-work");
     std::error_code ec;
     fs::remove_all(dir_, ec);
     fs::create_directories(dir_, ec);
@@ -87,11 +88,11 @@ void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuant
         if (index < 0) continue;
         const analysis::MatrixAnalysis& m = mq.analysis().matrices[static_cast<std::size_t>(index)];
         const io::HostTensor& src = ckpt.tensor(m.name);
-        const std::int64_t chunk = analysis::vocab_chunk_rows(m.cols, m.tile_rows);
-        torch::Tensor buf = torch::empty({chunk, m.cols}, torch::kFloat);
-        for (std::int64_t first = 0; first < m.rows; first += chunk) {
+        const std::int64_t chunk = analysis::vocab_chunk_rows(m.cols(), m.tile_rows());
+        torch::Tensor buf = torch::empty({chunk, m.cols()}, torch::kFloat);
+        for (std::int64_t first = 0; first < m.rows(); first += chunk) {
             progress.check();
-            const std::int64_t rows = std::min(chunk, m.rows - first);
+            const std::int64_t rows = std::min(chunk, m.rows() - first);
             torch::Tensor w = buf.narrow(0, 0, rows);
             src.rows_to_float(first, rows, w.data_ptr<float>());
             if (hidden.defined()) w = w.index_select(1, hidden);

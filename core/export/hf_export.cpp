@@ -49,9 +49,9 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
         ckpt, mq, perms, scratch.part(-1), torch::kHalf,
         [&](const analysis::MatrixAnalysis& m, const analysis::MatrixAnalysis& chunk, std::int64_t first, quant::QuantizedMatrix&& q) {
             torch::Tensor& t = vocab[m.name];
-            if (!t.defined()) t = torch::empty({m.rows, m.cols}, torch::kHalf);
-            t.narrow(0, first, chunk.rows).copy_(q.dequantize());
-            if (first + chunk.rows == m.rows) ends.emplace_back(m.name, t);
+            if (!t.defined()) t = torch::empty({m.rows(), m.cols()}, torch::kHalf);
+            t.narrow(0, first, chunk.rows()).copy_(q.dequantize());
+            if (first + chunk.rows() == m.rows()) ends.emplace_back(m.name, t);
         },
         ends, progress);
     progress.checkpoint(L + 1, units, "writing");

@@ -66,7 +66,6 @@ struct TileSpec {
     static TileSpec automatic(std::initializer_list<std::int64_t> dims,
                               std::int64_t tile_rows = 128, std::int64_t tile_cols = 128);
 
-
     bool operator==(const TileSpec&) const = default;
 };
 

@@ -30,6 +30,32 @@ AnalyzeOutcome run_analyze(const AnalyzeJob& job, const Progress& progress) {
     return outcome;
 }
 
+namespace {
+
+// What scoring an allocation against the full-precision model needs: the model (checked against the
+// analysis before it is read), the evaluation text's tokens and the windows over them.
+struct ScoringInputs {
+    model::Checkpoint checkpoint;
+    std::vector<std::int32_t> tokens;
+    eval::PerplexityOptions options;
+};
+
+ScoringInputs scoring_inputs(const analysis::Analysis& a, const std::optional<std::filesystem::path>& model,
+                             const std::optional<std::filesystem::path>& tokenizer, const std::filesystem::path& text,
+                             std::int64_t max_bytes, std::int64_t ctx, std::int64_t max_windows) {
+    const std::filesystem::path path = model.value_or(a.model_path);
+    analysis::check_model_matches(a, path);
+    ScoringInputs in;
+    in.checkpoint = model::load_checkpoint(path, tokenizer);
+    if (!in.checkpoint.tokenizer) throw InputError(path, "has no tokenizer to read the evaluation text with");
+    in.tokens = eval::tokenize_text(*in.checkpoint.tokenizer, eval::read_text(text, max_bytes));
+    in.options.ctx = std::min<std::int64_t>(ctx, in.checkpoint.config.max_seq_len);
+    in.options.max_windows = max_windows;
+    return in;
+}
+
+}  // namespace
+
 ExportFormat parse_export_format(const std::string& name) {
     if (name == "packed") return ExportFormat::Packed;
     if (name == "hf") return ExportFormat::HuggingFace;
@@ -58,22 +84,29 @@ ExportOutcome run_export(const analysis::Analysis& a, const analysis::Allocation
 
 EvaluateOutcome run_evaluate(const analysis::Analysis& a, const analysis::Allocation& allocation, const EvaluateJob& job,
                              const Progress& progress) {
-    const std::filesystem::path model = job.model.value_or(a.model_path);
-    analysis::check_model_matches(a, model);
-    const model::Checkpoint ckpt = model::load_checkpoint(model);
-    if (!ckpt.tokenizer) throw InputError(model, "has no tokenizer to read the evaluation text with");
-    const auto tokens = eval::tokenize_text(*ckpt.tokenizer, eval::read_text(job.text, 0));
-    eval::PerplexityOptions po;
-    po.ctx = std::min<std::int64_t>(job.ctx, ckpt.config.max_seq_len);
-    po.max_windows = job.max_windows;
-    const eval::StreamedReference reference(ckpt, torch::kCPU, tokens, po, progress);
-    const auto q = analysis::evaluate_allocation(ckpt, a, allocation, job.quantizer, reference, nullptr, progress);
+    const ScoringInputs in = scoring_inputs(a, job.model, std::nullopt, job.text, 0, job.ctx, job.max_windows);
+    const eval::StreamedReference reference(in.checkpoint, torch::kCPU, in.tokens, in.options, progress);
+    const auto q = analysis::evaluate_allocation(in.checkpoint, a, allocation, job.quantizer, reference, nullptr, progress);
     EvaluateOutcome out;
     out.avg_bits = allocation.avg_bits;
     out.ppl = q.ppl.ppl;
     out.fp_ppl = reference.baseline().ppl;
     out.kl = q.kl;
     out.windows = q.ppl.windows;
+    return out;
+}
+
+SweepOutcome run_sweep(const analysis::Analysis& a, const SweepJob& job,
+                       const std::function<void(const eval::PerplexityResult&, std::int64_t)>& on_baseline,
+                       const std::function<void(const analysis::SweepRow&)>& on_row, const Progress& progress) {
+    const torch::Device device = model::parse_device(job.device);  // before reading anything
+    const ScoringInputs in = scoring_inputs(a, job.model, job.tokenizer, job.text, job.max_bytes, job.ctx, job.max_windows);
+    const eval::StreamedReference reference(in.checkpoint, device, in.tokens, in.options, progress, job.activation_bytes);
+    SweepOutcome out;
+    out.ctx = in.options.ctx;
+    out.baseline = reference.baseline();
+    if (on_baseline) on_baseline(out.baseline, out.ctx);
+    out.rows = analysis::run_sweep(in.checkpoint, a, reference, job.sweep, on_row, progress);
     return out;
 }
 

@@ -4,15 +4,20 @@
 // a BackgroundJob. The steps and their order live here only (e.g. an export checks that the model is
 // the one analysed before it reads it). Each takes a Progress (reports, and stops at the next
 // checkpoint when its token is cancelled) and returns an immutable outcome.
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/analysis/allocation.h"
 #include "core/analysis/analysis.h"
 #include "core/analysis/analyze.h"
 #include "core/analysis/fake_quant.h"
 #include "core/analysis/streamed_analyze.h"
+#include "core/analysis/sweep.h"
+#include "core/eval/streamed_perplexity.h"
 #include "core/export/export.h"
 #include "core/export/latency.h"
 #include "core/util/cancel.h"
@@ -83,5 +88,30 @@ struct EvaluateOutcome {
 // layer, neither held whole in fp32. Checks the model against the analysis first.
 EvaluateOutcome run_evaluate(const analysis::Analysis& analysis, const analysis::Allocation& allocation,
                              const EvaluateJob& job, const Progress& progress);
+
+struct SweepJob {
+    std::optional<std::filesystem::path> model;      // else the analysis's model
+    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
+    std::string device = "cpu";
+    std::filesystem::path text;        // the evaluation text
+    std::int64_t max_bytes = 0;        // of the text (0: all of it)
+    std::int64_t ctx = 512;            // window length, capped at the model's context
+    std::int64_t max_windows = 0;      // 0: every window of the text
+    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
+    analysis::SweepOptions sweep;      // budgets, methods, quantizers, refinement, constraints
+};
+
+struct SweepOutcome {
+    std::int64_t ctx = 0;               // the window length used
+    eval::PerplexityResult baseline;    // the full-precision model on the same windows
+    std::vector<analysis::SweepRow> rows;
+};
+
+// The rate-quality table: checks the model against the analysis, scores the full-precision model
+// once, then every row (analysis::run_sweep). `on_row` sees each row as it lands; `on_baseline` the
+// full-precision figures before the first row. A cancel stops at the next checkpoint (Cancelled).
+SweepOutcome run_sweep(const analysis::Analysis& analysis, const SweepJob& job,
+                       const std::function<void(const eval::PerplexityResult& baseline, std::int64_t ctx)>& on_baseline,
+                       const std::function<void(const analysis::SweepRow&)>& on_row, const Progress& progress);
 
 }  // namespace scalebits::workflow

@@ -22,12 +22,12 @@ namespace {
 TileProblem make_problem(std::uint64_t seed) {
     TileProblem p;
     p.matrices = {
-        {"emb", 300, 200, 128, 128, 64, 0, 0, 8},
-        {"q", 256, 200, 128, 128, 64, 3, 0, 0},
-        {"k", 128, 200, 128, 128, 64},
-        {"up", 520, 256, 128, 128, 128},
-        {"down", 256, 520, 128, 128, 128, 0, 4, 0},
-        {"o", 200, 200, 128, 128, 64},
+        {{300, 200, 128, 128, 64}, "emb", 0, 0, 8},
+        {{256, 200, 128, 128, 64}, "q", 3, 0, 0},
+        {{128, 200, 128, 128, 64}, "k"},
+        {{520, 256, 128, 128, 128}, "up"},
+        {{256, 520, 128, 128, 128}, "down", 0, 4, 0},
+        {{200, 200, 128, 128, 64}, "o"},
     };
     p.overhead_bytes = 12345;
     std::mt19937_64 rng(seed);
@@ -282,7 +282,7 @@ private slots:
     // overlay against a ladder built with the pinned tiles' classes.
     void pinsOnALargeLadder() {
         TileProblem p;
-        p.matrices = {{"a", 4096, 6000, 16, 16, 8}, {"b", 3000, 4096, 16, 16, 16, 3, 0, 0}};
+        p.matrices = {{{4096, 6000, 16, 16, 8}, "a"}, {{3000, 4096, 16, 16, 16}, "b", 3, 0, 0}};
         std::mt19937_64 rng(21);
         std::lognormal_distribution<double> scale(0.0, 1.5);
         for (std::int64_t t = 0; t < p.tile_count(); ++t) {
@@ -373,13 +373,13 @@ private slots:
             std::size_t i = 0;
             std::int64_t bits_sum = 0;
             for (const MatrixSpec& m : g.matrices) {
-                for (std::int64_t r = 0; r < m.rows; ++r)
+                for (std::int64_t r = 0; r < m.rows(); ++r)
                     for (std::int64_t j = 0; j < m.groups_per_row(); ++j, ++i) {
                         const int b = a.widths[i];
                         if (m.pinned_bits) QCOMPARE(b, m.pinned_bits);
                         if (m.min_bits) QVERIFY(b >= m.min_bits);
                         if (m.max_bits) QVERIFY(b <= m.max_bits);
-                        bits_sum += group_bits(std::min(m.group, m.cols - j * m.group), b);
+                        bits_sum += group_bits(std::min(m.group(), m.cols() - j * m.group()), b);
                     }
             }
             QCOMPARE(bits_sum, a.bits);

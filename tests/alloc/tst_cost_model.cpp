@@ -55,9 +55,9 @@ private slots:
     }
 
     void tileGrid() {
-        MatrixSpec m{"m", 300, 200, 128, 128, 64};
-        QCOMPARE(m.tiles_down(), qint64(3));
-        QCOMPARE(m.tiles_across(), qint64(2));
+        MatrixSpec m{{300, 200, 128, 128, 64}, "m"};
+        QCOMPARE(m.grid_rows(), qint64(3));
+        QCOMPARE(m.grid_cols(), qint64(2));
         QCOMPARE(m.tile_height(0), qint64(128));
         QCOMPARE(m.tile_width(1), qint64(72));
         QCOMPARE(m.tile_height(5), qint64(44));
@@ -67,7 +67,7 @@ private slots:
 
     // The dry run adds tile by tile with the edge tiles cut short, plus the caller's overhead.
     void estimateSize() {
-        std::vector<MatrixSpec> ms{{"a", 300, 200, 128, 128, 64}, {"b", 128, 128, 128, 128, 128}};
+        std::vector<MatrixSpec> ms{{{300, 200, 128, 128, 64}, "a"}, {{128, 128, 128, 128, 128}, "b"}};
         std::vector<std::uint8_t> widths{2, 3, 4, 8, 3, 2, 4};
         const SizeEstimate e = estimate_size(ms, widths, 1000);
         std::int64_t expect = 0;
@@ -100,15 +100,15 @@ private slots:
     }
 
     void validation() {
-        std::vector<MatrixSpec> ms{{"wide", 128, 128, 128, 64, 128}};
+        std::vector<MatrixSpec> ms{{{128, 128, 128, 64, 128}, "wide"}};
         QVERIFY_THROWS_EXCEPTION(InputError, validate_matrices(ms));  // group wider than the tile
-        ms = {{"odd", 128, 128, 128, 128, 48}};
+        ms = {{{128, 128, 128, 128, 48}, "odd"}};
         QVERIFY_THROWS_EXCEPTION(InputError, validate_matrices(ms));  // group does not divide the tile
-        ms = {{"x", 128, 128, 128, 128, 128, 4, 3, 0}};
+        ms = {{{128, 128, 128, 128, 128}, "x", 4, 3, 0}};
         QVERIFY_THROWS_EXCEPTION(InputError, validate_matrices(ms));  // min above max
-        ms = {{"x", 128, 128, 128, 128, 128, 0, 0, 9}};
+        ms = {{{128, 128, 128, 128, 128}, "x", 0, 0, 9}};
         QVERIFY_THROWS_EXCEPTION(InputError, validate_matrices(ms));  // pinned outside 2..8
-        ms = {{"x", 0, 128}};
+        ms = {{{0, 128}, "x"}};
         QVERIFY_THROWS_EXCEPTION(InputError, validate_matrices(ms));
     }
 };

@@ -95,9 +95,9 @@ private slots:
         analysis::ProblemOptions free;
         free.constraints["down_proj"].max_bits = 4;
         analysis::ProblemOptions pinned = free, other = free;
-        pinned.tile_pins[ms[q].name] = {{0, 8}, {ms[q].tiles() - 1, 2}};
+        pinned.tile_pins[ms[q].name] = {{0, 8}, {ms[q].tile_count() - 1, 2}};
         pinned.tile_pins[ms[down].name] = {{0, 8}};  // above its limit
-        pinned.tile_pins[ms[vocab].name] = {{0, 16}, {ms[vocab].tiles() - 1, 3}};
+        pinned.tile_pins[ms[vocab].name] = {{0, 16}, {ms[vocab].tile_count() - 1, 3}};
         other.tile_pins[ms[k].name] = {{0, 5}};
         const analysis::AllocationEngine built(analysis_, pinned);
         const analysis::AllocationEngine base(analysis_, other);

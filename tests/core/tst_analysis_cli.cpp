@@ -228,9 +228,12 @@ private slots:
                                 QStringLiteral("--scope"), scope, QStringLiteral("--methods"), QStringLiteral("scalebits"),
                                 QStringLiteral("--text"), shared("wikitext-2-raw/wiki.test.raw"),
                                 QStringLiteral("--max-bytes"), QStringLiteral("20000"), QStringLiteral("--ctx"),
-                                QStringLiteral("128"), QStringLiteral("--max-windows"), QStringLiteral("2"),
+                                QStringLiteral("4096"), QStringLiteral("--max-windows"), QStringLiteral("2"),
                                 QStringLiteral("--json")});
             QVERIFY2(r.code == 0, r.err.constData());
+            // A window longer than the model's context (512) is cut to it, as in an evaluation.
+            QCOMPARE(json_of(r).value(QStringLiteral("ctx")).toInt(), 512);
+            QCOMPARE(json_of(r).value(QStringLiteral("windows")).toInt(), 2);
             const auto rows = json_of(r).value(QStringLiteral("rows")).toArray();
             QCOMPARE(rows.size(), 1);
             const auto o = rows[0].toObject();

@@ -125,7 +125,7 @@ private slots:
             const auto& a = str.matrices[i];
             const auto& b = mem.matrices[i];
             QCOMPARE(a.name, b.name);
-            QCOMPARE(a.tiles(), b.tiles());
+            QCOMPARE(a.tile_count(), b.tile_count());
             for (double d : {rel(a.cost_original, b.cost_original), rel(a.cost_reordered, b.cost_reordered),
                              rel(a.fisher_original, b.fisher_original), rel(a.fisher_reordered, b.fisher_reordered),
                              rel({a.fisher_total}, {b.fisher_total}), rel({a.factored_corr}, {b.factored_corr})})

@@ -146,7 +146,8 @@ inline GgufWriter tiny_llama(int n_tokens = 16) {
     w.kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
     w.kv_f32("llama.rope.freq_base", 100000.0f);
     std::vector<std::string> tokens = {"a", "b", "ab"};  // one merge: "a b" -> "ab"
-    for (int i = 3; i < n_tokens; ++i) tokens.push_back("t" + std::to_string(i));
+    // Appended, not "t" + to_string(i): GCC 12 warns falsely (-Wstringop-overflow) on that operator+.
+    for (int i = 3; i < n_tokens; ++i) tokens.push_back(std::string("t").append(std::to_string(i)));
     w.kv_string("tokenizer.ggml.model", "gpt2");
     w.kv_string("tokenizer.ggml.pre", "smollm");
     w.kv_strings("tokenizer.ggml.tokens", tokens);

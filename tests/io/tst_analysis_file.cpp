@@ -55,11 +55,8 @@ analysis::Analysis tiny_analysis() {
         analysis::MatrixAnalysis m;
         m.name = std::string("model.layers.0.") + names[kind] + ".weight";
         m.kind = kind;
-        m.rows = shapes[kind][0];
-        m.cols = shapes[kind][1];
-        m.tile_rows = m.tile_cols = 16;
-        m.group = 8;
-        for (std::int64_t t = 0; t < m.tiles(); ++t) {
+        m.grid = kernels::TileGrid::of(shapes[kind][0], shapes[kind][1], 16, 16, 8);
+        for (std::int64_t t = 0; t < m.tile_count(); ++t) {
             m.cost_original.insert(m.cost_original.end(), {1.0 + t, 0.5 + t});
             m.fisher_original.push_back(2.0 + t);
         }

@@ -71,7 +71,7 @@ private Q_SLOTS:
             }
             // The tooltip names the tile's weight ranges and S at every width.
             const QString tip = view.plot(1)->describeCell(0, 1);
-            QVERIFY2(tip.contains(QStringLiteral("columns %1–%2").arg(m.tile_cols).arg(2 * m.tile_cols - 1)), qPrintable(tip));
+            QVERIFY2(tip.contains(QStringLiteral("columns %1–%2").arg(m.tile_cols()).arg(2 * m.tile_cols() - 1)), qPrintable(tip));
             QCOMPARE(tip.count(QStringLiteral("S(")), int(a->widths.size()));
             QVERIFY(view.plot(3)->describeCell(0, 0).contains(QStringLiteral("chosen")));
             QVERIFY(view.plot(0)->describeCell(int(m.grid_rows()), 0).isEmpty());
@@ -195,7 +195,7 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
         const QStringList lines = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         const auto& m = a->matrices[4];
-        QCOMPARE(lines.size(), int(1 + 2 * m.tiles()));
+        QCOMPARE(lines.size(), int(1 + 2 * m.tile_count()));
         const QStringList first = lines[1].split(QLatin1Char(','));
         QCOMPARE(first[0], QString::fromStdString(m.name));
         QCOMPARE(first[8].toDouble(), m.fisher_original[0]);

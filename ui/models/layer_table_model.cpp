@@ -43,7 +43,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         case Layer: return m.layer;
         case Matrix: return m.kind;
         case Shape: return QVariant::fromValue<qlonglong>(m.weights());
-        case Tiles: return QVariant::fromValue<qlonglong>(m.tiles());
+        case Tiles: return QVariant::fromValue<qlonglong>(m.tile_count());
         case AvgBits: return allocated ? QVariant(summary_[row].avg_bits) : QVariant();
         case Size: return allocated ? QVariant::fromValue<qlonglong>(summary_[row].bytes) : QVariant();
         case Share: return row < shares_.size() ? QVariant(shares_[row]) : QVariant();
@@ -54,7 +54,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     switch (index.column()) {
     case Layer: return m.layer >= 0 ? QVariant(m.layer) : QVariant(QStringLiteral("—"));  // embedding, lm_head
     case Matrix: return QString::fromLatin1(analysis::matrix_kind_name(m.kind));
-    case Shape: return QStringLiteral("%1 × %2").arg(m.rows).arg(m.cols);
+    case Shape: return QStringLiteral("%1 × %2").arg(m.rows()).arg(m.cols());
     case Tiles: return QStringLiteral("%1 × %2").arg(m.grid_rows()).arg(m.grid_cols());
     case AvgBits: {
         if (!allocated) return QString();

@@ -168,7 +168,7 @@ QString HeatmapPlot::describeCell(int gridRow, int gridCol) const {
         if (t < allocation_->widths.size()) chosen = allocation_->widths[t];
     }
     if (chosen != 0) {
-        const std::int64_t bytes = tile_bytes_with_header(info.row_end - info.row_begin, info.col_end - info.col_begin, m.group, chosen);
+        const std::int64_t bytes = tile_bytes_with_header(info.row_end - info.row_begin, info.col_end - info.col_begin, m.group(), chosen);
         text += tr("<br>tile %1: %2 at %3 bytes").arg(tile).arg(chosen == kKeptBits ? tr("fp16") : tr("%1 bits").arg(chosen)).arg(bytes);
     }
     if (const auto pin = pins_.find(tile); pin != pins_.end())

@@ -102,12 +102,12 @@ void HeatmapView::updateTitle() {
     title_->setText(tr("<b>%1</b> &nbsp; %2 × %3 weights, %4 × %5 tiles of %6 × %7 — top 10% of tiles hold "
                        "%8% of the mass before reordering, %9% after")
                         .arg(QString::fromStdString(m.name))
-                        .arg(m.rows)
-                        .arg(m.cols)
+                        .arg(m.rows())
+                        .arg(m.cols())
                         .arg(m.grid_rows())
                         .arg(m.grid_cols())
-                        .arg(m.tile_rows)
-                        .arg(m.tile_cols)
+                        .arg(m.tile_rows())
+                        .arg(m.tile_cols())
                         .arg(locale.toString(m.top10_share_before * 100.0, 'f', 1),
                              locale.toString(m.top10_share_after * 100.0, 'f', 1)));
 }

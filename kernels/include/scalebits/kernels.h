@@ -65,16 +65,17 @@ struct TileGrid {
     std::size_t rows = 0, cols = 0;            // N, K
     std::size_t tile_rows = 128, tile_cols = 128;
     std::size_t group = 128;                   // divides tile_cols
-    std::size_t tiles_r() const { return (rows + tile_rows - 1) / tile_rows; }
-    std::size_t tiles_c() const { return (cols + tile_cols - 1) / tile_cols; }
+    // An empty tile or group (a grid not yet validated) gives no tiles or groups, not a division by 0.
+    std::size_t tiles_r() const { return tile_rows ? (rows + tile_rows - 1) / tile_rows : 0; }
+    std::size_t tiles_c() const { return tile_cols ? (cols + tile_cols - 1) / tile_cols : 0; }
     std::size_t tile_count() const { return tiles_r() * tiles_c(); }
     std::size_t tile_height(std::size_t ti) const;  // rows of tile row ti (edge tiles are smaller)
     std::size_t tile_width(std::size_t tj) const;
-    std::size_t groups_per_row() const { return (cols + group - 1) / group; }  // global groups
+    std::size_t groups_per_row() const { return group ? (cols + group - 1) / group : 0; }  // global groups
     // Throws std::invalid_argument naming the problem (zero sizes, group not dividing tile_cols...).
     void validate() const;
-    // From the signed sizes the rest of the project keeps; a negative size becomes 0 (no tiles), not
-    // a huge unsigned one.
+    // From the signed sizes the rest of the project keeps; a size <= 0 becomes 0 (no tiles), not a
+    // huge unsigned one.
     static TileGrid of(std::int64_t rows, std::int64_t cols, std::int64_t tile_rows, std::int64_t tile_cols,
                        std::int64_t group) {
         auto u = [](std::int64_t v) { return v > 0 ? static_cast<std::size_t>(v) : std::size_t{0}; };
