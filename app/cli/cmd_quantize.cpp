@@ -1,6 +1,4 @@
-#include <chrono>
 #include <cstdio>
-#include <iostream>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
@@ -9,52 +7,42 @@
 #include "core/alloc/methods.h"
 #include "core/analysis/allocation.h"
 #include "core/analysis/analysis_file.h"
-#include "core/analysis/fake_quant.h"
-#include "core/analysis/problem.h"
-#include "core/analysis/quantized_stream.h"
-#include "core/eval/perplexity.h"
-#include "core/eval/streamed_perplexity.h"
-#include "core/eval/text.h"
 #include "core/util/error.h"
+#include "core/workflow/jobs.h"
 
 namespace scalebits::cli {
-
 
 int cmd_quantize_eval(const Argv& argv) {
     auto opts = model_options();
     opts.insert({"analysis", "uniform", "quantizer", "text", "ctx", "max-windows", "max-bytes", "activation-mb"});
     Args args(argv, opts, {"json", "no-reorder"});
+    configure_threads(args);
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
-    const auto quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
-    const int bits = static_cast<int>(args.get_int("uniform", 0));
-    if (bits == 0) throw InputError("missing required option --uniform BITS");
-    analysis::check_model_matches(a, args.require("model"));
-    // Layer by layer: each layer is loaded, folded into the layout and fake-quantized when the pass
-    // reaches it (quantized_stream.h), so no fp32 copy of the whole model is made.
-    LoadedModel m = load_model(args, ModelWeights::None);
-    const bool reordered = !args.flag("no-reorder");
-    const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, bits), quantizer, reordered);
-    const Progress progress = cli_progress();
-    const auto& tok = require_tokenizer(m.checkpoint);
-    const auto tokens = eval::tokenize_text(tok, eval::read_text(args.require("text"), args.get_int("max-bytes", 0)));
-    eval::PerplexityOptions po;
-    po.ctx = args.get_int("ctx", 512);
-    po.max_windows = args.get_int("max-windows", 0);
-    const torch::Device device = parse_device(args.get_or("device", "cpu"));
-    double quant_s = 0;
-    auto r = eval::perplexity_streamed(m.checkpoint, analysis::quantized_layers(m.checkpoint, mq, reordered, device, &quant_s),
-                                       device, tokens, po, progress, activation_bytes(args));
-    r.seconds -= quant_s;  // the pass interleaves quantizing and scoring
-    nlohmann::json j = {{"bits", bits},         {"quantizer", analysis::quantizer_name(quantizer)},
-                        {"reordered", reordered}, {"ppl", r.ppl},
-                        {"windows", r.windows}, {"predicted", r.predicted},
-                        {"ctx", po.ctx},        {"quantize_s", quant_s},
+    workflow::UniformEvaluateJob job;
+    job.quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
+    job.bits = static_cast<int>(args.get_int("uniform", 0));
+    if (job.bits == 0) throw InputError("missing required option --uniform BITS");
+    job.model = args.require("model");
+    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
+    job.device = args.get_or("device", "cpu");
+    job.reordered = !args.flag("no-reorder");
+    job.text = args.require("text");
+    job.max_bytes = args.get_int("max-bytes", 0);
+    job.ctx = args.get_int("ctx", 512);
+    job.max_windows = args.get_int("max-windows", 0);
+    job.activation_bytes = activation_bytes(args);
+    const workflow::UniformEvaluateOutcome out = workflow::run_uniform_evaluate(a, job, cli_progress());
+    const auto& r = out.ppl;
+    nlohmann::json j = {{"bits", job.bits},         {"quantizer", analysis::quantizer_name(job.quantizer)},
+                        {"reordered", job.reordered}, {"ppl", r.ppl},
+                        {"windows", r.windows},     {"predicted", r.predicted},
+                        {"ctx", out.ctx},           {"quantize_s", out.quantize_s},
                         {"eval_s", r.seconds}};
     if (args.flag("json"))
         print_json(j);
     else
-        std::printf("%d-bit %s: ppl %.4f over %lld windows of %lld\n", bits, analysis::quantizer_name(quantizer), r.ppl,
-                    static_cast<long long>(r.windows), static_cast<long long>(po.ctx));
+        std::printf("%d-bit %s: ppl %.4f over %lld windows of %lld\n", job.bits, analysis::quantizer_name(job.quantizer),
+                    r.ppl, static_cast<long long>(r.windows), static_cast<long long>(out.ctx));
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/analysis/analysis_file.h"
+#include "core/analysis/quantized_stream.h"
 #include "core/analysis/sweep.h"
 #include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
@@ -93,6 +94,22 @@ EvaluateOutcome run_evaluate(const analysis::Analysis& a, const analysis::Alloca
     out.fp_ppl = reference.baseline().ppl;
     out.kl = q.kl;
     out.windows = q.ppl.windows;
+    return out;
+}
+
+UniformEvaluateOutcome run_uniform_evaluate(const analysis::Analysis& a, const UniformEvaluateJob& job,
+                                            const Progress& progress) {
+    const torch::Device device = model::parse_device(job.device);
+    const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, job.bits), job.quantizer, job.reordered);
+    const ScoringInputs in = scoring_inputs(a, job.model, job.tokenizer, job.text, job.max_bytes, job.ctx, job.max_windows);
+    // Layer by layer: each layer is loaded, folded into the layout and fake-quantized when the pass
+    // reaches it (quantized_stream.h), so no fp32 copy of the whole model is made.
+    UniformEvaluateOutcome out;
+    out.ctx = in.options.ctx;
+    out.ppl = eval::perplexity_streamed(
+        in.checkpoint, analysis::quantized_layers(in.checkpoint, mq, job.reordered, device, &out.quantize_s), device,
+        in.tokens, in.options, progress, job.activation_bytes);
+    out.ppl.seconds -= out.quantize_s;  // the pass interleaves quantizing and scoring
     return out;
 }
 

@@ -89,6 +89,31 @@ struct EvaluateOutcome {
 EvaluateOutcome run_evaluate(const analysis::Analysis& analysis, const analysis::Allocation& allocation,
                              const EvaluateJob& job, const Progress& progress);
 
+// Every linear layer at one width (the --uniform diagnostic: what reordering and the quantizer buy
+// before any allocation), scored for perplexity layer by layer.
+struct UniformEvaluateJob {
+    std::optional<std::filesystem::path> model;      // else the analysis's model
+    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
+    std::string device = "cpu";
+    int bits = 4;
+    analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
+    bool reordered = true;             // in the analysis's reordered layout, or the original one
+    std::filesystem::path text;
+    std::int64_t max_bytes = 0;
+    std::int64_t ctx = 512;            // capped at the model's context
+    std::int64_t max_windows = 0;
+    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
+};
+
+struct UniformEvaluateOutcome {
+    eval::PerplexityResult ppl;  // seconds: scoring only
+    std::int64_t ctx = 0;
+    double quantize_s = 0.0;
+};
+
+UniformEvaluateOutcome run_uniform_evaluate(const analysis::Analysis& analysis, const UniformEvaluateJob& job,
+                                            const Progress& progress);
+
 struct SweepJob {
     std::optional<std::filesystem::path> model;      // else the analysis's model
     std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
