@@ -1,5 +1,6 @@
 #include "app/cli/common.h"
 #include "app/common/interrupt.h"
+#include "core/workflow/jobs.h"
 #include "core/workflow/workspace.h"
 
 #include <torch/torch.h>
@@ -37,28 +38,14 @@ LoadedModel load_model(const Args& args, ModelWeights weights) {
     return out;
 }
 
-std::uint64_t dense_fp32_bytes(const model::ModelConfig& config) {
-    std::uint64_t n = 0;
-    for (const auto& t : model::canonical_tensors(config)) {
-        std::uint64_t e = 4;
-        for (auto d : t.shape) e *= static_cast<std::uint64_t>(d);
-        n += e;
-    }
-    return n;
-}
-
 std::unique_ptr<model::LlamaModel> make_model(const model::Checkpoint& ckpt, torch::Device device, ModelWeights weights) {
     model::Residency residency = model::Residency::Whole;
-    if (weights == ModelWeights::WholeOrStreamed && ckpt.packed.empty() && !whole_model_fits(ckpt.config)) {
+    if (weights == ModelWeights::WholeOrStreamed && ckpt.packed.empty() && !workflow::whole_model_fits(ckpt.config)) {
         residency = model::Residency::Streamed;
         std::fprintf(stderr, "note: the model in fp32 (%.1f GB) does not fit in memory; its layers are read from the file "
-                             "one at a time, which is slow\n", static_cast<double>(dense_fp32_bytes(ckpt.config)) / 1e9);
+                             "one at a time, which is slow\n", static_cast<double>(workflow::dense_fp32_bytes(ckpt.config)) / 1e9);
     }
     return std::make_unique<model::LlamaModel>(ckpt, device, residency);
-}
-
-bool whole_model_fits(const model::ModelConfig& config) {
-    return 2 * dense_fp32_bytes(config) <= analysis::available_memory_bytes();
 }
 
 std::uint64_t activation_bytes(const Args& args) {

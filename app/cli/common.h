@@ -39,10 +39,6 @@ enum class ModelWeights { None, Whole, WholeOrStreamed };
 LoadedModel load_model(const Args& args, ModelWeights weights);
 // The model of a loaded checkpoint as `weights` says (not None); `ckpt` must outlive a streamed one.
 std::unique_ptr<model::LlamaModel> make_model(const model::Checkpoint& ckpt, torch::Device device, ModelWeights weights);
-// Bytes the whole model of `config` takes in fp32 (every canonical tensor).
-std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
-// The model in fp32 takes at most half the machine's available memory (else commands stream it).
-bool whole_model_fits(const model::ModelConfig& config);
 // --activation-mb: memory for the activations of a layer-streamed evaluation (default 1024 MiB).
 std::uint64_t activation_bytes(const Args& args);
 // A byte count with an optional K, M, G or T suffix (powers of 1024), e.g. "6G", "512M", "1.5G".

@@ -3,16 +3,22 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 
 #include "core/analysis/analysis_file.h"
 #include "core/analysis/quantized_stream.h"
 #include "core/analysis/sweep.h"
+#include "core/eval/packed_perplexity.h"
+#include "core/eval/perplexity.h"
 #include "core/eval/streamed_perplexity.h"
 #include "core/eval/text.h"
 #include "core/export/hf_export.h"
 #include "core/model/checkpoint.h"
 #include "core/model/device.h"
 #include "core/model/llama.h"
+#include "core/base/tensor_names.h"
+#include "core/runtime/packed_decoder.h"
 #include "core/util/option_error.h"
 
 namespace scalebits::workflow {
@@ -94,6 +100,55 @@ EvaluateOutcome run_evaluate(const analysis::Analysis& a, const analysis::Alloca
     out.fp_ppl = reference.baseline().ppl;
     out.kl = q.kl;
     out.windows = q.ppl.windows;
+    return out;
+}
+
+std::uint64_t dense_fp32_bytes(const model::ModelConfig& config) {
+    std::uint64_t n = 0;
+    for (const auto& t : model::canonical_tensors(config)) {
+        std::uint64_t e = 4;
+        for (auto d : t.shape) e *= static_cast<std::uint64_t>(d);
+        n += e;
+    }
+    return n;
+}
+
+bool whole_model_fits(const model::ModelConfig& config) {
+    return 2 * dense_fp32_bytes(config) <= analysis::available_memory_bytes();
+}
+
+ModelEvaluateOutcome run_model_evaluate(const ModelEvaluateJob& job, const Progress& progress) {
+    const torch::Device device = model::parse_device(job.device);
+    const auto t_load = std::chrono::steady_clock::now();
+    const model::Checkpoint ckpt = model::load_checkpoint(job.model, job.tokenizer);
+    ModelEvaluateOutcome out;
+    const bool packed = !ckpt.packed.empty();
+    out.streamed = !packed && (job.stream || !whole_model_fits(ckpt.config));
+    out.native = packed && !job.torch_engine;
+    if (out.native && device != torch::kCPU)
+        throw OptionError(Setting::Device, "exported models run on the CPU decode engine in this build; use the cpu device");
+    std::unique_ptr<model::LlamaModel> whole;
+    if (!out.streamed && !out.native) whole = std::make_unique<model::LlamaModel>(ckpt, device);
+    out.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+    if (!ckpt.tokenizer) throw InputError(job.model, "has no tokenizer to read the evaluation text with");
+    const std::string text = eval::read_text(job.text, job.max_bytes);
+    out.text_bytes = text.size();
+    const auto t_tok = std::chrono::steady_clock::now();
+    const auto tokens = eval::tokenize_text(*ckpt.tokenizer, text);
+    out.tokenize_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_tok).count();
+    eval::PerplexityOptions o;
+    o.ctx = job.ctx;
+    o.max_windows = job.max_windows;
+    o.batch = job.batch;
+    out.ctx = o.ctx;
+    if (out.native) {
+        runtime::PackedDecoder decoder(ckpt, std::min(o.ctx, ckpt.config.max_seq_len));
+        out.ppl = runtime::perplexity_packed(decoder, tokens, o, progress);
+    } else if (out.streamed) {
+        out.ppl = eval::perplexity_streamed(ckpt, device, tokens, o, progress, job.activation_bytes);
+    } else {
+        out.ppl = eval::perplexity(*whole, tokens, o, progress);
+    }
     return out;
 }
 

@@ -89,6 +89,39 @@ struct EvaluateOutcome {
 EvaluateOutcome run_evaluate(const analysis::Analysis& analysis, const analysis::Allocation& allocation,
                              const EvaluateJob& job, const Progress& progress);
 
+// Perplexity of a model file as it is: a checkpoint (whole in fp32, or layer by layer when asked or
+// when it would not fit) or an export (on the packed decode engine, or on LibTorch, its reference).
+struct ModelEvaluateJob {
+    std::filesystem::path model;
+    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
+    std::string device = "cpu";
+    std::filesystem::path text;
+    std::int64_t max_bytes = 0;
+    std::int64_t ctx = 512;
+    std::int64_t max_windows = 0;      // 0: every window of the text
+    std::int64_t batch = 1;            // windows per forward pass (whole-model path)
+    bool stream = false;               // a checkpoint layer by layer even where it would fit
+    bool torch_engine = false;         // an export on the LibTorch path instead of the decode engine
+    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
+};
+
+struct ModelEvaluateOutcome {
+    eval::PerplexityResult ppl;
+    std::int64_t ctx = 0;
+    std::size_t text_bytes = 0;
+    double tokenize_s = 0.0, load_s = 0.0;
+    bool streamed = false;  // a checkpoint scored layer by layer
+    bool native = false;    // an export scored on the decode engine
+};
+
+ModelEvaluateOutcome run_model_evaluate(const ModelEvaluateJob& job, const Progress& progress);
+
+// The model of `config` in fp32 takes at most half the machine's available memory (else the
+// commands that would hold it whole stream it layer by layer).
+bool whole_model_fits(const model::ModelConfig& config);
+// Bytes the whole model of `config` takes in fp32 (every canonical tensor).
+std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
+
 // Every linear layer at one width (the --uniform diagnostic: what reordering and the quantizer buy
 // before any allocation), scored for perplexity layer by layer.
 struct UniformEvaluateJob {
