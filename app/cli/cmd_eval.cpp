@@ -16,13 +16,7 @@ int cmd_eval(const Argv& argv) {
     Args args(argv, opts, {"json", "stream"});
     configure_threads(args);
     workflow::ModelEvaluateJob job;
-    job.model = args.require("model");
-    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
-    job.device = args.get_or("device", "cpu");
-    job.text = args.require("text");
-    job.max_bytes = args.get_int("max-bytes", 0);
-    job.ctx = args.get_int("ctx", 512);
-    job.max_windows = args.get_int("max-windows", 0);
+    read_scoring_options(args, job);
     job.batch = args.get_int("batch", 1);
     // Layer-outer over the windows (streamed_perplexity.h) when asked, or when the model in fp32
     // would take more than half the available memory; an export runs on the decode engine
@@ -31,7 +25,6 @@ int cmd_eval(const Argv& argv) {
     const std::string engine = args.get_or("engine", "auto");
     if (engine != "auto" && engine != "torch") throw InputError("--engine must be auto or torch, got '" + engine + "'");
     job.torch_engine = engine == "torch";
-    job.activation_bytes = activation_bytes(args);
     const workflow::ModelEvaluateOutcome out = workflow::run_model_evaluate(job, cli_progress());
     const eval::PerplexityResult& r = out.ppl;
     nlohmann::json j = {{"model", job.model.string()},

@@ -22,15 +22,8 @@ int cmd_quantize_eval(const Argv& argv) {
     job.quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     job.bits = static_cast<int>(args.get_int("uniform", 0));
     if (job.bits == 0) throw InputError("missing required option --uniform BITS");
-    job.model = args.require("model");
-    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
-    job.device = args.get_or("device", "cpu");
+    read_scoring_options(args, job);
     job.reordered = !args.flag("no-reorder");
-    job.text = args.require("text");
-    job.max_bytes = args.get_int("max-bytes", 0);
-    job.ctx = args.get_int("ctx", 512);
-    job.max_windows = args.get_int("max-windows", 0);
-    job.activation_bytes = activation_bytes(args);
     const workflow::UniformEvaluateOutcome out = workflow::run_uniform_evaluate(a, job, cli_progress());
     const auto& r = out.ppl;
     nlohmann::json j = {{"bits", job.bits},         {"quantizer", analysis::quantizer_name(job.quantizer)},

@@ -117,14 +117,7 @@ int cmd_sweep(const Argv& argv) {
     configure_threads(args);
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     workflow::SweepJob job;
-    job.model = args.require("model");
-    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
-    job.device = args.get_or("device", "cpu");
-    job.text = args.require("text");
-    job.max_bytes = args.get_int("max-bytes", 0);
-    job.ctx = args.get_int("ctx", 512);
-    job.max_windows = args.get_int("max-windows", 0);
-    job.activation_bytes = activation_bytes(args);
+    read_scoring_options(args, job);
     analysis::SweepOptions& so = job.sweep;
     so.budgets = parse_budgets(args.get_or("budgets", "2.5,3,3.5,4"));
     for (const auto& m : split_list(args.get_or("methods", "scalebits,tile-noreorder,layer,uniform,uniform-mix,group")))
