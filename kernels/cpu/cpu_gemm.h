@@ -26,6 +26,7 @@ struct TileArgs {
     const std::uint8_t* tile = nullptr;
     fmt::TileGeom geom{};
     const float* x = nullptr;    // permuted activations at the tile's first column, batch item 0
+                                 // (for chunks_generic; nullptr where the driver runs another kernel)
     std::size_t x_stride = 0;    // elements between batch items (x and xq)
     // The same activations rounded to int16 per 128-column chunk: x ~= xq * xscale[chunk], with
     // xscale = max|x| / 32767 (relative error <= 2^-16 of the chunk's largest |x|). The AVX2 kernel
@@ -94,44 +95,15 @@ void chunks_avx2(const TileArgs& a);
 // The same kernel with AVX-512VL + VNNI instructions (vpternlogd, vpdpwssd) on 256-bit registers.
 void chunks_avx512vl(const TileArgs& a);
 
-// How one 128-column chunk of activations is rounded to integers in [-levels, levels] (32767 or
-// 16383): q = round(x * inv), x ~ q * scale.
-//  - A NaN or infinite activation gives a NaN scale and codes 0, so the outputs are NaN like the
-//    reference's (a NaN cannot be converted to an integer).
-//  - A chunk whose largest |x| is below 2^-64 counts as zero: levels / amax overflows to infinity
-//    below amax = levels / FLT_MAX, and the kernels multiply the chunk's scale by a group's scale
-//    (at least 2^-24) before the integer sum: above 2^-64 that product stays a normal float
-//    (>= 2^-103), below it could be a subnormal with few significant bits. What is dropped is at
-//    most 2^-64 * sum |w| per output.
-// static: these helpers are compiled into translation units built for different instruction sets
-// (AVX2, AVX-512); an out-of-line copy must not be shared between them.
-struct ChunkRounding {
-    float scale = 0.0f, inv = 0.0f;
-    bool finite = true;
-};
-// The largest |x| of a chunk, or NaN when any value is NaN or infinite (std::max alone would step
-// over a NaN and leave the chunk looking finite).
-static inline float chunk_amax(const float* x, int n) {
-    float amax = 0.0f;
-    bool finite = true;
-    for (int i = 0; i < n; ++i) {
-        const float a = std::fabs(x[i]);
-        finite &= a <= std::numeric_limits<float>::max();
-        amax = std::max(amax, a);
-    }
-    return finite ? amax : std::numeric_limits<float>::quiet_NaN();
-}
-static inline ChunkRounding chunk_rounding(float amax, float levels) {
-    if (!std::isfinite(amax)) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
-    if (amax < 0x1.0p-64f) return {0.0f, 0.0f, true};
-    return {amax / levels, levels / amax, true};
-}
-
 // AVX-512 VNNI chunk kernel; needs geom.g == 64 or a multiple of 128 (checked by the caller).
 void chunks_vnni(const TileArgs& a);
-// One 128-column chunk of activations for chunks_vnni: 256 bytes and the chunk's scale. Built with
-// AVX-512 flags: call only where chunks_vnni may run.
-void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
+
+// One 128-column chunk x of activations rounded per chunk (activations_avx2.cpp; AVX2, called only
+// where a kernel that reads them runs): the chunk's scale, and for the int16 kernels 128 int16 in
+// the order of permuted_position (scale max|x| / 32767), for the byte kernels 256 bytes (scale
+// max|x| / 16383; see TileArgs::x8).
+void int16_chunk_activations(const float* x, float* scale_out, std::int16_t* out);
+void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
 
 // The tail columns of a tile (its width mod 128) and a whole tile kept at fp16, added to lane 0..7 of
 // the accumulators from natural-order activations x_nat (K between batch items). AVX2 + FMA + F16C.

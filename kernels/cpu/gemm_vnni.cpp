@@ -286,18 +286,4 @@ void chunks_vnni(const TileArgs& a) {
     if (!done) chunks_generic(a);
 }
 
-// Activations of one chunk in the step order above: per step 32 bytes of xh, then 32 of xl.
-void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
-    const ChunkRounding r = chunk_rounding(chunk_amax(x, 128), 16383.0f);
-    *scale_out = r.scale;
-    for (int s = 0; s < 4; ++s)
-        for (int beta = 0; beta < 32; ++beta) {
-            const int H = beta / 16, L = (beta % 16) / 2, h = beta % 2;
-            const int col = 64 * H + 8 * s + 32 * h + L;
-            const int q = r.finite ? static_cast<int>(std::clamp(std::nearbyint(x[col] * r.inv), -16383.0f, 16383.0f)) : 0;
-            out[64 * s + beta] = static_cast<std::int8_t>(q >> 7);       // floor(q / 128): -128..127
-            out[64 * s + 32 + beta] = static_cast<std::int8_t>(q & 127);  // q - 128 * floor(q / 128)
-        }
-}
-
 }  // namespace scalebits::kernels::cpu
