@@ -57,6 +57,30 @@ struct TileArgs {
 };
 inline constexpr int kAccLanes = 8;
 
+// The next tile (TileArgs::next_tile) prefetched line by line while a kernel works through this one:
+// the same number of lines at each of its steps of `rows_per_step` rows, spread over the tile's
+// nc * r row passes. Only the first batch block prefetches. The last step may touch a few lines past
+// the tile: prefetches never fault.
+class NextTilePrefetch {
+public:
+    NextTilePrefetch(const TileArgs& a, int b0, std::size_t rows_per_step) {
+        if (b0 != 0 || a.next_tile == nullptr) return;
+        tile_ = reinterpret_cast<const char*>(a.next_tile);
+        bytes_ = a.next_tile_bytes;
+        const std::size_t passes = a.geom.nc() * a.geom.r;
+        per_step_ = (rows_per_step * ((bytes_ + 63) / 64) + passes - 1) / passes;
+    }
+    void step() {
+        if (done_ >= bytes_) return;
+        for (std::size_t k = 0; k < per_step_; ++k) __builtin_prefetch(tile_ + done_ + 64 * k, 0, 3);
+        done_ += 64 * per_step_;
+    }
+
+private:
+    const char* tile_ = nullptr;
+    std::size_t bytes_ = 0, done_ = 0, per_step_ = 0;
+};
+
 // The chunk kernels are templates over the width B (2..8) and the batch block NB (1..4). Calls
 // kernel(integral_constant<B>, integral_constant<NB>, b0) over blocks of 4 batch items, then the
 // rest; returns false for a width no template covers. Larger batches decode a chunk again per

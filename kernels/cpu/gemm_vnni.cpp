@@ -74,10 +74,7 @@ void rows_block(const TileArgs& a, int b0) {
     float* const acc_base = a.acc;
     const std::uint8_t* scales = tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
     constexpr auto parts = std::make_integer_sequence<int, fmt::kWidthTable[B].part_count>{};
-    // Prefetch the next tile evenly over this one's row passes (first batch block only).
-    const char* pf = b0 == 0 ? reinterpret_cast<const char*>(a.next_tile) : nullptr;
-    const char* const pf_end = pf ? pf + a.next_tile_bytes : nullptr;
-    const std::size_t pf_per_pair = pf ? (2 * ((a.next_tile_bytes + 63) / 64) + nc * r - 1) / (nc * r) : 0;
+    NextTilePrefetch prefetch(a, b0, 2);  // at each row pair
     for (std::size_t j = 0; j < nc; ++j) {
         // Groups of the chunk's two halves (g == 64: two groups; g a multiple of 128: one).
         const std::size_t glo = g.g == 64 ? 2 * j : 128 * j / g.g;
@@ -110,10 +107,7 @@ void rows_block(const TileArgs& a, int b0) {
             __m512i idx2 = _mm512_setr_epi32(0, 0, 0, 0, 8, 8, 8, 8, 1, 1, 1, 1, 9, 9, 9, 9);
             for (; i + 2 <= n; i += 2, idx2 = _mm512_add_epi32(idx2, _mm512_set1_epi32(2))) {
                 const std::size_t row = row0 + i;
-                if (pf < pf_end) {  // may touch a few lines past the tile: prefetches never fault
-                    for (std::size_t k = 0; k < pf_per_pair; ++k) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);
-                    pf += 64 * pf_per_pair;
-                }
+                prefetch.step();
                 Planes<__m512i> pl;
                 load_planes<B>(tile, r, j, row, pl);
                 __m512i ah[NB], al[NB];
