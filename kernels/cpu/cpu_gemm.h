@@ -33,11 +33,13 @@ struct TileArgs {
     // multiplies 16-bit codes by them with vpmaddwd: exact integer sums, no per-weight conversion.
     const std::int16_t* xq = nullptr;
     const float* xscale = nullptr;  // xscale[b * xscale_stride + chunk], chunk = column / 128
-    // For the VNNI kernel instead of xq: per chunk 256 bytes (xh and xl of 15-bit activations in its
-    // step order, see gemm_vnni.cpp) at byte 2 * column; xscale then holds max|x| / 16383.
+    // For the byte kernels (VNNI, AVX2 bytes): per chunk 256 bytes (xh and xl of 15-bit activations
+    // in their step order, see byte_decode.h) at byte 2 * column, and x8scale = max|x| / 16383.
+    // A call can prepare both forms: the AVX2 byte kernel leaves 8-bit tiles to the int16 kernel.
     const std::int8_t* x8 = nullptr;
     std::size_t x8_stride = 0;  // bytes between batch items
-    std::size_t xscale_stride = 0;
+    const float* x8scale = nullptr;
+    std::size_t xscale_stride = 0;  // of xscale and x8scale
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
     int batch = 1;
     // Accumulators, 8 floats per (row, batch item): acc[(row * batch + b) * 8 + lane]. The AVX2
@@ -121,6 +123,15 @@ void chunks_avx512vl(const TileArgs& a);
 
 // AVX-512 VNNI chunk kernel; needs geom.g == 64 or a multiple of 128 (checked by the caller).
 void chunks_vnni(const TileArgs& a);
+// AVX2 byte kernel (gemm_bytes_avx2.cpp), same groups as chunks_vnni, batch 1, widths up to
+// kAvx2BytesMaxWidth: its vpmaddubsw sums two products in int16, which 8-bit codes could overflow.
+// Other tiles and batches go to chunks_avx2 (the caller prepares xq for them). Its gain is the
+// decode; its products cost more than vpmaddwd's (two vpmaddubsw and their widening per 32 codes
+// against two vpmaddwd), so once a batch block shares the decode it is no longer ahead. Kernel
+// alone on a Zen 3, from memory, against chunks_avx2: batch 1, widths 2..6 1.2-1.7x, 7 1.07-1.14x;
+// batch 2..4 0.77-1.9x depending on the width (2, 3, 5 and 7 bits mostly slower).
+inline constexpr int kAvx2BytesMaxWidth = 7;
+void chunks_avx2_bytes(const TileArgs& a);
 
 // One 128-column chunk x of activations rounded per chunk (activations_avx2.cpp; AVX2, called only
 // where a kernel that reads them runs): the chunk's scale, and for the int16 kernels 128 int16 in

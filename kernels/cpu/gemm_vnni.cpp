@@ -87,7 +87,7 @@ void rows_block(const TileArgs& a, int b0) {
         __m512i xz[NB][4][2];
         for (int b = 0; b < NB; ++b) {
             xb[b] = a.x8 + static_cast<std::size_t>(b0 + b) * a.x8_stride + 256 * j;
-            xs[b] = _mm256_set1_ps(a.xscale[static_cast<std::size_t>(b0 + b) * a.xscale_stride + chunk]);
+            xs[b] = _mm256_set1_ps(a.x8scale[static_cast<std::size_t>(b0 + b) * a.xscale_stride + chunk]);
             for (int S = 0; S < 4; ++S)
                 for (int h = 0; h < 2; ++h) {
                     const __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b] + 64 * S + 32 * h)));
