@@ -6,8 +6,8 @@
 
 namespace scalebits::kernels::cpu {
 
-// SCALEBITS_CPU_PATH=generic|avx2|avx512 caps the path (to test narrower kernels on a wider CPU);
-// empty when unset.
+// SCALEBITS_CPU_PATH=generic|avx2|avx2-bytes|avx512 caps the path (to test narrower kernels on a
+// wider CPU); empty when unset.
 const std::string& cpu_path_cap();
 
 bool cpu_has_avx2_fma();

@@ -26,17 +26,20 @@ struct TileArgs {
     const std::uint8_t* tile = nullptr;
     fmt::TileGeom geom{};
     const float* x = nullptr;    // permuted activations at the tile's first column, batch item 0
+                                 // (for chunks_generic; nullptr where the driver runs another kernel)
     std::size_t x_stride = 0;    // elements between batch items (x and xq)
     // The same activations rounded to int16 per 128-column chunk: x ~= xq * xscale[chunk], with
     // xscale = max|x| / 32767 (relative error <= 2^-16 of the chunk's largest |x|). The AVX2 kernel
     // multiplies 16-bit codes by them with vpmaddwd: exact integer sums, no per-weight conversion.
     const std::int16_t* xq = nullptr;
     const float* xscale = nullptr;  // xscale[b * xscale_stride + chunk], chunk = column / 128
-    // For the VNNI kernel instead of xq: per chunk 256 bytes (xh and xl of 15-bit activations in its
-    // step order, see gemm_vnni.cpp) at byte 2 * column; xscale then holds max|x| / 16383.
+    // For the byte kernels (VNNI, AVX2 bytes): per chunk 256 bytes (xh and xl of 15-bit activations
+    // in their step order, see byte_decode.h) at byte 2 * column, and x8scale = max|x| / 16383.
+    // A call can prepare both forms: the AVX2 byte kernel leaves 8-bit tiles to the int16 kernel.
     const std::int8_t* x8 = nullptr;
     std::size_t x8_stride = 0;  // bytes between batch items
-    std::size_t xscale_stride = 0;
+    const float* x8scale = nullptr;
+    std::size_t xscale_stride = 0;  // of xscale and x8scale
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
     int batch = 1;
     // Accumulators, 8 floats per (row, batch item): acc[(row * batch + b) * 8 + lane]. The AVX2
@@ -55,6 +58,30 @@ struct TileArgs {
     std::size_t next_tile_bytes = 0;
 };
 inline constexpr int kAccLanes = 8;
+
+// The next tile (TileArgs::next_tile) prefetched line by line while a kernel works through this one:
+// the same number of lines at each of its steps of `rows_per_step` rows, spread over the tile's
+// nc * r row passes. Only the first batch block prefetches. The last step may touch a few lines past
+// the tile: prefetches never fault.
+class NextTilePrefetch {
+public:
+    NextTilePrefetch(const TileArgs& a, int b0, std::size_t rows_per_step) {
+        if (b0 != 0 || a.next_tile == nullptr) return;
+        tile_ = reinterpret_cast<const char*>(a.next_tile);
+        bytes_ = a.next_tile_bytes;
+        const std::size_t passes = a.geom.nc() * a.geom.r;
+        per_step_ = (rows_per_step * ((bytes_ + 63) / 64) + passes - 1) / passes;
+    }
+    void step() {
+        if (done_ >= bytes_) return;
+        for (std::size_t k = 0; k < per_step_; ++k) __builtin_prefetch(tile_ + done_ + 64 * k, 0, 3);
+        done_ += 64 * per_step_;
+    }
+
+private:
+    const char* tile_ = nullptr;
+    std::size_t bytes_ = 0, done_ = 0, per_step_ = 0;
+};
 
 // The chunk kernels are templates over the width B (2..8) and the batch block NB (1..4). Calls
 // kernel(integral_constant<B>, integral_constant<NB>, b0) over blocks of 4 batch items, then the
@@ -94,44 +121,24 @@ void chunks_avx2(const TileArgs& a);
 // The same kernel with AVX-512VL + VNNI instructions (vpternlogd, vpdpwssd) on 256-bit registers.
 void chunks_avx512vl(const TileArgs& a);
 
-// How one 128-column chunk of activations is rounded to integers in [-levels, levels] (32767 or
-// 16383): q = round(x * inv), x ~ q * scale.
-//  - A NaN or infinite activation gives a NaN scale and codes 0, so the outputs are NaN like the
-//    reference's (a NaN cannot be converted to an integer).
-//  - A chunk whose largest |x| is below 2^-64 counts as zero: levels / amax overflows to infinity
-//    below amax = levels / FLT_MAX, and the kernels multiply the chunk's scale by a group's scale
-//    (at least 2^-24) before the integer sum: above 2^-64 that product stays a normal float
-//    (>= 2^-103), below it could be a subnormal with few significant bits. What is dropped is at
-//    most 2^-64 * sum |w| per output.
-// static: these helpers are compiled into translation units built for different instruction sets
-// (AVX2, AVX-512); an out-of-line copy must not be shared between them.
-struct ChunkRounding {
-    float scale = 0.0f, inv = 0.0f;
-    bool finite = true;
-};
-// The largest |x| of a chunk, or NaN when any value is NaN or infinite (std::max alone would step
-// over a NaN and leave the chunk looking finite).
-static inline float chunk_amax(const float* x, int n) {
-    float amax = 0.0f;
-    bool finite = true;
-    for (int i = 0; i < n; ++i) {
-        const float a = std::fabs(x[i]);
-        finite &= a <= std::numeric_limits<float>::max();
-        amax = std::max(amax, a);
-    }
-    return finite ? amax : std::numeric_limits<float>::quiet_NaN();
-}
-static inline ChunkRounding chunk_rounding(float amax, float levels) {
-    if (!std::isfinite(amax)) return {std::numeric_limits<float>::quiet_NaN(), 0.0f, false};
-    if (amax < 0x1.0p-64f) return {0.0f, 0.0f, true};
-    return {amax / levels, levels / amax, true};
-}
-
 // AVX-512 VNNI chunk kernel; needs geom.g == 64 or a multiple of 128 (checked by the caller).
 void chunks_vnni(const TileArgs& a);
-// One 128-column chunk of activations for chunks_vnni: 256 bytes and the chunk's scale. Built with
-// AVX-512 flags: call only where chunks_vnni may run.
-void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
+// AVX2 byte kernel (gemm_bytes_avx2.cpp), same groups as chunks_vnni, batch 1, widths up to
+// kAvx2BytesMaxWidth: its vpmaddubsw sums two products in int16, which 8-bit codes could overflow.
+// Other tiles and batches go to chunks_avx2 (the caller prepares xq for them). Its gain is the
+// decode; its products cost more than vpmaddwd's (two vpmaddubsw and their widening per 32 codes
+// against two vpmaddwd), so once a batch block shares the decode it is no longer ahead. Kernel
+// alone on a Zen 3, from memory, against chunks_avx2: batch 1, widths 2..6 1.2-1.7x, 7 1.07-1.14x;
+// batch 2..4 0.77-1.9x depending on the width (2, 3, 5 and 7 bits mostly slower).
+inline constexpr int kAvx2BytesMaxWidth = 7;
+void chunks_avx2_bytes(const TileArgs& a);
+
+// One 128-column chunk x of activations rounded per chunk (activations_avx2.cpp; AVX2, called only
+// where a kernel that reads them runs): the chunk's scale, and for the int16 kernels 128 int16 in
+// the order of permuted_position (scale max|x| / 32767), for the byte kernels 256 bytes (scale
+// max|x| / 16383; see TileArgs::x8).
+void int16_chunk_activations(const float* x, float* scale_out, std::int16_t* out);
+void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
 
 // The tail columns of a tile (its width mod 128) and a whole tile kept at fp16, added to lane 0..7 of
 // the accumulators from natural-order activations x_nat (K between batch items). AVX2 + FMA + F16C.

@@ -25,13 +25,36 @@ namespace {
 
 using cpu::cpu_path_cap;
 
+// The chunk kernels, narrowest first. SCALEBITS_CPU_PATH names the widest one a call may take
+// (tests run each kernel on a wider CPU): generic, avx2 (the int16 AVX2 kernel), avx2-bytes,
+// avx512 (the int16 kernel on AVX-512VL); unset or anything else, no cap.
+enum class Path { generic, avx2, avx2_bytes, avx512vl, avx512vnni };
+
+Path path_cap() {
+    static const Path p = [] {
+        const std::string& cap = cpu_path_cap();
+        return cap == "generic"      ? Path::generic
+               : cap == "avx2"       ? Path::avx2
+               : cap == "avx2-bytes" ? Path::avx2_bytes
+               : cap == "avx512"     ? Path::avx512vl
+                                     : Path::avx512vnni;
+    }();
+    return p;
+}
+
 bool have_avx2() {
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
-    static const bool ok = cpu_path_cap() != "generic" && cpu::cpu_has_avx2_fma();
+    static const bool ok = path_cap() >= Path::avx2 && cpu::cpu_has_avx2_fma();
     return ok;
 #else
     return false;
 #endif
+}
+
+// The AVX2 byte kernel also converts its scales with F16C.
+bool have_avx2_bytes() {
+    static const bool ok = have_avx2() && path_cap() >= Path::avx2_bytes && cpu::cpu_has_f16c();
+    return ok;
 }
 
 // The tail and fp16-tile paths (tail_avx2.cpp) also convert halves with F16C.
@@ -45,49 +68,74 @@ bool have_avx2_f16c() {
 }
 
 struct Prepared {
-    std::vector<float> xp;    // batch * K, permuted inside full chunks
-    std::vector<std::int16_t> xq;  // xp rounded per chunk to int16
-    std::vector<float> xscale;     // batch * xscale_stride
+    std::vector<float> xp;    // batch * K, permuted inside full chunks: the generic chunk kernel's only
+    std::vector<std::int16_t> xq;  // int16 kernels: batch * K, rounded per chunk
+    std::vector<std::int8_t> x8;   // byte kernels: batch * 2K bytes (see TileArgs::x8)
+    std::vector<float> xscale, x8scale;  // batch * xscale_stride each, for xq and x8
     std::size_t xscale_stride = 0;
     std::vector<float> xsum;  // batch * groups_per_row
-    std::vector<std::int8_t> x8;  // VNNI kernel: batch * 2K bytes (see TileArgs::x8)
 };
 
-Prepared prepare(const TileGrid& grid, const float* x, int batch, bool vnni) {
+// The sum of n floats over 8 interleaved partial sums: one running sum is a chain of dependent
+// additions, about 5 us at K = 4096 (and a division per column to find its group cost 3x that).
+float sum_of(const float* x, std::size_t n) {
+    float part[8] = {};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) part[l] += x[i + l];
+    float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    for (; i < n; ++i) s += x[i];
+    return s;
+}
+
+// Which activation forms a call's kernels read.
+struct Forms {
+    bool permuted = false;  // chunks_generic
+    bool int16 = false;     // chunks_avx2, chunks_avx512vl (and 8-bit tiles under chunks_avx2_bytes)
+    bool bytes = false;     // chunks_vnni, chunks_avx2_bytes
+};
+
+// Built per call, so only the forms the kernels that run will read, and the group sums for all.
+// (8 x 4096 at 2 bits, batch 1, one thread: 37 us a call when every form was built in scalar code,
+// 4.6 us now, of which ~1.5 us is the kernel's own work.)
+Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
     const std::size_t K = grid.cols, gpr = grid.groups_per_row();
     Prepared p;
-    p.xp.resize(static_cast<std::size_t>(batch) * K);
-    p.xsum.assign(static_cast<std::size_t>(batch) * gpr, 0.0f);
-    if (vnni)
-        p.x8.assign(static_cast<std::size_t>(batch) * 2 * K, 0);
-    else
-        p.xq.assign(static_cast<std::size_t>(batch) * K, 0);
     p.xscale_stride = K / 128 + 1;
-    p.xscale.assign(static_cast<std::size_t>(batch) * p.xscale_stride, 0.0f);
+    const std::size_t nscales = static_cast<std::size_t>(batch) * p.xscale_stride;
+    if (forms.permuted) p.xp.resize(static_cast<std::size_t>(batch) * K);
+    if (forms.int16) {
+        p.xq.resize(static_cast<std::size_t>(batch) * K);
+        p.xscale.resize(nscales);
+    }
+    if (forms.bytes) {
+        p.x8.resize(static_cast<std::size_t>(batch) * 2 * K);
+        p.x8scale.resize(nscales);
+    }
+    p.xsum.resize(static_cast<std::size_t>(batch) * gpr);
     for (int b = 0; b < batch; ++b) {
         const float* xb = x + static_cast<std::size_t>(b) * K;
-        float* out = p.xp.data() + static_cast<std::size_t>(b) * K;
+        const std::size_t sb = static_cast<std::size_t>(b) * p.xscale_stride;
         for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
-            const std::size_t k0 = tj * grid.tile_cols, w = grid.tile_width(tj), nc = w / 128;
+            const std::size_t k0 = tj * grid.tile_cols, nc = grid.tile_width(tj) / 128;
             for (std::size_t j = 0; j < nc; ++j) {
                 const std::size_t c0 = k0 + 128 * j;
-                for (int cc = 0; cc < 128; ++cc) out[c0 + static_cast<std::size_t>(cpu::permuted_position(cc))] = xb[c0 + cc];
-#if defined(SCALEBITS_HAVE_AVX512_KERNEL)
-                if (vnni) {
-                    cpu::vnni_chunk_activations(xb + c0, &p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128],
-                                                p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
-                    continue;
+                if (forms.permuted) {
+                    float* out = p.xp.data() + static_cast<std::size_t>(b) * K + c0;
+                    for (int cc = 0; cc < 128; ++cc) out[cpu::permuted_position(cc)] = xb[c0 + static_cast<std::size_t>(cc)];
                 }
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                if (forms.int16)
+                    cpu::int16_chunk_activations(xb + c0, &p.xscale[sb + c0 / 128], p.xq.data() + static_cast<std::size_t>(b) * K + c0);
+                if (forms.bytes)
+                    cpu::byte_chunk_activations(xb + c0, &p.x8scale[sb + c0 / 128], p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
 #endif
-                const cpu::ChunkRounding r = cpu::chunk_rounding(cpu::chunk_amax(xb + c0, 128), 32767.0f);
-                p.xscale[static_cast<std::size_t>(b) * p.xscale_stride + c0 / 128] = r.scale;
-                std::int16_t* q = p.xq.data() + static_cast<std::size_t>(b) * K + c0;
-                for (int i = 0; i < 128; ++i)
-                    q[i] = r.finite ? static_cast<std::int16_t>(std::clamp(std::nearbyint(out[c0 + i] * r.inv), -32767.0f, 32767.0f)) : 0;
             }
-            std::memcpy(out + k0 + 128 * nc, xb + k0 + 128 * nc, (w - 128 * nc) * sizeof(float));
         }
-        for (std::size_t k = 0; k < K; ++k) p.xsum[static_cast<std::size_t>(b) * gpr + k / grid.group] += xb[k];
+        for (std::size_t gi = 0; gi < gpr; ++gi) {
+            const std::size_t k0 = gi * grid.group;
+            p.xsum[static_cast<std::size_t>(b) * gpr + gi] = sum_of(xb + k0, std::min(grid.group, K - k0));
+        }
     }
     return p;
 }
@@ -202,28 +250,41 @@ void chunks_generic(const TileArgs& a) {
 
 }  // namespace cpu
 
-static bool have_avx512vl() {
+// Whether this build and this CPU have the AVX-512 kernels, whatever the cap.
+static bool avx512_here() {
 #if defined(SCALEBITS_HAVE_AVX512_KERNEL)
-    static const bool ok = have_avx2() && cpu_path_cap() != "avx2" && cpu::cpu_has_avx512_vnni_set();
-    return ok;
+    return cpu::cpu_has_avx2_fma() && cpu::cpu_has_avx512_vnni_set();
 #else
     return false;
 #endif
 }
 
-// SCALEBITS_CPU_PATH=avx512 caps it below the byte-code VNNI kernel.
+static bool have_avx512vl() {
+    static const bool ok = have_avx2() && path_cap() >= Path::avx512vl && avx512_here();
+    return ok;
+}
+
 static bool have_avx512vnni() {
-    static const bool ok = have_avx512vl() && cpu_path_cap() != "avx512";
+    static const bool ok = have_avx512vl() && path_cap() >= Path::avx512vnni;
     return ok;
 }
 
 std::string cpu_path() {
-    return have_avx512vnni() ? "avx512vnni-bytes" : have_avx512vl() ? "avx512vl+vnni" : have_avx2() ? "avx2+fma" : "generic";
+    if (have_avx512vnni()) return "avx512vnni-bytes";
+    if (have_avx512vl()) return "avx512vl+vnni";
+    if (have_avx2_bytes()) return "avx2-bytes";
+    return have_avx2() ? "avx2+fma" : "generic";
 }
 
+// A cap naming a path this CPU lacks makes the dispatch take a narrower one; avx2-bytes is also
+// what an AVX2 machine takes without a cap. Either way a test under that cap repeats another one.
 bool cpu_path_cap_unavailable() {
-    const std::string& cap = cpu_path_cap();
-    return (cap == "avx512" && !have_avx512vl()) || (cap == "avx2" && !have_avx2());
+    switch (path_cap()) {
+        case Path::avx512vl: return !have_avx512vl();
+        case Path::avx2_bytes: return !have_avx2_bytes() || !avx512_here();
+        case Path::avx2: return !have_avx2();
+        default: return false;
+    }
 }
 
 void gemm_cpu(const PackedMatrixView& v, const float* x, int batch, float* y, int threads) {
@@ -254,10 +315,32 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
         first_row[static_cast<std::size_t>(m) + 1] = rows_total;
     }
     // The AVX2 kernel flushes both 64-column halves of a chunk at the same steps, which needs group
-    // boundaries to fall on multiples of 64 columns or groups to span whole chunks; the VNNI kernel
-    // needs groups of exactly one half or whole chunks.
+    // boundaries to fall on multiples of 64 columns or groups to span whole chunks; the byte kernels
+    // need groups of exactly one half or whole chunks.
     const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
-    const bool vnni = have_avx512vnni() && (grid.group == 64 || grid.group % 128 == 0);
+    const bool byte_groups = grid.group == 64 || grid.group % 128 == 0;
+    const bool vnni = have_avx512vnni() && byte_groups;
+    // At batch 1 (cpu_gemm.h says why). On an AVX-512 machine only under the avx2-bytes cap: else it
+    // takes the VNNI kernel or, capped at avx512, the int16 kernel on AVX-512VL.
+    const bool avx2_bytes = !vnni && !have_avx512vl() && have_avx2_bytes() && byte_groups && batch == 1;
+    Forms forms;
+    forms.permuted = !avx2;
+    if (avx2_bytes) {
+        // Tiles too wide for the byte kernel go to the int16 one: each form only if some tile reads it.
+        for (int m = 0; m < count; ++m) {
+            const PackedMatrixView& v = *views[m];
+            for (std::size_t t = 0; t < v.grid.tile_count(); ++t) {
+                if (v.widths[t] == kDenseBits) continue;
+                if (v.widths[t] <= cpu::kAvx2BytesMaxWidth)
+                    forms.bytes = true;
+                else
+                    forms.int16 = true;
+            }
+        }
+    } else {
+        forms.bytes = vnni;
+        forms.int16 = avx2 && !vnni;
+    }
     // The tail columns and fp16 tiles: AVX2 + F16C where the CPU has them, else the scalar code.
     using ColumnTerms = void (*)(const cpu::TileArgs&, const float*, std::size_t);
     ColumnTerms tail = tail_terms, dense_terms = dense_tile_terms;
@@ -267,7 +350,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
         dense_terms = cpu::dense_tile_terms_avx2;
     }
 #endif
-    const Prepared prep = prepare(grid, x, batch, vnni);
+    const Prepared prep = prepare(grid, x, batch, forms);
     cpu::ThreadPool& pool = cpu::ThreadPool::shared();
     const int nthreads = threads <= 0 ? pool.size() : std::min(threads, pool.size());
     // Each thread owns whole tile rows (whole outputs), so no reduction. Small products (under
@@ -301,12 +384,13 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 cpu::TileArgs a;
                 a.tile = v.data + v.tile_offsets[t];
                 a.geom = fmt::TileGeom{r, g.tile_width(tj), g.group, v.widths[t]};
-                a.x = prep.xp.data() + k0;
+                a.x = prep.xp.empty() ? nullptr : prep.xp.data() + k0;
                 a.x_stride = K;
-                a.xq = vnni ? nullptr : prep.xq.data() + k0;
-                a.x8 = vnni ? prep.x8.data() + 2 * k0 : nullptr;
+                a.xq = prep.xq.empty() ? nullptr : prep.xq.data() + k0;
+                a.x8 = prep.x8.empty() ? nullptr : prep.x8.data() + 2 * k0;
                 a.x8_stride = 2 * K;
-                a.xscale = prep.xscale.data();
+                a.xscale = prep.xscale.empty() ? nullptr : prep.xscale.data();
+                a.x8scale = prep.x8scale.empty() ? nullptr : prep.x8scale.data();
                 a.xscale_stride = prep.xscale_stride;
                 a.col0 = k0;
                 a.batch = batch;
@@ -335,6 +419,8 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                         cpu::chunks_vnni(a);
                     else if (avx2 && have_avx512vl())
                         cpu::chunks_avx512vl(a);
+                    else if (avx2_bytes)
+                        cpu::chunks_avx2_bytes(a);
                     else if (avx2)
                         cpu::chunks_avx2(a);
                     else

@@ -9,99 +9,26 @@
 // as x = 128 * xh + xl (xh in -128..127, xl in 0..127), so two vpdpbusd per step give the exact
 // integer sum s q x = 128 * sum q xh + sum q xl: half the decode work per weight, same precision
 // class (2^-15 of the chunk's largest |x| instead of 2^-16).
-//
-// Byte order of a step register (canonical for every width): step s (0..3), byte beta = 16H + 2L + h
-// holds the code of chunk column 64H + 8s + 32h + L, i.e. slot 8H + s + 4h, lane L. It is the natural
-// order of a 2-bit plane [vector 0 | vector 1] shifted by 2s; 1-bit and 4-bit planes are rearranged
-// once per row into it (a few instructions per 128 codes). Every int32 lane of vpdpbusd sums bytes of
-// one half, i.e. of columns [64H, 64H + 64): groups of 64 columns are the two halves.
+// The decode (and the byte order it produces) is byte_decode.h's, shared with the AVX2 byte kernel.
+#include "byte_decode.h"
 #include "cpu_gemm.h"
 
 #include "scalebits/kernels.h"
 
 #include <immintrin.h>
 
-// Planes<__m256i> etc.: GCC warns that the vector types' alignment attributes do not take part in
-// template identity, which is harmless here (the types are only used as local values).
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-// GCC 12's own _mm512_zext*/_mm512_inserti64x4 report their undefined upper halves.
+// GCC 12's own _mm512_zext*/_mm512_inserti64x4 report their undefined upper halves (clang has no
+// such warning group and would warn about the pragma).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <utility>
 
 namespace scalebits::kernels::cpu {
 
 namespace {
-
-// The decode is written once for 256-bit registers (one row) and 512-bit registers (two rows:
-// 128-bit lanes [row a H0 | row b H0 | row a H1 | row b H1]); these overloads are all it needs.
-inline __m256i srli16(__m256i v, int n) { return _mm256_srli_epi16(v, n); }
-inline __m512i srli16(__m512i v, int n) { return _mm512_srli_epi16(v, n); }
-inline __m256i slli16(__m256i v, int n) { return _mm256_slli_epi16(v, n); }
-inline __m512i slli16(__m512i v, int n) { return _mm512_slli_epi16(v, n); }
-inline __m256i and_(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
-inline __m512i and_(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
-// a | (b & c)
-inline __m256i or_and(__m256i a, __m256i b, __m256i c) { return _mm256_ternarylogic_epi32(a, b, c, 0xF8); }
-inline __m512i or_and(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0xF8); }
-template <class V> V rep16(int v);
-template <> inline __m256i rep16<__m256i>(int v) { return _mm256_set1_epi16(static_cast<short>(v)); }
-template <> inline __m512i rep16<__m512i>(int v) { return _mm512_set1_epi16(static_cast<short>(v)); }
-
-// Per part of the code: the rearranged source registers (a 4-bit part needs two).
-template <class V>
-struct Planes {
-    V r[3][2];
-};
-
-// Rearranging the raw plane registers into the canonical byte order (see the top of the file).
-// raw[k] holds vector fv + k of the part, in the register's half/lane order.
-template <int P, class V>
-inline void rearrange(const V (&raw)[4], V (&out)[2]) {
-    if constexpr (P == 2) {
-        // Slot s of lane L at bit 2s: shifting by 2s puts slot s in byte 0, slot s+4 in byte 1.
-        out[0] = raw[0];
-    } else if constexpr (P == 1) {
-        // raw[0] = [v | v >> 8]: 16 slots per lane at bit s. Low half: slots 0..3 at bits 0..3, 4..7
-        // at bits 8..11; high half the same for slots 8..15.
-        out[0] = or_and(and_(raw[0], rep16<V>(0x000F)), slli16(raw[0], 4), rep16<V>(0x0F00));
-    } else {
-        // raw[0] = [vector 0 | vector 2], raw[1] = [vector 1 | vector 3]; vector k holds slots
-        // 4k..4k+3 as nibbles. A: byte 0 = slots 0,1 (of vector 0 or 2), byte 1 = slots 4,5 (of
-        // vector 1 or 3); B: the same for slots 2,3 and 6,7.
-        out[0] = or_and(slli16(raw[1], 8), raw[0], rep16<V>(0x00FF));
-        out[1] = or_and(srli16(raw[0], 8), raw[1], rep16<V>(0xFF00));
-    }
-}
-
-// One row: vector v of the row as a 16-byte load.
-template <int B>
-inline void load_planes(const std::uint8_t* tile, std::size_t r, std::size_t j, std::size_t row, Planes<__m256i>& pl) {
-    auto vec = [&](int v) {
-        return _mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + fmt::vector_offset(r, B, j, v, row)));
-    };
-    constexpr fmt::WidthLayout W = fmt::kWidthTable[B];
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-        ([&] {
-            constexpr fmt::Part p = W.parts[I];
-            constexpr int fv = p.first_vector;
-            __m256i raw[4];
-            if constexpr (p.bits == 2) {
-                raw[0] = _mm256_set_m128i(vec(fv + 1), vec(fv));
-            } else if constexpr (p.bits == 1) {
-                const __m128i v = vec(fv);
-                raw[0] = _mm256_set_m128i(_mm_srli_epi16(v, 8), v);
-            } else {
-                raw[0] = _mm256_set_m128i(vec(fv + 2), vec(fv));
-                raw[1] = _mm256_set_m128i(vec(fv + 3), vec(fv + 1));
-            }
-            rearrange<p.bits>(raw, pl.r[I]);
-        }(), ...);
-    }(std::make_integer_sequence<int, W.part_count>{});
-}
 
 // Rows `row` and `row + 1`: their vectors v are adjacent, one 32-byte load [row a | row b].
 template <int B>
@@ -130,32 +57,6 @@ inline void load_planes(const std::uint8_t* tile, std::size_t r, std::size_t j, 
     }(std::make_integer_sequence<int, W.part_count>{});
 }
 
-// Part I of step S moved to its bit position in the code byte (not yet masked).
-template <int B, int I, int S, class V>
-inline V part_moved(const Planes<V>& pl) {
-    constexpr fmt::Part P = fmt::kWidthTable[B].parts[I];
-    constexpr int pos = P.bits == 2 ? 2 * S : P.bits == 1 ? S : 4 * (S % 2);
-    const V r = pl.r[I][P.bits == 4 ? S / 2 : 0];
-    if constexpr (pos > P.shift) return srli16(r, pos - P.shift);
-    if constexpr (pos < P.shift) return slli16(r, P.shift - pos);
-    return r;
-}
-template <int B, int I, class V>
-inline V part_mask() {
-    constexpr fmt::Part P = fmt::kWidthTable[B].parts[I];
-    constexpr int m = ((1 << P.bits) - 1) << P.shift;
-    return rep16<V>(m | (m << 8));
-}
-
-// 32 (or 2 x 32) codes of step S as unsigned bytes.
-template <int B, int S, class V, int I0, int... I>
-inline V decode_step(const Planes<V>& pl, std::integer_sequence<int, I0, I...>) {
-    V q = and_(part_moved<B, I0, S>(pl), part_mask<B, I0, V>());
-    // q | (moved & mask): one vpternlogd per further part.
-    ((q = or_and(q, part_moved<B, I, S>(pl), part_mask<B, I, V>())), ...);
-    return q;
-}
-
 // fp16 scales of up to 8 consecutive rows of one group, times the activation scale. Masked so the
 // load never reads past the rows of the tile.
 inline __m256 scales8(const std::uint8_t* scales, std::size_t gi, std::size_t r, std::size_t row0, unsigned n) {
@@ -173,10 +74,7 @@ void rows_block(const TileArgs& a, int b0) {
     float* const acc_base = a.acc;
     const std::uint8_t* scales = tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
     constexpr auto parts = std::make_integer_sequence<int, fmt::kWidthTable[B].part_count>{};
-    // Prefetch the next tile evenly over this one's row passes (first batch block only).
-    const char* pf = b0 == 0 ? reinterpret_cast<const char*>(a.next_tile) : nullptr;
-    const char* const pf_end = pf ? pf + a.next_tile_bytes : nullptr;
-    const std::size_t pf_per_pair = pf ? (2 * ((a.next_tile_bytes + 63) / 64) + nc * r - 1) / (nc * r) : 0;
+    NextTilePrefetch prefetch(a, b0, 2);  // at each row pair
     for (std::size_t j = 0; j < nc; ++j) {
         // Groups of the chunk's two halves (g == 64: two groups; g a multiple of 128: one).
         const std::size_t glo = g.g == 64 ? 2 * j : 128 * j / g.g;
@@ -189,7 +87,7 @@ void rows_block(const TileArgs& a, int b0) {
         __m512i xz[NB][4][2];
         for (int b = 0; b < NB; ++b) {
             xb[b] = a.x8 + static_cast<std::size_t>(b0 + b) * a.x8_stride + 256 * j;
-            xs[b] = _mm256_set1_ps(a.xscale[static_cast<std::size_t>(b0 + b) * a.xscale_stride + chunk]);
+            xs[b] = _mm256_set1_ps(a.x8scale[static_cast<std::size_t>(b0 + b) * a.xscale_stride + chunk]);
             for (int S = 0; S < 4; ++S)
                 for (int h = 0; h < 2; ++h) {
                     const __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b] + 64 * S + 32 * h)));
@@ -209,10 +107,7 @@ void rows_block(const TileArgs& a, int b0) {
             __m512i idx2 = _mm512_setr_epi32(0, 0, 0, 0, 8, 8, 8, 8, 1, 1, 1, 1, 9, 9, 9, 9);
             for (; i + 2 <= n; i += 2, idx2 = _mm512_add_epi32(idx2, _mm512_set1_epi32(2))) {
                 const std::size_t row = row0 + i;
-                if (pf < pf_end) {  // may touch a few lines past the tile: prefetches never fault
-                    for (std::size_t k = 0; k < pf_per_pair; ++k) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);
-                    pf += 64 * pf_per_pair;
-                }
+                prefetch.step();
                 Planes<__m512i> pl;
                 load_planes<B>(tile, r, j, row, pl);
                 __m512i ah[NB], al[NB];
@@ -284,20 +179,6 @@ void chunks_vnni(const TileArgs& a) {
         rows_block<decltype(B)::value, decltype(NB)::value>(a, b0);
     });
     if (!done) chunks_generic(a);
-}
-
-// Activations of one chunk in the step order above: per step 32 bytes of xh, then 32 of xl.
-void vnni_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
-    const ChunkRounding r = chunk_rounding(chunk_amax(x, 128), 16383.0f);
-    *scale_out = r.scale;
-    for (int s = 0; s < 4; ++s)
-        for (int beta = 0; beta < 32; ++beta) {
-            const int H = beta / 16, L = (beta % 16) / 2, h = beta % 2;
-            const int col = 64 * H + 8 * s + 32 * h + L;
-            const int q = r.finite ? static_cast<int>(std::clamp(std::nearbyint(x[col] * r.inv), -16383.0f, 16383.0f)) : 0;
-            out[64 * s + beta] = static_cast<std::int8_t>(q >> 7);       // floor(q / 128): -128..127
-            out[64 * s + 32 + beta] = static_cast<std::int8_t>(q & 127);  // q - 128 * floor(q / 128)
-        }
 }
 
 }  // namespace scalebits::kernels::cpu

@@ -9,6 +9,7 @@ std::string width_name(int spec) {
     if (spec == kMixedAll) return "mixed2-8";
     if (spec == kMixed3) return "mixed";
     if (spec == kMixedDense) return "mixed2-8+fp16";
+    if (spec == kMixed78) return "mixed7-8";
     return std::to_string(spec);
 }
 
@@ -28,6 +29,7 @@ std::uint8_t mixed_width(std::uint64_t& s, int spec) {
         const unsigned r = static_cast<unsigned>(next_random(s) % 28);
         return static_cast<std::uint8_t>(r < 7 ? kDenseBits : 2 + r % 7);
     }
+    if (spec == kMixed78) return static_cast<std::uint8_t>(7 + next_random(s) % 2);
     if (spec == kMixed3) {  // 2, 3, 4 with probabilities 1/4, 1/2, 1/4: mean 3 bits
         const unsigned r = static_cast<unsigned>(next_random(s) % 4);
         return static_cast<std::uint8_t>(r == 0 ? 2 : r == 3 ? 4 : 3);
@@ -86,6 +88,18 @@ Case make_edge_case(const TileGrid& grid, int width_spec, std::uint64_t seed) {
             if (pick == 5)  // an all-zero group: every code at the zero point
                 for (std::size_t k = gi * grid.group; k < std::min(K, (gi + 1) * grid.group); ++k)
                     c.codes[n * K + k] = c.zeros[n * gpr + gi];
+        }
+    c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data(), c.dense.data());
+    return c;
+}
+
+Case make_max_code_case(const TileGrid& grid, int width_spec, std::uint64_t seed) {
+    Case c = make_case(grid, width_spec, seed);
+    const std::size_t N = grid.rows, K = grid.cols;
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k) {
+            const int b = c.widths[(n / grid.tile_rows) * grid.tiles_c() + k / grid.tile_cols];
+            if (b != kDenseBits) c.codes[n * K + k] = static_cast<std::uint8_t>((1u << b) - 1u);
         }
     c.packed = pack_matrix(grid, c.widths.data(), c.codes.data(), c.scales.data(), c.zeros.data(), c.dense.data());
     return c;
@@ -164,11 +178,15 @@ Bounds error_bounds(const Case& c, const float* x, int batch) {
 
 double cpu_tolerance(double qz_bound, double qzmax_bound, double sqz_bound, std::size_t K) {
     // Both sides accumulate in fp32 in different orders; rounding errors grow like sqrt(K) u on
-    // random data, with a safety factor of 16. The optimized path also rounds activations to 15 or
-    // 16 bits per chunk: at most 2^-15 of the chunk's largest |x| per term; a chunk whose largest
-    // |x| is below 2^-64 counts as zero. The last term is fp32's subnormal spacing (2^-149) for
-    // every partial sum: outputs of tiny activations are themselves subnormal.
-    return 16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(K) + 16.0) * qz_bound + 0x1.0p-15 * qzmax_bound +
+    // random data, with a safety factor of 16. The optimized paths also round activations per chunk
+    // to integers in [-16383, 16383] (the byte kernels) or [-32767, 32767]: per term at most half a
+    // step of the coarser one, amax / 32766 (a hair above 2^-15 of the chunk's largest |x|), plus
+    // fp32's roundings of 1 / step, x / step and the step (3 u of amax, 4 counted). It holds in
+    // the worst case, not only on random data: every term's rounding can reach it at once. A chunk
+    // whose largest |x| is below 2^-64 counts as zero. The last term is fp32's subnormal spacing
+    // (2^-149) for every partial sum: outputs of tiny activations are themselves subnormal.
+    constexpr double kActivationRounding = 0.5 / 16383.0 + 4.0 * 0x1.0p-24;
+    return 16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(K) + 16.0) * qz_bound + kActivationRounding * qzmax_bound +
            0x1.0p-64 * sqz_bound + 4.0 * static_cast<double>(K) * 0x1.0p-149;
 }
 

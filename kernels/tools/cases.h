@@ -16,6 +16,9 @@ inline constexpr int kMixedAll = -1;
 inline constexpr int kMixed3 = -2;
 // Random 2..8 per tile with one tile in four kept at fp16 (kDenseBits): a vocabulary matrix.
 inline constexpr int kMixedDense = -3;
+// Random 7 or 8 per tile: the widest tiles of the AVX2 byte kernel beside the int16 kernel's, in
+// one call.
+inline constexpr int kMixed78 = -4;
 std::string width_name(int spec);
 
 struct Case {
@@ -36,6 +39,11 @@ std::vector<float> random_activations(std::size_t n, std::uint64_t seed);
 // fp16 value (65504, what a saturated outlier group gets), the smallest normal and subnormal fp16
 // scales, negative ones, and all-zero groups (every code at the zero point).
 Case make_edge_case(const TileGrid& grid, int width_spec, std::uint64_t seed);
+// Every code at the top of its tile's width (2^b - 1): with activations of one sign and equal
+// magnitude the integer sums reach the bounds the kernels' exactness rests on (int16 pair sums of the
+// byte kernels, int32 sums).
+Case make_max_code_case(const TileGrid& grid, int width_spec, std::uint64_t seed);
+
 // Activations whose 128-column blocks (batch item by batch item) cycle through all zeros,
 // subnormal floats, normal floats too small to invert (1e-36), just above the kernels' flush
 // threshold (1e-30), ordinary values, very large values (1e25) and one large value among tiny ones.

@@ -55,6 +55,19 @@ bool check(const char* what, const Case& c, const std::vector<float>& got, const
     return false;
 }
 
+// Items [from, from + count) of a batch's outputs (N each) or bounds, as a batch of their own.
+std::vector<float> items(const std::vector<float>& v, int from, int count, std::size_t N) {
+    return {v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from) * N),
+            v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from + count) * N)};
+}
+Bounds items(const Bounds& b, int from, int count, std::size_t N) {
+    auto part = [&](const std::vector<double>& v) {
+        return std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from) * N),
+                                   v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from + count) * N));
+    };
+    return Bounds{part(b.qz), part(b.absw), part(b.qzmax), part(b.sqz)};
+}
+
 // Codes and dequantized values read back from the packed bytes must be what was packed.
 bool round_trip(const Case& c) {
     const std::size_t N = c.grid.rows, K = c.grid.cols, gpr = c.grid.groups_per_row();
@@ -95,7 +108,7 @@ int run_verify(const Options& opt) {
     int rt_fail = 0;
     const bool cuda = cuda_available() && !opt.cpu_only;
     std::uint64_t seed = 1;
-    const int width_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixedAll, kMixed3, kMixedDense};
+    const int width_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixedAll, kMixed3, kMixedDense, kMixed78};
     for (const Shape& sh : kShapes) {
         for (int spec : width_specs) {
             TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
@@ -145,7 +158,7 @@ int run_verify(const Options& opt) {
     // The numbers at the format's edges (CPU only: the CUDA path takes fp16 activations, and a
     // weight beyond fp16's range, scale 65504 times a code, overflows its fp16 products).
     Stats edge_st;
-    const int edge_specs[] = {2, 3, 4, 8, kMixedAll};
+    const int edge_specs[] = {2, 3, 4, 7, 8, kMixedAll};
     for (const Shape& sh : kShapes)
         for (int spec : edge_specs) {
             const TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
@@ -156,10 +169,40 @@ int run_verify(const Options& opt) {
             std::vector<float> ref(static_cast<std::size_t>(maxb) * sh.N), got(ref.size());
             gemm_reference(c.packed.view(), x.data(), maxb, ref.data());
             const Bounds bounds = error_bounds(c, x.data(), maxb);
-            for (int batch : {1, maxb}) {
+            // Every item alone and in blocks of 4 (the kernels with a batch limit take those), and all.
+            for (int batch : {1, 4, maxb})
+                for (int b0 = 0; b0 < maxb; b0 += batch) {
+                    const int from = std::min(b0, maxb - batch);
+                    gemm_cpu(c.packed.view(), x.data() + static_cast<std::size_t>(from) * sh.K, batch, got.data(), opt.threads);
+                    const std::string what = "cpu edge numbers width " + width_name(spec) + " items from " + std::to_string(from);
+                    check(what.c_str(), c, got, items(ref, from, batch, sh.N), items(bounds, from, batch, sh.N), batch, false, edge_st);
+                }
+        }
+    // Every code at the top of its width against activations of one sign and equal magnitude: the
+    // integer sums at their bounds (the byte kernels' int16 pair sums above all). Item 0 is all -1
+    // (xh = -128 in the byte kernels), item 1 all +1, items 2 and 3 change sign by chunk half and
+    // by chunk; batch 1 and blocks of 2 and 4.
+    Stats max_st;
+    const int max_specs[] = {2, 3, 4, 5, 6, 7, 8, kMixed78};
+    for (const Shape& sh : kShapes)
+        for (int spec : max_specs) {
+            const TileGrid grid{sh.N, sh.K, sh.tr, sh.tc, sh.g};
+            const Case c = make_max_code_case(grid, spec, ++seed);
+            const int maxb = 4;
+            std::vector<float> x(static_cast<std::size_t>(maxb) * sh.K);
+            for (std::size_t k = 0; k < sh.K; ++k) {
+                x[k] = -1.0f;
+                x[sh.K + k] = 1.0f;
+                x[2 * sh.K + k] = (k / 64) % 2 ? 1.0f : -1.0f;
+                x[3 * sh.K + k] = (k / 128) % 2 ? -1.0f : 1.0f;
+            }
+            std::vector<float> ref(static_cast<std::size_t>(maxb) * sh.N), got(ref.size());
+            gemm_reference(c.packed.view(), x.data(), maxb, ref.data());
+            const Bounds bounds = error_bounds(c, x.data(), maxb);
+            for (int batch : {1, 2, maxb}) {
                 gemm_cpu(c.packed.view(), x.data(), batch, got.data(), opt.threads);
-                const std::string what = "cpu edge numbers width " + width_name(spec);
-                check(what.c_str(), c, got, ref, bounds, batch, false, edge_st);
+                const std::string what = "cpu largest codes width " + width_name(spec);
+                check(what.c_str(), c, got, ref, bounds, batch, false, max_st);
             }
         }
     // Several matrices in one call (a decoder's q/k/v, gate/up): each output equals gemm_cpu's for
@@ -245,13 +288,15 @@ int run_verify(const Options& opt) {
                 cpu_st.failed, cpu_st.worst_ratio);
     std::printf("verify: cpu edge numbers (fp16 scale limits, zero groups, activations 0 / 1e-40 .. 1e25), %d cases, "
                 "%d failed, worst err/tol %.3g\n", edge_st.cases, edge_st.failed, edge_st.worst_ratio);
+    std::printf("verify: cpu largest codes (every code 2^b - 1, activations +-1), %d cases, %d failed, worst err/tol %.3g\n",
+                max_st.cases, max_st.failed, max_st.worst_ratio);
     std::printf("verify: round trip %d matrices failed\n", rt_fail);
     if (cuda)
         std::printf("verify: cuda (%s) %d cases, %d failed, worst err/tol %.3g\n", cuda_device_name().c_str(),
                     cuda_st.cases, cuda_st.failed, cuda_st.worst_ratio);
     else
         std::printf("verify: cuda not checked (%s)\n", opt.cpu_only ? "--device cpu" : "no CUDA device");
-    const int failed = cpu_st.failed + edge_st.failed + cuda_st.failed + rt_fail + f16_failed + many_failed;
+    const int failed = cpu_st.failed + edge_st.failed + max_st.failed + cuda_st.failed + rt_fail + f16_failed + many_failed;
     std::printf("verify: %s\n", failed == 0 ? "PASS" : "FAIL");
     return failed;
 }

@@ -71,8 +71,10 @@ double magnitude(const Packed& p, std::size_t n) {
     return m;
 }
 
-// CPU: fp32 accumulation in different orders (~sqrt(K) u, factor 16) plus the optimized path's
-// int16 activations (relative 2^-16 of a chunk's largest |x|, rounded up to 2^-15).
+// CPU: fp32 accumulation in different orders (~sqrt(K) u, factor 16) plus the optimized paths'
+// activation rounding per chunk: at most half a step of 15 bits (the byte kernels, AVX2 ones
+// included), 1/32766 of the chunk's largest |x| <= 1, a hair above 2^-15, which the fp32 term (at
+// least 2^-18) covers.
 double tolerance(const Packed& p, std::size_t n) {
     return magnitude(p, n) * (16.0 * 0x1.0p-24 * std::sqrt(static_cast<double>(p.grid.cols) + 16.0) + 0x1.0p-15) + 1e-9;
 }

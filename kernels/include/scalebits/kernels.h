@@ -139,12 +139,14 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 
 // ---- CPU optimized: AVX-512 VNNI / AVX2 (runtime dispatch) and threads, reading the tiles ----
 // Same result as gemm_reference for batch >= 1 within rounding: inside full 128-column chunks the
-// activations are rounded per chunk to 15 bits (AVX-512 VNNI byte kernel) or 16 bits (the others),
-// a relative error of at most 2^-15 of the chunk's largest |x| (a chunk whose largest |x| is below
+// activations are rounded per chunk to integers, 15 bits in the byte kernels (AVX-512 VNNI; AVX2
+// for widths 2..7 at batch 1) or 16 bits (the others), an error of at most half a step: 1/32766
+// (a hair above 2^-15) or 1/65534 of the chunk's largest |x| (a chunk whose largest |x| is below
 // 2^-64 counts as zero), and q * x is summed exactly in int32; scales, zero points and tails are
 // fp32. A NaN or infinite activation makes the outputs NaN, as in the reference.
-// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2|generic caps the dispatch
-// (tests): avx512 stops below the byte kernel.
+// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2-bytes|avx2|generic caps the
+// dispatch (tests): avx512 stops below the VNNI byte kernel, avx2-bytes at the AVX2 byte kernel,
+// avx2 below it.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
 // Whether two grids split their columns alike (cols, tile width, group): then one prepared activation
 // vector serves both, which gemm_cpu_many needs.
@@ -178,11 +180,12 @@ double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
 // and returns the wall time in microseconds: the read ceiling for that buffer, measured next to a
 // kernel run on a machine whose bandwidth drifts (shared hosts).
 double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threads);
-// "avx512vnni-bytes", "avx512vl+vnni", "avx2+fma" or "generic": the path gemm_cpu takes here
-// (for groups the byte kernel cannot take, the next one down).
+// "avx512vnni-bytes", "avx512vl+vnni", "avx2-bytes", "avx2+fma" or "generic": the path gemm_cpu
+// takes here (for groups, widths or batches the byte kernels do not take, the next one down).
 std::string cpu_path();
 // True when SCALEBITS_CPU_PATH names a path this CPU (or this build) lacks, so the dispatch takes a
-// narrower one: a test of that cap would only repeat the narrower path's test.
+// narrower one, or the path it takes without a cap (avx2-bytes on an AVX2 machine): a test of that
+// cap would only repeat another path's test.
 bool cpu_path_cap_unavailable();
 
 // fp16 helpers (round to nearest even), so callers need no F16C or CUDA types.
