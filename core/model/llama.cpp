@@ -31,9 +31,13 @@ torch::Tensor load(const Checkpoint& ckpt, const std::string& name, std::vector<
                    torch::Device device) {
     const io::HostTensor& t = ckpt.tensor(name);
     if (t.shape != shape) {
-        std::string want, got;
-        for (auto d : shape) want += (want.empty() ? "" : "x") + std::to_string(d);
-        for (auto d : t.shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+        // Appended piece by piece: GCC 12 warns falsely (-Wstringop-overflow) on "x" + to_string(d).
+        auto dims = [](const std::vector<std::int64_t>& v) {
+            std::string s;
+            for (auto d : v) s.append(s.empty() ? "" : "x").append(std::to_string(d));
+            return s;
+        };
+        const std::string want = dims(shape), got = dims(t.shape);
         throw InputError(ckpt.path, "tensor " + name + " has shape " + got + ", the config implies " + want);
     }
     return to_torch(t, device);
