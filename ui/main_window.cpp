@@ -547,9 +547,9 @@ void MainWindow::evaluateAtBudget() {
     const double budget = solution->budget_bits;
     auto result = std::make_shared<workflow::EvaluateOutcome>();
     workflow::EvaluateJob job;
-    job.text = default_evaluation_text();
-    job.ctx = 512;
-    job.max_windows = 8;
+    job.scoring.text = default_evaluation_text();
+    job.scoring.ctx = 512;
+    job.scoring.max_windows = 8;
     auto work = [a, alloc, job, result](const Progress& p) { *result = workflow::run_evaluate(*a, *alloc, job, p); };
     runWithProgress(tr("Evaluating %1 at %2 bits per weight").arg(method).arg(budget, 0, 'f', 3), tr("Evaluation failed"),
                     work, [this, result, method] {

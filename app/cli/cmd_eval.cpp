@@ -16,7 +16,7 @@ int cmd_eval(const Argv& argv) {
     Args args(argv, opts, {"json", "stream"});
     configure_threads(args);
     workflow::ModelEvaluateJob job;
-    read_scoring_options(args, job);
+    job.scoring = read_scoring_options(args);
     job.batch = args.get_int("batch", 1);
     // Layer-outer over the windows (streamed_perplexity.h) when asked, or when the model in fp32
     // would take more than half the available memory; an export runs on the decode engine
@@ -27,8 +27,8 @@ int cmd_eval(const Argv& argv) {
     job.torch_engine = engine == "torch";
     const workflow::ModelEvaluateOutcome out = workflow::run_model_evaluate(job, cli_progress());
     const eval::PerplexityResult& r = out.ppl;
-    nlohmann::json j = {{"model", job.model.string()},
-                        {"text", job.text.string()},
+    nlohmann::json j = {{"model", out.model.string()},
+                        {"text", job.scoring.text.string()},
                         {"bytes", out.text_bytes},
                         {"ctx", out.ctx},
                         {"tokens", r.tokens},

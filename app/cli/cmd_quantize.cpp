@@ -22,7 +22,7 @@ int cmd_quantize_eval(const Argv& argv) {
     job.quantizer = analysis::parse_quantizer(args.get_or("quantizer", "rtn"));
     job.bits = static_cast<int>(args.get_int("uniform", 0));
     if (job.bits == 0) throw InputError("missing required option --uniform BITS");
-    read_scoring_options(args, job);
+    job.scoring = read_scoring_options(args);
     job.reordered = !args.flag("no-reorder");
     const workflow::UniformEvaluateOutcome out = workflow::run_uniform_evaluate(a, job, cli_progress());
     const auto& r = out.ppl;

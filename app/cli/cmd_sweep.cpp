@@ -117,7 +117,7 @@ int cmd_sweep(const Argv& argv) {
     configure_threads(args);
     const analysis::Analysis a = analysis::load_analysis(args.require("analysis"));
     workflow::SweepJob job;
-    read_scoring_options(args, job);
+    job.scoring = read_scoring_options(args);
     analysis::SweepOptions& so = job.sweep;
     so.budgets = parse_budgets(args.get_or("budgets", "2.5,3,3.5,4"));
     for (const auto& m : split_list(args.get_or("methods", "scalebits,tile-noreorder,layer,uniform,uniform-mix,group")))

@@ -54,6 +54,19 @@ std::uint64_t activation_bytes(const Args& args) {
     return static_cast<std::uint64_t>(mb) << 20;
 }
 
+workflow::ScoringOptions read_scoring_options(const Args& args) {
+    workflow::ScoringOptions o;
+    o.model = args.require("model");
+    if (auto t = args.get("tokenizer")) o.tokenizer = *t;
+    o.device = args.get_or("device", "cpu");
+    o.text = args.require("text");
+    o.max_bytes = args.get_int("max-bytes", 0);
+    o.ctx = args.get_int("ctx", 512);
+    o.max_windows = args.get_int("max-windows", 0);
+    o.activation_bytes = activation_bytes(args);
+    return o;
+}
+
 std::uint64_t parse_size(const std::string& option, const std::string& text) {
     std::size_t used = 0;
     double v = 0;

@@ -16,6 +16,7 @@
 #include "core/model/device.h"
 #include "core/model/llama.h"
 #include "core/util/cancel.h"
+#include "core/workflow/jobs.h"
 
 namespace scalebits::cli {
 
@@ -41,20 +42,9 @@ LoadedModel load_model(const Args& args, ModelWeights weights);
 std::unique_ptr<model::LlamaModel> make_model(const model::Checkpoint& ckpt, torch::Device device, ModelWeights weights);
 // --activation-mb: memory for the activations of a layer-streamed evaluation (default 1024 MiB).
 std::uint64_t activation_bytes(const Args& args);
-// The options every scoring command (eval, quantize-eval, sweep) shares, into the workflow job's
-// fields of the same names: --model, --tokenizer, --device, --text, --max-bytes, --ctx (512),
-// --max-windows (0: all), --activation-mb.
-template <class Job>
-void read_scoring_options(const Args& args, Job& job) {
-    job.model = args.require("model");
-    if (auto t = args.get("tokenizer")) job.tokenizer = *t;
-    job.device = args.get_or("device", "cpu");
-    job.text = args.require("text");
-    job.max_bytes = args.get_int("max-bytes", 0);
-    job.ctx = args.get_int("ctx", 512);
-    job.max_windows = args.get_int("max-windows", 0);
-    job.activation_bytes = activation_bytes(args);
-}
+// The options every scoring command (eval, quantize-eval, sweep) shares: --model, --tokenizer,
+// --device, --text, --max-bytes, --ctx (512), --max-windows (0: all), --activation-mb.
+workflow::ScoringOptions read_scoring_options(const Args& args);
 // A byte count with an optional K, M, G or T suffix (powers of 1024), e.g. "6G", "512M", "1.5G".
 std::uint64_t parse_size(const std::string& option, const std::string& text);
 const tokenizer::Tokenizer& require_tokenizer(const model::Checkpoint& ckpt);

@@ -47,17 +47,15 @@ struct ScoringInputs {
     eval::PerplexityOptions options;
 };
 
-ScoringInputs scoring_inputs(const analysis::Analysis& a, const std::optional<std::filesystem::path>& model,
-                             const std::optional<std::filesystem::path>& tokenizer, const std::filesystem::path& text,
-                             std::int64_t max_bytes, std::int64_t ctx, std::int64_t max_windows) {
-    const std::filesystem::path path = model.value_or(a.model_path);
+ScoringInputs scoring_inputs(const analysis::Analysis& a, const ScoringOptions& o) {
+    const std::filesystem::path path = o.model.value_or(a.model_path);
     analysis::check_model_matches(a, path);
     ScoringInputs in;
-    in.checkpoint = model::load_checkpoint(path, tokenizer);
+    in.checkpoint = model::load_checkpoint(path, o.tokenizer);
     if (!in.checkpoint.tokenizer) throw InputError(path, "has no tokenizer to read the evaluation text with");
-    in.tokens = eval::tokenize_text(*in.checkpoint.tokenizer, eval::read_text(text, max_bytes));
-    in.options.ctx = std::min<std::int64_t>(ctx, in.checkpoint.config.max_seq_len);
-    in.options.max_windows = max_windows;
+    in.tokens = eval::tokenize_text(*in.checkpoint.tokenizer, eval::read_text(o.text, o.max_bytes));
+    in.options.ctx = std::min<std::int64_t>(o.ctx, in.checkpoint.config.max_seq_len);
+    in.options.max_windows = o.max_windows;
     return in;
 }
 
@@ -91,8 +89,10 @@ ExportOutcome run_export(const analysis::Analysis& a, const analysis::Allocation
 
 EvaluateOutcome run_evaluate(const analysis::Analysis& a, const analysis::Allocation& allocation, const EvaluateJob& job,
                              const Progress& progress) {
-    const ScoringInputs in = scoring_inputs(a, job.model, std::nullopt, job.text, 0, job.ctx, job.max_windows);
-    const eval::StreamedReference reference(in.checkpoint, torch::kCPU, in.tokens, in.options, progress);
+    const torch::Device device = model::parse_device(job.scoring.device);  // before reading anything
+    const ScoringInputs in = scoring_inputs(a, job.scoring);
+    const eval::StreamedReference reference(in.checkpoint, device, in.tokens, in.options, progress,
+                                            job.scoring.activation_bytes);
     const auto q = analysis::evaluate_allocation(in.checkpoint, a, allocation, job.quantizer, reference, nullptr, progress);
     EvaluateOutcome out;
     out.avg_bits = allocation.avg_bits;
@@ -118,10 +118,13 @@ bool whole_model_fits(const model::ModelConfig& config) {
 }
 
 ModelEvaluateOutcome run_model_evaluate(const ModelEvaluateJob& job, const Progress& progress) {
-    const torch::Device device = model::parse_device(job.device);
+    const ScoringOptions& so = job.scoring;
+    if (!so.model) throw InputError("no model to evaluate");
+    const torch::Device device = model::parse_device(so.device);
     const auto t_load = std::chrono::steady_clock::now();
-    const model::Checkpoint ckpt = model::load_checkpoint(job.model, job.tokenizer);
+    const model::Checkpoint ckpt = model::load_checkpoint(*so.model, so.tokenizer);
     ModelEvaluateOutcome out;
+    out.model = ckpt.path;
     const bool packed = !ckpt.packed.empty();
     out.streamed = !packed && (job.stream || !whole_model_fits(ckpt.config));
     out.native = packed && !job.torch_engine;
@@ -130,22 +133,22 @@ ModelEvaluateOutcome run_model_evaluate(const ModelEvaluateJob& job, const Progr
     std::unique_ptr<model::LlamaModel> whole;
     if (!out.streamed && !out.native) whole = std::make_unique<model::LlamaModel>(ckpt, device);
     out.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-    if (!ckpt.tokenizer) throw InputError(job.model, "has no tokenizer to read the evaluation text with");
-    const std::string text = eval::read_text(job.text, job.max_bytes);
+    if (!ckpt.tokenizer) throw InputError(*so.model, "has no tokenizer to read the evaluation text with");
+    const std::string text = eval::read_text(so.text, so.max_bytes);
     out.text_bytes = text.size();
     const auto t_tok = std::chrono::steady_clock::now();
     const auto tokens = eval::tokenize_text(*ckpt.tokenizer, text);
     out.tokenize_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_tok).count();
     eval::PerplexityOptions o;
-    o.ctx = job.ctx;
-    o.max_windows = job.max_windows;
+    o.ctx = so.ctx;
+    o.max_windows = so.max_windows;
     o.batch = job.batch;
     out.ctx = o.ctx;
     if (out.native) {
         runtime::PackedDecoder decoder(ckpt, std::min(o.ctx, ckpt.config.max_seq_len));
         out.ppl = runtime::perplexity_packed(decoder, tokens, o, progress);
     } else if (out.streamed) {
-        out.ppl = eval::perplexity_streamed(ckpt, device, tokens, o, progress, job.activation_bytes);
+        out.ppl = eval::perplexity_streamed(ckpt, device, tokens, o, progress, so.activation_bytes);
     } else {
         out.ppl = eval::perplexity(*whole, tokens, o, progress);
     }
@@ -154,16 +157,16 @@ ModelEvaluateOutcome run_model_evaluate(const ModelEvaluateJob& job, const Progr
 
 UniformEvaluateOutcome run_uniform_evaluate(const analysis::Analysis& a, const UniformEvaluateJob& job,
                                             const Progress& progress) {
-    const torch::Device device = model::parse_device(job.device);
+    const torch::Device device = model::parse_device(job.scoring.device);
     const analysis::MatrixQuantizer mq(a, analysis::uniform_tile_widths(a, job.bits), job.quantizer, job.reordered);
-    const ScoringInputs in = scoring_inputs(a, job.model, job.tokenizer, job.text, job.max_bytes, job.ctx, job.max_windows);
+    const ScoringInputs in = scoring_inputs(a, job.scoring);
     // Layer by layer: each layer is loaded, folded into the layout and fake-quantized when the pass
     // reaches it (quantized_stream.h), so no fp32 copy of the whole model is made.
     UniformEvaluateOutcome out;
     out.ctx = in.options.ctx;
     out.ppl = eval::perplexity_streamed(
         in.checkpoint, analysis::quantized_layers(in.checkpoint, mq, job.reordered, device, &out.quantize_s), device,
-        in.tokens, in.options, progress, job.activation_bytes);
+        in.tokens, in.options, progress, job.scoring.activation_bytes);
     out.ppl.seconds -= out.quantize_s;  // the pass interleaves quantizing and scoring
     return out;
 }
@@ -171,9 +174,10 @@ UniformEvaluateOutcome run_uniform_evaluate(const analysis::Analysis& a, const U
 SweepOutcome run_sweep(const analysis::Analysis& a, const SweepJob& job,
                        const std::function<void(const eval::PerplexityResult&, std::int64_t)>& on_baseline,
                        const std::function<void(const analysis::SweepRow&)>& on_row, const Progress& progress) {
-    const torch::Device device = model::parse_device(job.device);  // before reading anything
-    const ScoringInputs in = scoring_inputs(a, job.model, job.tokenizer, job.text, job.max_bytes, job.ctx, job.max_windows);
-    const eval::StreamedReference reference(in.checkpoint, device, in.tokens, in.options, progress, job.activation_bytes);
+    const torch::Device device = model::parse_device(job.scoring.device);  // before reading anything
+    const ScoringInputs in = scoring_inputs(a, job.scoring);
+    const eval::StreamedReference reference(in.checkpoint, device, in.tokens, in.options, progress,
+                                            job.scoring.activation_bytes);
     SweepOutcome out;
     out.ctx = in.options.ctx;
     out.baseline = reference.baseline();

@@ -69,12 +69,22 @@ struct ExportOutcome {
 ExportOutcome run_export(const analysis::Analysis& analysis, const analysis::Allocation& allocation, const ExportJob& job,
                          const Progress& progress);
 
-struct EvaluateJob {
-    std::optional<std::filesystem::path> model;  // else the analysis's model
-    analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
+// What scoring against a text needs, shared by the jobs that score (evaluate, uniform evaluate,
+// model evaluate, sweep).
+struct ScoringOptions {
+    std::optional<std::filesystem::path> model;      // else the analysis's model (where there is one)
+    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
+    std::string device = "cpu";
     std::filesystem::path text;        // the evaluation text
+    std::int64_t max_bytes = 0;        // of the text (0: all of it)
     std::int64_t ctx = 512;            // window length, capped at the model's context
-    std::int64_t max_windows = 8;      // 0: every window of the text
+    std::int64_t max_windows = 0;      // 0: every window of the text
+    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
+};
+
+struct EvaluateJob {
+    ScoringOptions scoring;
+    analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
 };
 
 struct EvaluateOutcome {
@@ -92,20 +102,14 @@ EvaluateOutcome run_evaluate(const analysis::Analysis& analysis, const analysis:
 // Perplexity of a model file as it is: a checkpoint (whole in fp32, or layer by layer when asked or
 // when it would not fit) or an export (on the packed decode engine, or on LibTorch, its reference).
 struct ModelEvaluateJob {
-    std::filesystem::path model;
-    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
-    std::string device = "cpu";
-    std::filesystem::path text;
-    std::int64_t max_bytes = 0;
-    std::int64_t ctx = 512;
-    std::int64_t max_windows = 0;      // 0: every window of the text
+    ScoringOptions scoring;            // its model is required (there is no analysis to name one)
     std::int64_t batch = 1;            // windows per forward pass (whole-model path)
     bool stream = false;               // a checkpoint layer by layer even where it would fit
     bool torch_engine = false;         // an export on the LibTorch path instead of the decode engine
-    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
 };
 
 struct ModelEvaluateOutcome {
+    std::filesystem::path model;  // the checkpoint's path as loaded
     eval::PerplexityResult ppl;
     std::int64_t ctx = 0;
     std::size_t text_bytes = 0;
@@ -125,17 +129,10 @@ std::uint64_t dense_fp32_bytes(const model::ModelConfig& config);
 // Every linear layer at one width (the --uniform diagnostic: what reordering and the quantizer buy
 // before any allocation), scored for perplexity layer by layer.
 struct UniformEvaluateJob {
-    std::optional<std::filesystem::path> model;      // else the analysis's model
-    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
-    std::string device = "cpu";
+    ScoringOptions scoring;
     int bits = 4;
     analysis::Quantizer quantizer = analysis::Quantizer::Rtn;
     bool reordered = true;             // in the analysis's reordered layout, or the original one
-    std::filesystem::path text;
-    std::int64_t max_bytes = 0;
-    std::int64_t ctx = 512;            // capped at the model's context
-    std::int64_t max_windows = 0;
-    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
 };
 
 struct UniformEvaluateOutcome {
@@ -148,14 +145,7 @@ UniformEvaluateOutcome run_uniform_evaluate(const analysis::Analysis& analysis, 
                                             const Progress& progress);
 
 struct SweepJob {
-    std::optional<std::filesystem::path> model;      // else the analysis's model
-    std::optional<std::filesystem::path> tokenizer;  // else the one beside or inside the model
-    std::string device = "cpu";
-    std::filesystem::path text;        // the evaluation text
-    std::int64_t max_bytes = 0;        // of the text (0: all of it)
-    std::int64_t ctx = 512;            // window length, capped at the model's context
-    std::int64_t max_windows = 0;      // 0: every window of the text
-    std::uint64_t activation_bytes = eval::kDefaultActivationBytes;
+    ScoringOptions scoring;
     analysis::SweepOptions sweep;      // budgets, methods, quantizers, refinement, constraints
 };
 

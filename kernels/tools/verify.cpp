@@ -56,16 +56,14 @@ bool check(const char* what, const Case& c, const std::vector<float>& got, const
 }
 
 // Items [from, from + count) of a batch's outputs (N each) or bounds, as a batch of their own.
-std::vector<float> items(const std::vector<float>& v, int from, int count, std::size_t N) {
+template <class T>
+std::vector<T> items(const std::vector<T>& v, int from, int count, std::size_t N) {
     return {v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from) * N),
             v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from + count) * N)};
 }
 Bounds items(const Bounds& b, int from, int count, std::size_t N) {
-    auto part = [&](const std::vector<double>& v) {
-        return std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from) * N),
-                                   v.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from + count) * N));
-    };
-    return Bounds{part(b.qz), part(b.absw), part(b.qzmax), part(b.sqz)};
+    return Bounds{items(b.qz, from, count, N), items(b.absw, from, count, N), items(b.qzmax, from, count, N),
+                  items(b.sqz, from, count, N)};
 }
 
 // Codes and dequantized values read back from the packed bytes must be what was packed.
