@@ -27,13 +27,14 @@ struct ChunkRounding {
     bool finite = true;
 };
 
-ChunkRounding chunk_rounding(const float* x, float levels) {
+// n: a multiple of 8 (a whole chunk, or a tile's tail, see int16_tail_fits).
+ChunkRounding chunk_rounding(const float* x, std::size_t n, float levels) {
     // The largest |x| and, apart from it, whether all are finite: vmaxps returns its second operand
     // when one is NaN, so a NaN would be stepped over.
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 fmax = _mm256_set1_ps(std::numeric_limits<float>::max());
     __m256 amax = _mm256_setzero_ps(), finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    for (int i = 0; i < 128; i += 8) {
+    for (std::size_t i = 0; i < n; i += 8) {
         const __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask);
         amax = _mm256_max_ps(amax, a);
         finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, fmax, _CMP_LE_OQ));
@@ -56,7 +57,7 @@ inline __m256i round8(const float* x, __m256 inv, __m256 levels) {
 }  // namespace
 
 void int16_chunk_activations(const float* x, float* scale_out, std::int16_t* out) {
-    const ChunkRounding r = chunk_rounding(x, 32767.0f);
+    const ChunkRounding r = chunk_rounding(x, 128, 32767.0f);
     *scale_out = r.scale;
     if (!r.finite) {
         std::memset(out, 0, 128 * sizeof(std::int16_t));
@@ -72,8 +73,24 @@ void int16_chunk_activations(const float* x, float* scale_out, std::int16_t* out
     }
 }
 
+void int16_tail_activations(const float* x, std::size_t n, float* scale_out, std::int16_t* out) {
+    const ChunkRounding r = chunk_rounding(x, n, 32767.0f);
+    *scale_out = r.scale;
+    if (!r.finite) {
+        std::memset(out, 0, n * sizeof(std::int16_t));
+        return;
+    }
+    const __m256 inv = _mm256_set1_ps(r.inv), levels = _mm256_set1_ps(32767.0f);
+    for (std::size_t i = 0; i < n; i += 8) {
+        // vpackssdw packs within 128-bit lanes: the low lane holds the 8 values in order.
+        const __m256i q = _mm256_packs_epi32(round8(x + i, inv, levels), _mm256_setzero_si256());
+        const __m128i in_order = _mm_unpacklo_epi64(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), in_order);
+    }
+}
+
 void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out) {
-    const ChunkRounding r = chunk_rounding(x, 16383.0f);
+    const ChunkRounding r = chunk_rounding(x, 128, 16383.0f);
     *scale_out = r.scale;
     if (!r.finite) {
         std::memset(out, 0, 256);

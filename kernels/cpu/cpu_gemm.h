@@ -31,6 +31,7 @@ struct TileArgs {
     // The same activations rounded to int16 per 128-column chunk: x ~= xq * xscale[chunk], with
     // xscale = max|x| / 32767 (relative error <= 2^-16 of the chunk's largest |x|). The AVX2 kernel
     // multiplies 16-bit codes by them with vpmaddwd: exact integer sums, no per-weight conversion.
+    // A tail that int16_tail_fits has its own rounding here, in natural order (tail_xscale below).
     const std::int16_t* xq = nullptr;
     const float* xscale = nullptr;  // xscale[b * xscale_stride + chunk], chunk = column / 128
     // For the byte kernels (VNNI, AVX2 bytes): per chunk 256 bytes (xh and xl of 15-bit activations
@@ -40,6 +41,11 @@ struct TileArgs {
     std::size_t x8_stride = 0;  // bytes between batch items
     const float* x8scale = nullptr;
     std::size_t xscale_stride = 0;  // of xscale and x8scale
+    // The scale of this tile's int16 tail activations (at xq + the tail's first column, see
+    // int16_tail_fits), batch item b at tail_xscale[b * tail_xscale_stride]; nullptr where the
+    // tail path does not read them.
+    const float* tail_xscale = nullptr;
+    std::size_t tail_xscale_stride = 0;
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
     int batch = 1;
     // Accumulators, 8 floats per (row, batch item): acc[(row * batch + b) * 8 + lane]. The AVX2
@@ -139,9 +145,18 @@ void chunks_avx2_bytes(const TileArgs& a);
 // max|x| / 16383; see TileArgs::x8).
 void int16_chunk_activations(const float* x, float* scale_out, std::int16_t* out);
 void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
+// A tile's tail columns (n of them, see int16_tail_fits) rounded the same way as the int16 chunks,
+// in natural order (TileArgs::xq at the tail's columns, TileArgs::tail_xscale).
+void int16_tail_activations(const float* x, std::size_t n, float* scale_out, std::int16_t* out);
+
+// Whether the AVX2 tail path takes a tile's tail as int16 integer products (tail_avx2.cpp): each row's
+// tail then starts on a byte (b * tail bits a row) and 16-column steps never straddle a group.
+// Other tails keep the float path on natural-order activations.
+inline bool int16_tail_fits(std::size_t tail, std::size_t group) { return tail > 0 && tail % 8 == 0 && group % 16 == 0; }
 
 // The tail columns of a tile (its width mod 128) and a whole tile kept at fp16, added to lane 0..7 of
 // the accumulators from natural-order activations x_nat (K between batch items). AVX2 + FMA + F16C.
+// A tail that int16_tail_fits reads the int16 tail activations instead (TileArgs::xq, xscale).
 void tail_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
 void dense_tile_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
 
@@ -153,5 +168,8 @@ float sum_avx2(const float* p, std::size_t n);
 void f16_rows_avx2(const std::uint16_t* W, std::size_t K, const float* x, int batch, std::size_t N, std::size_t n0,
                    std::size_t n1, float* y);
 std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n);
+// The outputs of one tile row (r rows): y[b * N + row] = sum of the row's 8 accumulator lanes minus
+// its zero-point term (TileArgs::acc, zacc), eight rows at a time.
+void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, int batch, float* y, std::size_t N);
 
 }  // namespace scalebits::kernels::cpu

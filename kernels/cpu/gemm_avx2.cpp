@@ -315,6 +315,35 @@ float sum_avx2(const float* p, std::size_t n) {
     return s;
 }
 
+void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, int batch, float* y, std::size_t N) {
+    const std::size_t stride = static_cast<std::size_t>(batch) * kAccLanes;  // between rows of one item
+    for (int b = 0; b < batch; ++b) {
+        const float* a = acc + static_cast<std::size_t>(b) * kAccLanes;
+        const float* z = zacc + static_cast<std::size_t>(b) * r;
+        float* yb = y + static_cast<std::size_t>(b) * N;
+        std::size_t row = 0;
+        for (; row + 8 <= r; row += 8) {
+            // Eight rows' lanes summed at once: three rounds of pairwise adds (vhaddps twice, then
+            // the two 128-bit halves) leave row k's sum in lane k.
+            const float* p = a + row * stride;
+            const __m256 h01 = _mm256_hadd_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + stride));
+            const __m256 h23 = _mm256_hadd_ps(_mm256_loadu_ps(p + 2 * stride), _mm256_loadu_ps(p + 3 * stride));
+            const __m256 h45 = _mm256_hadd_ps(_mm256_loadu_ps(p + 4 * stride), _mm256_loadu_ps(p + 5 * stride));
+            const __m256 h67 = _mm256_hadd_ps(_mm256_loadu_ps(p + 6 * stride), _mm256_loadu_ps(p + 7 * stride));
+            // [r0 r1 r2 r3 | r0 r1 r2 r3] partial sums of the low and high halves, and for r4..r7.
+            const __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
+            const __m256 lo = _mm256_permute2f128_ps(q0, q1, 0x20), hi = _mm256_permute2f128_ps(q0, q1, 0x31);
+            _mm256_storeu_ps(yb + row, _mm256_sub_ps(_mm256_add_ps(lo, hi), _mm256_loadu_ps(z + row)));
+        }
+        for (; row < r; ++row) {
+            const float* lanes = a + row * stride;
+            float sum = 0.0f;
+            for (int l = 0; l < kAccLanes; ++l) sum += lanes[l];
+            yb[row] = sum - z[row];
+        }
+    }
+}
+
 std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     std::size_t i = 0;

@@ -69,10 +69,11 @@ bool have_avx2_f16c() {
 
 struct Prepared {
     std::vector<float> xp;    // batch * K, permuted inside full chunks: the generic chunk kernel's only
-    std::vector<std::int16_t> xq;  // int16 kernels: batch * K, rounded per chunk
+    std::vector<std::int16_t> xq;  // int16 kernels and int16 tails: batch * K, rounded per chunk and per tail
     std::vector<std::int8_t> x8;   // byte kernels: batch * 2K bytes (see TileArgs::x8)
     std::vector<float> xscale, x8scale;  // batch * xscale_stride each, for xq and x8
     std::size_t xscale_stride = 0;
+    std::vector<float> tail_xscale;  // batch * tiles_c: the scale of each column tile's int16 tail
     std::vector<float> xsum;  // batch * groups_per_row
 };
 
@@ -93,6 +94,7 @@ struct Forms {
     bool permuted = false;  // chunks_generic
     bool int16 = false;     // chunks_avx2, chunks_avx512vl (and 8-bit tiles under chunks_avx2_bytes)
     bool bytes = false;     // chunks_vnni, chunks_avx2_bytes
+    bool tail_int16 = false;  // the AVX2 tail path, for tails that int16_tail_fits
 };
 
 // Built per call, so only the forms the kernels that run will read, and the group sums for all.
@@ -104,10 +106,9 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
     p.xscale_stride = K / 128 + 1;
     const std::size_t nscales = static_cast<std::size_t>(batch) * p.xscale_stride;
     if (forms.permuted) p.xp.resize(static_cast<std::size_t>(batch) * K);
-    if (forms.int16) {
-        p.xq.resize(static_cast<std::size_t>(batch) * K);
-        p.xscale.resize(nscales);
-    }
+    if (forms.int16 || forms.tail_int16) p.xq.resize(static_cast<std::size_t>(batch) * K);
+    if (forms.int16) p.xscale.resize(nscales);
+    if (forms.tail_int16) p.tail_xscale.resize(static_cast<std::size_t>(batch) * grid.tiles_c());
     if (forms.bytes) {
         p.x8.resize(static_cast<std::size_t>(batch) * 2 * K);
         p.x8scale.resize(nscales);
@@ -131,6 +132,12 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
                     cpu::byte_chunk_activations(xb + c0, &p.x8scale[sb + c0 / 128], p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
 #endif
             }
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+            const std::size_t tail = grid.tile_width(tj) % 128, c0 = k0 + 128 * nc;
+            if (forms.tail_int16 && cpu::int16_tail_fits(tail, grid.group))
+                cpu::int16_tail_activations(xb + c0, tail, &p.tail_xscale[static_cast<std::size_t>(b) * grid.tiles_c() + tj],
+                                            p.xq.data() + static_cast<std::size_t>(b) * K + c0);
+#endif
         }
         for (std::size_t gi = 0; gi < gpr; ++gi) {
             const std::size_t k0 = gi * grid.group;
@@ -348,6 +355,8 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
     if (have_avx2_f16c()) {
         tail = cpu::tail_terms_avx2;
         dense_terms = cpu::dense_tile_terms_avx2;
+        for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj)
+            forms.tail_int16 = forms.tail_int16 || cpu::int16_tail_fits(grid.tile_width(tj) % 128, grid.group);
     }
 #endif
     const Prepared prep = prepare(grid, x, batch, forms);
@@ -392,6 +401,8 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 a.xscale = prep.xscale.empty() ? nullptr : prep.xscale.data();
                 a.x8scale = prep.x8scale.empty() ? nullptr : prep.x8scale.data();
                 a.xscale_stride = prep.xscale_stride;
+                a.tail_xscale = prep.tail_xscale.empty() ? nullptr : prep.tail_xscale.data() + tj;
+                a.tail_xscale_stride = g.tiles_c();
                 a.col0 = k0;
                 a.batch = batch;
                 a.acc = acc.data();
@@ -436,15 +447,19 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                     cpu::zero_terms_generic(a);
                 tail(a, x + k0, K);
             }
-            float* y = ys[m];
-            for (std::size_t row = 0; row < r; ++row)
-                for (int b = 0; b < batch; ++b) {
-                    const float* lanes = acc.data() + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * cpu::kAccLanes;
-                    float sum = 0.0f;
-                    for (int l = 0; l < cpu::kAccLanes; ++l) sum += lanes[l];
-                    sum -= zacc[static_cast<std::size_t>(b) * r + row];
-                    y[static_cast<std::size_t>(b) * N + ti * g.tile_rows + row] = sum;
-                }
+            float* y = ys[m] + ti * g.tile_rows;
+#if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+            if (have_avx2())
+                cpu::tile_row_outputs_avx2(acc.data(), zacc.data(), r, batch, y, N);
+            else
+#endif
+                for (std::size_t row = 0; row < r; ++row)
+                    for (int b = 0; b < batch; ++b) {
+                        const float* lanes = acc.data() + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * cpu::kAccLanes;
+                        float sum = 0.0f;
+                        for (int l = 0; l < cpu::kAccLanes; ++l) sum += lanes[l];
+                        y[static_cast<std::size_t>(b) * N + row] = sum - zacc[static_cast<std::size_t>(b) * r + row];
+                    }
             item = item_next;
         }
     });

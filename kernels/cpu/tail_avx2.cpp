@@ -1,10 +1,17 @@
 // The columns of a tile that the 128-column chunk kernels do not cover, with AVX2 (this file alone is
 // built with -mavx2 -mfma -mf16c; the driver calls it after __builtin_cpu_supports says so):
-//  - the tail of a tile not a multiple of 128 wide (SmolLM2's K = 576 = 4 x 128 + 64 puts a fifth of
-//    its weights there): its codes are one LSB-first bitstream per row, so the next 8 codes (8b <= 64
-//    bits) are one 64-bit window, shifted four ways twice (vpsrlvq) into 8 lanes and converted to 8
-//    floats for one FMA with the natural-order activations. (Not pdep: it is microcoded and slow on
-//    AMD before Zen 3.) Per group the float sum is multiplied by the group's scale, as in the reference;
+//  - the tail of a tile not a multiple of 128 wide (SmolLM2's K = 576 = 4 x 128 + 64 puts a ninth of
+//    its weights there, lm_head included): its codes are one LSB-first bitstream per row.
+//    - Where int16_tail_fits (the tail a multiple of 8, groups of multiples of 16), a row's tail
+//      starts on a byte, and 16 codes are 2b bytes: one vpshufb puts each code's two bytes in a
+//      16-bit lane, one vpmullw by 2^(16 - b - shift) moves the code to the top of its lane and one
+//      vpsrlw brings it down, clean, for vpmaddwd against the tail's int16 activations (rounded like
+//      an int16 chunk). That is 4 instructions per 16 weights where the float path below took ~20;
+//      it made the 64-column tail of a 1536 x 576 matrix cost as much as its four chunks.
+//    - Otherwise the next 8 codes (8b <= 64 bits) are one 64-bit window, shifted four ways twice
+//      (vpsrlvq) into 8 lanes and converted to 8 floats for one FMA with the natural-order
+//      activations. (Not pdep: it is microcoded and slow on AMD before Zen 3.)
+//    Per group the sum is multiplied by the group's scale, as in the reference;
 //  - a tile kept at fp16 (width kDenseBits): F16C converts 8 halves per instruction.
 // Both add to the 8 accumulator lanes of (row, batch item), which the driver sums once per output.
 #include "cpu_gemm.h"
@@ -31,12 +38,120 @@ inline __m256 eight_codes(std::uint64_t w, __m256i shift_lo, __m256i shift_hi, _
     return _mm256_cvtepi32_ps(_mm256_and_si256(ordered, mask));
 }
 
+// The decode of 16 (or, in the low 128-bit lane, 8) consecutive b-bit codes that start on a byte
+// into 16-bit lanes (see the top of the file), for one width.
+struct Int16TailDecode {
+    __m256i shuffle, multiplier;
+    int down;  // 16 - b
+    explicit Int16TailDecode(int b) : down(16 - b) {
+        alignas(32) std::int8_t sh[32];
+        alignas(32) std::int16_t mul[16];
+        for (int k = 0; k < 16; ++k) {
+            // Code k's bits start at bit k * b: in byte k * b / 8, at shift (k * b) % 8, and reach at
+            // most into the next byte (shift + b <= 7 + 7 < 16; 2b <= 16 bytes hold all 16 codes).
+            // Each 128-bit lane of vpshufb indexes its own copy of the 16 source bytes.
+            const int byte = k * b / 8, shift = k * b % 8;
+            sh[2 * k] = static_cast<std::int8_t>(byte);
+            sh[2 * k + 1] = static_cast<std::int8_t>(byte + 1);
+            mul[k] = static_cast<std::int16_t>(1 << (16 - b - shift));
+        }
+        shuffle = _mm256_load_si256(reinterpret_cast<const __m256i*>(sh));
+        multiplier = _mm256_load_si256(reinterpret_cast<const __m256i*>(mul));
+    }
+    // 16 codes from src (2b bytes; the 16-byte load may reach past them, never past the tile).
+    __m256i sixteen(const std::uint8_t* src) const {
+        const __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+        return _mm256_srli_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(bytes, shuffle), multiplier), down);
+    }
+    // 8 codes (b bytes) in the low lane, zeros in the high one.
+    __m256i eight(const std::uint8_t* src) const {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i lo = _mm_srli_epi16(_mm_mullo_epi16(_mm_shuffle_epi8(bytes, _mm256_castsi256_si128(shuffle)),
+                                                          _mm256_castsi256_si128(multiplier)),
+                                          down);
+        return _mm256_zextsi128_si256(lo);
+    }
+};
+
+// A tail that int16_tail_fits: integer products against the int16 tail activations. FULL steps of
+// 16 columns and, if HALF, one of 8: compile-time counts keep a row's codes in registers.
+template <std::size_t FULL, bool HALF>
+void int16_tail_terms(const TileArgs& a) {
+    constexpr std::size_t steps = FULL + (HALF ? 1 : 0);
+    const fmt::TileGeom& g = a.geom;
+    const std::size_t c0 = g.nc() * 128, ub = static_cast<std::size_t>(g.b);
+    const std::uint8_t* scales = a.tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
+    const std::uint8_t* codes = a.tile + g.tail_start();
+    const std::size_t row_bytes = (16 * FULL + (HALF ? 8 : 0)) * ub / 8;
+    const Int16TailDecode dec(g.b);
+    // The tail's groups, found once per tile (a division per row would cost as much as its
+    // products): group k spans steps [step_end[k - 1], step_end[k]) (16 divides the group, so a step
+    // never straddles two).
+    std::size_t group_index[steps], step_end[steps], groups = 0;
+    for (std::size_t s = 0; s < steps;) {
+        const std::size_t gi = (c0 + 16 * s) / g.g;
+        s = std::min(steps, ((gi + 1) * g.g - c0 + 15) / 16);
+        group_index[groups] = gi;
+        step_end[groups++] = s;
+    }
+    for (std::size_t row = 0; row < g.r; ++row) {
+        const std::uint8_t* src = codes + row * row_bytes;
+        __m256i q[steps];  // the row's codes, 16 a register; a half step in the low lane only
+        for (std::size_t s = 0; s < FULL; ++s) q[s] = dec.sixteen(src + 2 * ub * s);
+        if constexpr (HALF) q[FULL] = dec.eight(src + 2 * ub * FULL);
+        float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * kAccLanes;
+        for (int bi = 0; bi < a.batch; ++bi) {
+            const std::int16_t* xq = a.xq + static_cast<std::size_t>(bi) * a.x_stride + c0;
+            __m256i p[steps];
+            for (std::size_t s = 0; s < steps; ++s) {
+                const __m256i x = s < FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 16 * s))
+                                           : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16 * s)));
+                p[s] = _mm256_madd_epi16(q[s], x);
+            }
+            const float xs = a.tail_xscale[static_cast<std::size_t>(bi) * a.tail_xscale_stride];
+            __m256 sum = _mm256_setzero_ps();
+            for (std::size_t k = 0, s = 0; k < groups; ++k) {
+                // |t| <= 8 steps * 2 * 255 * 32767 < 2^31.
+                __m256i t = p[s++];
+                for (; s < step_end[k]; ++s) t = _mm256_add_epi32(t, p[s]);
+                std::uint16_t h;
+                std::memcpy(&h, scales + 2 * (group_index[k] * g.r + row), 2);
+                sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(_cvtsh_ss(h) * xs), sum);
+            }
+            float* lanes = acc + bi * kAccLanes;
+            _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_loadu_ps(lanes), sum));
+        }
+    }
+}
+
+template <bool HALF>
+void int16_tail_terms(const TileArgs& a, std::size_t full) {
+    switch (full) {
+        case 0: if constexpr (HALF) int16_tail_terms<0, HALF>(a); break;
+        case 1: int16_tail_terms<1, HALF>(a); break;
+        case 2: int16_tail_terms<2, HALF>(a); break;
+        case 3: int16_tail_terms<3, HALF>(a); break;
+        case 4: int16_tail_terms<4, HALF>(a); break;
+        case 5: int16_tail_terms<5, HALF>(a); break;
+        case 6: int16_tail_terms<6, HALF>(a); break;
+        case 7: int16_tail_terms<7, HALF>(a); break;
+        default: break;
+    }
+}
+
 }  // namespace
 
 void tail_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
     const std::size_t nc = g.nc(), tail = g.tail();
     if (tail == 0) return;
+    if (a.tail_xscale != nullptr && int16_tail_fits(tail, g.g)) {
+        if (tail % 16 == 0)
+            int16_tail_terms<false>(a, tail / 16);
+        else
+            int16_tail_terms<true>(a, tail / 16);
+        return;
+    }
     const std::uint8_t* scales = a.tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
     const std::uint8_t* codes = a.tile + g.tail_start();
     const std::size_t ub = static_cast<std::size_t>(g.b), c0 = nc * 128;

@@ -138,15 +138,16 @@ Bounds error_bounds(const Case& c, const float* x, int batch) {
     std::vector<double> chunk_max(K);
     for (int bi = 0; bi < batch; ++bi) {
         const float* xb = x + static_cast<std::size_t>(bi) * K;
-        // The optimized CPU paths round whole 128-column chunks of each tile; tail columns stay fp32.
+        // The optimized CPU paths round whole 128-column chunks of each tile and, on AVX2, its tail
+        // columns as one more piece (others keep the tail in fp32, within the same bound).
         for (std::size_t k0 = 0; k0 < K; k0 += c.grid.tile_cols) {
-            const std::size_t w = std::min(c.grid.tile_cols, K - k0), full = w / 128 * 128;
-            for (std::size_t j = 0; j < full; j += 128) {
+            const std::size_t w = std::min(c.grid.tile_cols, K - k0);
+            for (std::size_t j = 0; j < w; j += 128) {
+                const std::size_t j1 = std::min(w, j + 128);
                 double m = 0;
-                for (std::size_t k = k0 + j; k < k0 + j + 128; ++k) m = std::max(m, std::fabs(static_cast<double>(xb[k])));
-                std::fill(chunk_max.begin() + static_cast<std::ptrdiff_t>(k0 + j), chunk_max.begin() + static_cast<std::ptrdiff_t>(k0 + j + 128), m);
+                for (std::size_t k = k0 + j; k < k0 + j1; ++k) m = std::max(m, std::fabs(static_cast<double>(xb[k])));
+                std::fill(chunk_max.begin() + static_cast<std::ptrdiff_t>(k0 + j), chunk_max.begin() + static_cast<std::ptrdiff_t>(k0 + j1), m);
             }
-            for (std::size_t k = k0 + full; k < k0 + w; ++k) chunk_max[k] = std::fabs(static_cast<double>(xb[k]));
         }
         for (std::size_t n = 0; n < N; ++n) {
             double qz = 0, aw = 0, qzmax = 0, sqz = 0;
