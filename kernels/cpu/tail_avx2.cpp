@@ -75,14 +75,23 @@ struct Int16TailDecode {
 
 // A tail that int16_tail_fits: integer products against the int16 tail activations. FULL steps of
 // 16 columns and, if HALF, one of 8: compile-time counts keep a row's codes in registers.
-template <std::size_t FULL, bool HALF>
+// ONE_GROUP: the whole tail is in one group (SmolLM2's 64-column tails with groups of 64 or 128),
+// which leaves the loop over groups out.
+template <std::size_t FULL, bool HALF, bool ONE_GROUP>
 void int16_tail_terms(const TileArgs& a) {
     constexpr std::size_t steps = FULL + (HALF ? 1 : 0);
-    const fmt::TileGeom& g = a.geom;
-    const std::size_t c0 = g.nc() * 128, ub = static_cast<std::size_t>(g.b);
+    // Fields copied to locals: the stores into acc could alias them, which would make the compiler
+    // reload them in every row.
+    const fmt::TileGeom g = a.geom;
+    const std::size_t c0 = g.nc() * 128, ub = static_cast<std::size_t>(g.b), r = g.r;
     const std::uint8_t* scales = a.tile + packed_tile_sections(g.r, g.c, g.g, g.b).payload;
     const std::uint8_t* codes = a.tile + g.tail_start();
     const std::size_t row_bytes = (16 * FULL + (HALF ? 8 : 0)) * ub / 8;
+    const std::size_t batch = static_cast<std::size_t>(a.batch), x_stride = a.x_stride;
+    const std::size_t scale_stride = a.tail_xscale_stride;
+    const std::int16_t* const xq0 = a.xq + c0;
+    const float* const xscale = a.tail_xscale;
+    float* const acc_base = a.acc;
     const Int16TailDecode dec(g.b);
     // The tail's groups, found once per tile (a division per row would cost as much as its
     // products): group k spans steps [step_end[k - 1], step_end[k]) (16 divides the group, so a step
@@ -94,34 +103,50 @@ void int16_tail_terms(const TileArgs& a) {
         group_index[groups] = gi;
         step_end[groups++] = s;
     }
-    for (std::size_t row = 0; row < g.r; ++row) {
+    for (std::size_t row = 0; row < r; ++row) {
         const std::uint8_t* src = codes + row * row_bytes;
         __m256i q[steps];  // the row's codes, 16 a register; a half step in the low lane only
         for (std::size_t s = 0; s < FULL; ++s) q[s] = dec.sixteen(src + 2 * ub * s);
         if constexpr (HALF) q[FULL] = dec.eight(src + 2 * ub * FULL);
-        float* acc = a.acc + row * static_cast<std::size_t>(a.batch) * kAccLanes;
-        for (int bi = 0; bi < a.batch; ++bi) {
-            const std::int16_t* xq = a.xq + static_cast<std::size_t>(bi) * a.x_stride + c0;
+        float* acc = acc_base + row * batch * kAccLanes;
+        for (std::size_t bi = 0; bi < batch; ++bi) {
+            const std::int16_t* xq = xq0 + bi * x_stride;
             __m256i p[steps];
             for (std::size_t s = 0; s < steps; ++s) {
                 const __m256i x = s < FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 16 * s))
                                            : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16 * s)));
                 p[s] = _mm256_madd_epi16(q[s], x);
             }
-            const float xs = a.tail_xscale[static_cast<std::size_t>(bi) * a.tail_xscale_stride];
-            __m256 sum = _mm256_setzero_ps();
-            for (std::size_t k = 0, s = 0; k < groups; ++k) {
-                // |t| <= 8 steps * 2 * 255 * 32767 < 2^31.
-                __m256i t = p[s++];
-                for (; s < step_end[k]; ++s) t = _mm256_add_epi32(t, p[s]);
+            const float xs = xscale[bi * scale_stride];
+            // |sum of a group's steps| <= 8 steps * 2 * 255 * 32767 < 2^31.
+            auto group_sum = [&](std::size_t k, std::size_t s0, std::size_t s1) {
+                __m256i t = p[s0];
+                for (std::size_t s = s0 + 1; s < s1 && s < steps; ++s) t = _mm256_add_epi32(t, p[s]);
                 std::uint16_t h;
-                std::memcpy(&h, scales + 2 * (group_index[k] * g.r + row), 2);
-                sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(_cvtsh_ss(h) * xs), sum);
+                std::memcpy(&h, scales + 2 * (group_index[k] * r + row), 2);
+                return _mm256_mul_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(_cvtsh_ss(h) * xs));
+            };
+            __m256 sum;
+            if constexpr (ONE_GROUP) {
+                sum = group_sum(0, 0, steps);
+            } else {
+                sum = group_sum(0, 0, step_end[0]);
+                for (std::size_t k = 1; k < groups; ++k) sum = _mm256_add_ps(sum, group_sum(k, step_end[k - 1], step_end[k]));
             }
             float* lanes = acc + bi * kAccLanes;
             _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_loadu_ps(lanes), sum));
         }
     }
+}
+
+template <std::size_t FULL, bool HALF>
+void int16_tail_terms(const TileArgs& a) {
+    const std::size_t c0 = a.geom.nc() * 128;
+    // One group when the tail's first and last columns share it.
+    if (c0 / a.geom.g == (a.geom.c - 1) / a.geom.g)
+        int16_tail_terms<FULL, HALF, true>(a);
+    else
+        int16_tail_terms<FULL, HALF, false>(a);
 }
 
 template <bool HALF>
