@@ -42,8 +42,9 @@ struct TileArgs {
     const float* x8scale = nullptr;
     std::size_t xscale_stride = 0;  // of xscale and x8scale
     // The scale of this tile's int16 tail activations (at xq + the tail's first column, see
-    // int16_tail_fits), batch item b at tail_xscale[b * tail_xscale_stride]; nullptr where the
-    // tail path does not read them.
+    // int16_tail_fits), batch item b at tail_xscale[b * tail_xscale_stride]; nullptr where the call
+    // prepared no int16 tail. Set for every tile of a call that has one: only the tiles whose tail
+    // int16_tail_fits have their slot filled, and only those read it.
     const float* tail_xscale = nullptr;
     std::size_t tail_xscale_stride = 0;
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
@@ -156,7 +157,7 @@ inline bool int16_tail_fits(std::size_t tail, std::size_t group) { return tail >
 
 // The tail columns of a tile (its width mod 128) and a whole tile kept at fp16, added to lane 0..7 of
 // the accumulators from natural-order activations x_nat (K between batch items). AVX2 + FMA + F16C.
-// A tail that int16_tail_fits reads the int16 tail activations instead (TileArgs::xq, xscale).
+// A tail that int16_tail_fits reads the int16 tail activations instead (TileArgs::xq, tail_xscale).
 void tail_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
 void dense_tile_terms_avx2(const TileArgs& a, const float* x_nat, std::size_t K);
 
