@@ -149,8 +149,8 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
 
 // Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order. One scale
 // per group (converted once, not per weight) times the group's integer-code dot product; the codes
-// are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a fifth of its weights
-// here, so this is not a cold path.
+// are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a ninth of its weights
+// here on machines without AVX2 and F16C (tail_avx2.cpp takes them otherwise).
 // A tile of width kDenseBits: fp16 weights, row-major; sums go to lane 0 of the accumulators.
 void dense_tile_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
