@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/base/tensor_names.h"
 #include "core/util/error.h"
@@ -60,25 +61,20 @@ __attribute__((target_clones("avx2", "default"))) void attend(const float* q, co
     }
     // The weighted sum 32 columns at a time in a local block the compiler keeps in registers (summed
     // into out directly, every step was a store and a reload of the same vectors).
+    // A full block's width is a compile-time 32, so its loop unrolls onto registers.
     const float inv = 1.0f / sum;
-    for (std::int64_t i0 = 0; i0 < hd; i0 += 32) {
-        const std::int64_t w = std::min<std::int64_t>(32, hd - i0);
+    auto block = [&](std::int64_t i0, auto w) {
         float acc[32] = {};
-        if (w == 32) {
-            for (std::int64_t j = lo; j <= pos; ++j) {
-                const float p = s[j] * inv;
-                const float* v = vc + j * hd + i0;
-                for (int i = 0; i < 32; ++i) acc[i] += p * v[i];
-            }
-        } else {
-            for (std::int64_t j = lo; j <= pos; ++j) {
-                const float p = s[j] * inv;
-                const float* v = vc + j * hd + i0;
-                for (std::int64_t i = 0; i < w; ++i) acc[i] += p * v[i];
-            }
+        for (std::int64_t j = lo; j <= pos; ++j) {
+            const float p = s[j] * inv;
+            const float* v = vc + j * hd + i0;
+            for (std::int64_t i = 0; i < w; ++i) acc[i] += p * v[i];
         }
         std::copy(acc, acc + w, out + i0);
-    }
+    };
+    std::int64_t i0 = 0;
+    for (; i0 + 32 <= hd; i0 += 32) block(i0, std::integral_constant<std::int64_t, 32>{});
+    if (i0 < hd) block(i0, hd - i0);
 }
 
 }  // namespace

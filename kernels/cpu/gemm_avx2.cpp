@@ -317,12 +317,12 @@ float sum_avx2(const float* p, std::size_t n) {
 
 void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, int batch, float* y, std::size_t N) {
     const std::size_t stride = static_cast<std::size_t>(batch) * kAccLanes;  // between rows of one item
+    const std::size_t whole = r / 8 * 8;
     for (int b = 0; b < batch; ++b) {
         const float* a = acc + static_cast<std::size_t>(b) * kAccLanes;
         const float* z = zacc + static_cast<std::size_t>(b) * r;
         float* yb = y + static_cast<std::size_t>(b) * N;
-        std::size_t row = 0;
-        for (; row + 8 <= r; row += 8) {
+        for (std::size_t row = 0; row < whole; row += 8) {
             // Eight rows' lanes summed at once: three rounds of pairwise adds (vhaddps twice, then
             // the two 128-bit halves) leave row k's sum in lane k.
             const float* p = a + row * stride;
@@ -335,13 +335,8 @@ void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, i
             const __m256 lo = _mm256_permute2f128_ps(q0, q1, 0x20), hi = _mm256_permute2f128_ps(q0, q1, 0x31);
             _mm256_storeu_ps(yb + row, _mm256_sub_ps(_mm256_add_ps(lo, hi), _mm256_loadu_ps(z + row)));
         }
-        for (; row < r; ++row) {
-            const float* lanes = a + row * stride;
-            float sum = 0.0f;
-            for (int l = 0; l < kAccLanes; ++l) sum += lanes[l];
-            yb[row] = sum - z[row];
-        }
     }
+    tile_row_outputs(acc, zacc, whole, r, batch, y, N);
 }
 
 std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n) {

@@ -147,10 +147,6 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
     return p;
 }
 
-// Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order. One scale
-// per group (converted once, not per weight) times the group's integer-code dot product; the codes
-// are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a ninth of its weights
-// here on machines without AVX2 and F16C (tail_avx2.cpp takes them otherwise).
 // A tile of width kDenseBits: fp16 weights, row-major; sums go to lane 0 of the accumulators.
 void dense_tile_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
@@ -171,6 +167,10 @@ void dense_tile_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K)
     }
 }
 
+// Tail columns of one tile (tiles not a multiple of 128 wide), in natural column order. One scale
+// per group (converted once, not per weight) times the group's integer-code dot product; the codes
+// are one LSB-first bitstream per row. SmolLM2's K = 576 = 4 x 128 + 64 puts a ninth of its weights
+// here on machines without AVX2 and F16C (tail_avx2.cpp takes them otherwise).
 void tail_terms(const cpu::TileArgs& a, const float* x_nat, std::size_t K) {
     const fmt::TileGeom& g = a.geom;
     const std::size_t nc = g.nc(), tail = g.tail();
@@ -227,6 +227,17 @@ void zero_terms_generic(const TileArgs& a) {
                              static_cast<float>(fmt::read_bits(zeros, (gi * g.r + row) * static_cast<std::size_t>(g.b), g.b));
             for (int b = 0; b < a.batch; ++b)
                 a.zacc[static_cast<std::size_t>(b) * g.r + row] += sz * a.xsum[static_cast<std::size_t>(b) * a.xsum_stride + gi];
+        }
+}
+
+void tile_row_outputs(const float* acc, const float* zacc, std::size_t row0, std::size_t r, int batch, float* y,
+                      std::size_t N) {
+    for (std::size_t row = row0; row < r; ++row)
+        for (int b = 0; b < batch; ++b) {
+            const float* lanes = acc + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * kAccLanes;
+            float sum = 0.0f;
+            for (int l = 0; l < kAccLanes; ++l) sum += lanes[l];
+            y[static_cast<std::size_t>(b) * N + row] = sum - zacc[static_cast<std::size_t>(b) * r + row];
         }
 }
 
@@ -453,13 +464,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 cpu::tile_row_outputs_avx2(acc.data(), zacc.data(), r, batch, y, N);
             else
 #endif
-                for (std::size_t row = 0; row < r; ++row)
-                    for (int b = 0; b < batch; ++b) {
-                        const float* lanes = acc.data() + (row * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b)) * cpu::kAccLanes;
-                        float sum = 0.0f;
-                        for (int l = 0; l < cpu::kAccLanes; ++l) sum += lanes[l];
-                        y[static_cast<std::size_t>(b) * N + row] = sum - zacc[static_cast<std::size_t>(b) * r + row];
-                    }
+                cpu::tile_row_outputs(acc.data(), zacc.data(), 0, r, batch, y, N);
             item = item_next;
         }
     });

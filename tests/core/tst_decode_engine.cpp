@@ -83,9 +83,8 @@ class TestDecodeEngine : public QObject {
         // Both packed paths round activations to 15-16 bits per 128-column chunk (and per tile tail) in
         // the kernels; where a model has massive activations (SmolLM2) that alone moves logits by a few
         // hundredths, and the two paths, whose inputs differ by float rounding, land on different sides
-        // of it. So the
-        // tolerance: the engine is no further from the exact result than 1.5 x the LibTorch path is,
-        // plus 1e-4 of the largest logit.
+        // of it. So the tolerance: the engine is no further from the exact result than 1.5 x the
+        // LibTorch path is, plus 1e-4 of the largest logit.
         const std::int64_t vocab = ck.config.vocab_size;
         const model::LlamaModel dense(model::dequantized_copy(ck));
         runtime::PackedDecoder engine(ck, 64);
