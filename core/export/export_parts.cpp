@@ -9,10 +9,12 @@
 #include "core/analysis/work_folder.h"
 #include "core/io/atomic_file.h"
 #include "core/io/gguf.h"
+#include "core/io/gguf_llama.h"
 #include "core/io/gguf_writer.h"
 #include "core/io/packed_export.h"
 #include "core/model/llama.h"
 #include "core/reorder/reorder.h"
+#include "core/tokenizer/hf_tokenizer_files.h"
 #include "core/util/error.h"
 
 namespace scalebits::exporting::detail {
@@ -104,9 +106,18 @@ void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuant
     analysis::work::write_part(file, part);
 }
 
-void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir) {
+void write_tokenizer(const model::Checkpoint& ckpt, const fs::path& dir, bool hugging_face) {
     const fs::path& src = ckpt.tokenizer_source;
     if (src.empty()) return;
+    if (src.extension() == ".gguf" && hugging_face) {
+        const std::optional<tokenizer::GgufVocab> vocab = io::gguf_vocab(io::read_gguf(src));
+        if (vocab && tokenizer::has_hf_tokenizer_files(*vocab)) {
+            const tokenizer::HfTokenizerFiles files = tokenizer::hf_tokenizer_files(*vocab, src.string());
+            io::write_file_atomic(dir / "tokenizer.json", files.tokenizer_json);
+            io::write_file_atomic(dir / "tokenizer_config.json", files.tokenizer_config_json);
+            return;
+        }
+    }
     if (ckpt.format == "gguf" && src == ckpt.path) {
         std::map<std::string, io::GgufValue> keys;
         for (const auto& [k, v] : io::read_gguf(src).metadata)

@@ -60,7 +60,9 @@ void write_model_ends(const model::Checkpoint& checkpoint, const analysis::Matri
                       const VocabChunkWriter& write_vocab, Piece& piece, const Progress& progress);
 
 // The tokenizer files of the source beside the model (tokenizer.gguf / .json / .bin, and
-// tokenizer_config.json next to a tokenizer.json).
-void write_tokenizer(const model::Checkpoint& checkpoint, const std::filesystem::path& dir);
+// tokenizer_config.json next to a tokenizer.json). With `hugging_face`, a GGUF source's byte-level
+// BPE vocabulary is written as tokenizer.json + tokenizer_config.json instead (hf_tokenizer_files.h),
+// so the folder loads as an ordinary one; SentencePiece GGUF vocabularies stay tokenizer.gguf.
+void write_tokenizer(const model::Checkpoint& checkpoint, const std::filesystem::path& dir, bool hugging_face = false);
 
 }  // namespace scalebits::exporting::detail

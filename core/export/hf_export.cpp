@@ -72,7 +72,7 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
     const bool created = fs::create_directories(out_dir);
     try {
         writer.write(out_dir / "model.safetensors", progress);
-        detail::write_tokenizer(ckpt, out_dir);
+        detail::write_tokenizer(ckpt, out_dir, /*hugging_face=*/true);
         nlohmann::ordered_json config = io::hf_config_to_json(cfg);
         config["torch_dtype"] = "float16";
         // Not a quantization_config (loaders would look for a kernel): a note of where the weights came from.

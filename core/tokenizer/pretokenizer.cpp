@@ -87,25 +87,33 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
     return pieces;
 }
 
-GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source) {
-    GgufPreTokenizer result;
+GgufPreSpec gguf_pre_spec(const std::string& pre_name) {
+    GgufPreSpec spec;
     if (pre_name == "smollm") {
         // SmolLM2: Digits(individual_digits) then ByteLevel's GPT-2 regex.
-        result.pre.add_split(patterns::single_digit, source);
-        result.pre.add_split(patterns::gpt2, source);
+        spec.splits = {patterns::single_digit, patterns::gpt2};
     } else if (pre_name == "llama3" || pre_name == "llama-bpe") {
-        result.pre.add_split(patterns::llama3, source);
-        result.ignore_merges = true;
+        spec.splits = {patterns::llama3};
+        spec.ignore_merges = true;
     } else if (pre_name == "qwen2") {
-        result.pre.add_split(patterns::qwen2, source);
-        result.nfc = true;
-    } else if (pre_name == "default" || pre_name == "gpt2" || pre_name == "gpt-2") {
-        result.pre.add_split(patterns::gpt2, source);
+        spec.splits = {patterns::qwen2};
+        spec.nfc = true;
     } else {
+        spec.splits = {patterns::gpt2};
+        spec.known = pre_name == "default" || pre_name == "gpt2" || pre_name == "gpt-2";
+    }
+    return spec;
+}
+
+GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source) {
+    const GgufPreSpec spec = gguf_pre_spec(pre_name);
+    if (!spec.known)
         std::cerr << "warning: " << source << ": unknown tokenizer pre-tokenizer \"" << pre_name
                   << "\", using GPT-2's; token ids may differ from the reference tokenizer\n";
-        result.pre.add_split(patterns::gpt2, source);
-    }
+    GgufPreTokenizer result;
+    for (const char* pattern : spec.splits) result.pre.add_split(pattern, source);
+    result.ignore_merges = spec.ignore_merges;
+    result.nfc = spec.nfc;
     return result;
 }
 

@@ -62,10 +62,18 @@ private:
 // Unknown names fall back to GPT-2's pattern with a warning on stderr. ignore_merges is set for
 // vocabularies trained with Hugging Face's ignore_merges (Llama-3): whole words in the vocab are
 // taken as they are.
+struct GgufPreSpec {
+    std::vector<const char*> splits;  // patterns, applied in order (each an Isolated split)
+    bool ignore_merges = false;
+    bool nfc = false;  // Qwen2's tokenizer.json normalizes to NFC first (llama.cpp does not; we follow the reference)
+    bool known = true;  // false: an unknown name, given GPT-2's pattern
+};
+GgufPreSpec gguf_pre_spec(const std::string& pre_name);
+
 struct GgufPreTokenizer {
     PreTokenizer pre;
     bool ignore_merges = false;
-    bool nfc = false;  // Qwen2's tokenizer.json normalizes to NFC first (llama.cpp does not; we follow the reference)
+    bool nfc = false;
 };
 GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source);
 

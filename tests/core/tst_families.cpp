@@ -25,11 +25,16 @@
 #include "core/eval/reference.h"
 #include "core/eval/text.h"
 #include "core/export/export.h"
+#include "core/export/export_parts.h"
+#include "core/io/gguf.h"
+#include "core/io/gguf_llama.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"
 #include "core/model/checkpoint.h"
 #include "core/model/llama.h"
 #include "core/reorder/reorder.h"
+#include "core/tokenizer/factory.h"
+#include "core/tokenizer/hf_tokenizer_files.h"
 #include "core/util/error.h"
 #include "hang_guard.h"
 
@@ -68,6 +73,43 @@ model::Family expected_family(const std::string& name, bool gguf) {
 }
 
 std::vector<std::int32_t> ids_of(const json& j) { return j.get<std::vector<std::int32_t>>(); }
+
+// What `export --format hf` writes beside the model of the GGUF `gguf` into `dir`, read back: its
+// tokenizer.json, or null when it wrote none.
+std::shared_ptr<const tokenizer::Tokenizer> hf_export_tokenizer(const fs::path& gguf, const fs::path& dir) {
+    exporting::detail::write_tokenizer(model::load_checkpoint(gguf), dir, /*hugging_face=*/true);
+    return fs::exists(dir / "tokenizer.json") ? tokenizer::load_tokenizer_json(dir / "tokenizer.json") : nullptr;
+}
+
+bool same_roles(const tokenizer::Tokenizer& a, const tokenizer::Tokenizer& b) {
+    return a.bos_id() == b.bos_id() && a.eos_id() == b.eos_id() && a.default_add_bos() == b.default_add_bos() &&
+           a.vocab_size() == b.vocab_size();
+}
+
+// Fails the test unless `tok` gives the reference ids of every test string and of the WikiText-2
+// stretch; returns how many strings it checked.
+int expect_reference_ids(const tokenizer::Tokenizer& tok, const json& ref, bool legacy) {
+    int checked = 0;
+    for (const json& c : ref.at(legacy ? "tokenizer_cases_legacy" : "tokenizer_cases")) {
+        const std::string text = c.at("text").get<std::string>();
+        const auto got = tok.encode(text, false);
+        const auto want = ids_of(c.at("ids"));
+        if (got != want) {
+            QString g, w;
+            for (auto i : got) g += QString::number(i) + QLatin1Char(' ');
+            for (auto i : want) w += QString::number(i) + QLatin1Char(' ');
+            QTest::qFail(qPrintable(QStringLiteral("\"%1\": got %2, want %3").arg(QString::fromStdString(text), g, w)),
+                         __FILE__, __LINE__);
+            return checked;
+        }
+        ++checked;
+    }
+    const std::string text = eval::read_text(kWiki, ref.at("text_bytes").get<std::int64_t>());
+    if (eval::tokenize_text(tok, text) != ids_of(ref.at(legacy ? "eval_ids_legacy" : "eval_ids")))
+        QTest::qFail("the WikiText-2 stretch is tokenized differently", __FILE__, __LINE__);
+    if (checked < 40) QTest::qFail("fewer than 40 test strings", __FILE__, __LINE__);
+    return checked;
+}
 
 std::vector<std::int32_t> greedy(const model::LlamaModel& m, const std::vector<std::int32_t>& prompt, int steps) {
     torch::NoGradGuard no_grad;
@@ -163,24 +205,55 @@ private Q_SLOTS:
         const json ref = reference(n);
         const model::Checkpoint ck = model::load_checkpoint(model_path(n, gguf));
         QVERIFY(ck.tokenizer);
-        int checked = 0;
-        for (const json& c : ref.at(legacy_reading(n, gguf) ? "tokenizer_cases_legacy" : "tokenizer_cases")) {
-            const std::string text = c.at("text").get<std::string>();
-            const auto got = ck.tokenizer->encode(text, false);
-            const auto want = ids_of(c.at("ids"));
-            if (got != want) {
-                QString g, w;
-                for (auto i : got) g += QString::number(i) + QLatin1Char(' ');
-                for (auto i : want) w += QString::number(i) + QLatin1Char(' ');
-                QFAIL(qPrintable(QStringLiteral("\"%1\": got %2, want %3").arg(QString::fromStdString(text), g, w)));
-            }
-            ++checked;
+        const int checked = expect_reference_ids(*ck.tokenizer, ref, legacy_reading(n, gguf));
+        qInfo("%s %s: %d strings and %lld bytes of WikiText-2 tokenized as the reference%s", qPrintable(name),
+              gguf ? "gguf" : "hf", checked, static_cast<long long>(ref.at("text_bytes").get<std::int64_t>()),
+              legacy_reading(n, gguf) ? " (legacy SentencePiece reading)" : "");
+    }
+
+    // export --format hf from a GGUF model writes its byte-level vocabulary as tokenizer.json +
+    // tokenizer_config.json; read back, they give the tokenizers library's ids for every test string
+    // and the GGUF's BOS/EOS roles. SentencePiece vocabularies (no merges) are refused by name.
+    void hfTokenizerFilesOfAGgufGiveTheReferenceIds_data() {
+        QTest::addColumn<QString>("name");
+        for (const char* n : kNames) QTest::newRow(n) << QString::fromLatin1(n);
+    }
+    void hfTokenizerFilesOfAGgufGiveTheReferenceIds() {
+        QFETCH(QString, name);
+        const std::string n = name.toStdString();
+        const fs::path gguf = model_path(n, true);
+        const auto vocab = io::gguf_vocab(io::read_gguf(gguf));
+        QVERIFY(vocab.has_value());
+        QTemporaryDir dir;
+        const auto written = hf_export_tokenizer(gguf, dir.path().toStdString());
+        if (!tokenizer::has_hf_tokenizer_files(*vocab)) {
+            QCOMPARE(vocab->model, std::string("llama"));
+            QVERIFY(!written && fs::exists(fs::path(dir.path().toStdString()) / "tokenizer.gguf"));
+            QVERIFY_THROWS_EXCEPTION(InputError, tokenizer::hf_tokenizer_files(*vocab, gguf.string()));
+            return;
         }
-        QVERIFY(checked >= 40);
-        const std::string text = eval::read_text(kWiki, ref.at("text_bytes").get<std::int64_t>());
-        QCOMPARE(eval::tokenize_text(*ck.tokenizer, text), ids_of(ref.at(legacy_reading(n, gguf) ? "eval_ids_legacy" : "eval_ids")));
-        qInfo("%s %s: %d strings and %zu bytes of WikiText-2 tokenized as the reference%s", qPrintable(name),
-              gguf ? "gguf" : "hf", checked, text.size(), legacy_reading(n, gguf) ? " (legacy SentencePiece reading)" : "");
+        QVERIFY(written && same_roles(*written, *model::load_checkpoint(gguf).tokenizer));
+        const int checked = expect_reference_ids(*written, reference(n), false);
+        qInfo("%s: the tokenizer.json written from the GGUF gives the reference ids (%d strings)", n.c_str(), checked);
+    }
+
+    // The same for SmolLM2's GGUF (Digits then GPT-2's split, 49,152 tokens): the written
+    // tokenizer.json gives the GGUF tokenizer's ids on 100 KB of WikiText-2 and C4.
+    void hfTokenizerFilesOfSmolLM2GiveTheGgufIds() {
+        const fs::path gguf = fs::path(SCALEBITS_MODEL_CACHE) / "SmolLM2-135M-Instruct.Q4_1.gguf";
+        if (!fs::exists(gguf)) QSKIP("SmolLM2 is not in .cache/models (scripts/setup.sh fetches it)");
+        QTemporaryDir dir;
+        const auto written = hf_export_tokenizer(gguf, dir.path().toStdString());
+        const auto original = model::load_checkpoint(gguf).tokenizer;
+        QVERIFY(written && same_roles(*written, *original));
+        for (const fs::path& file : {kWiki, kC4}) {
+            const std::string text = eval::read_text(file, 50000);
+            const auto ids = eval::tokenize_text(*original, text);
+            QVERIFY(ids.size() > 5000);
+            QVERIFY(eval::tokenize_text(*written, text) == ids);
+        }
+        QVERIFY(written->encode("<|im_start|>user\n12345 héllo<|im_end|>", false) ==
+                original->encode("<|im_start|>user\n12345 héllo<|im_end|>", false));
     }
 
     void perplexityEqualsTransformers_data() { add_rows(); }
