@@ -92,10 +92,10 @@ nlohmann::json row_json(const analysis::SweepRow& r) {
 
 void print_row(const analysis::SweepRow& r) {
     if (!r.error.empty()) {
-        std::printf("%-15s %-5s %8s  infeasible: %s\n", alloc_method_name(r.method),
+        std::printf("%-15s %-8s %8s  infeasible: %s\n", alloc_method_name(r.method),
                     analysis::quantizer_name(r.quantizer), budget_label(r.budget).c_str(), r.error.c_str());
     } else {
-        std::printf("%-15s %-5s %8s %8.4f %12lld %10.4f %9.5f\n", alloc_method_name(r.method),
+        std::printf("%-15s %-8s %8s %8.4f %12lld %10.4f %9.5f\n", alloc_method_name(r.method),
                     analysis::quantizer_name(r.quantizer), budget_label(r.budget).c_str(), r.allocation.avg_bits,
                     static_cast<long long>(r.allocation.total_bytes), r.quality.ppl.ppl, r.quality.kl);
         for (const auto& rr : r.refine_rounds)
@@ -135,7 +135,7 @@ int cmd_sweep(const Argv& argv) {
         if (json) return;
         std::printf("full precision: ppl %.4f over %lld windows of %lld tokens\n", base.ppl,
                     static_cast<long long>(base.windows), static_cast<long long>(ctx));
-        std::printf("%-15s %-5s %8s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
+        std::printf("%-15s %-8s %8s %8s %12s %10s %9s\n", "method", "quant", "budget", "bits", "bytes", "ppl", "KL");
     };
     // With --json the table comes at the end on stdout; each row also goes to stderr as one JSON
     // line the moment it is measured, so a long sweep shows (and keeps) its results as they land.

@@ -2,7 +2,8 @@
 // Applies an analysis' layout and an allocation to a full-precision model: folds the analysis'
 // permutations into the weights, then replaces every quantized matrix by its fake-quantized
 // (quantize + dequantize) version with the allocation's per-tile widths. The quantizers are the
-// ones export uses, steered by the analysis' factored Fisher (r, c) and, for GPTQ, its Hessians.
+// ones export uses, steered by the analysis' factored Fisher (r, c) and, for GPTQ, its Hessians (or,
+// for sequential GPTQ, Hessians measured again on the partly quantized model).
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -13,13 +14,25 @@
 #include "core/io/safetensors.h"
 #include "core/quant/quantized_matrix.h"
 #include "core/model/llama.h"
+#include "core/quant/error_weights.h"
+#include "core/quant/tile_spec.h"
+#include "core/reorder/matrix_index.h"
 #include "core/util/cancel.h"
 
 namespace scalebits::analysis {
 
-enum class Quantizer { Rtn, Gptq };
-Quantizer parse_quantizer(const std::string& name);  // "rtn" | "gptq"; InputError otherwise
+// Rtn: round to nearest. Gptq: error compensation with the analysis' Hessians, measured on the
+// full-precision model. GptqSequential: GPTQ as its paper runs it: each decoder layer's Hessians are
+// measured on the analysis' calibration set with every layer below it already quantized (the layer
+// itself still at full precision), so its compensation sees the error the layers below pass up
+// (two forward passes over the calibration set more).
+enum class Quantizer { Rtn, Gptq, GptqSequential };
+Quantizer parse_quantizer(const std::string& name);  // "rtn" | "gptq" | "gptq-seq"; InputError otherwise
 const char* quantizer_name(Quantizer q);
+
+// Throws InputError unless Quantizer::GptqSequential can run on `checkpoint` for `analysis`: the same
+// model, a tokenizer, and the analysis' calibration text where it was read.
+void check_sequential_inputs(const Analysis& analysis, const model::Checkpoint& checkpoint);
 
 // Permutes `model` into the analysis' reordered layout (reordered = true) or leaves it as loaded.
 void apply_layout(model::LlamaModel& model, const Analysis& analysis, bool reordered);
@@ -31,9 +44,10 @@ enum class WidthGranularity { Tile, Group };
 // widths: one width per tile (or per group), matrices in analysis order, row-major grids (the
 // TileAllocation / GroupAllocation order). The model must already be in the layout the widths were
 // solved for. In the original layout the analysis' r, c and Hessians are un-permuted.
+// `checkpoint` (the model's source) is needed by Quantizer::GptqSequential only.
 void fake_quantize(model::LlamaModel& model, const Analysis& analysis, const std::vector<std::uint8_t>& widths,
                    Quantizer quantizer, bool reordered, const Progress& progress = {},
-                   WidthGranularity granularity = WidthGranularity::Tile);
+                   WidthGranularity granularity = WidthGranularity::Tile, const model::Checkpoint* checkpoint = nullptr);
 
 // Quantizes the analysis' matrices with an allocation's widths, one matrix at a time: what
 // fake_quantize and export run over a whole model, and what the layer-streamed export and
@@ -44,10 +58,17 @@ void fake_quantize(model::LlamaModel& model, const Analysis& analysis, const std
 // file, the vocabulary matrices' (analysis order either way). Vocabulary matrices are quantized with
 // RTN whatever the quantizer (the embedding has no input for GPTQ's Hessian), and their tiles of
 // width kKeptBits are kept at fp16.
+//
+// Quantizer::GptqSequential needs `checkpoint` (the analysed model, its tokenizer and the analysis'
+// calibration text): the constructor runs the whole sequential pass (layer by layer on `device`, one
+// layer resident, progress per layer) and keeps its results, about one byte per linear weight, which
+// quantize() then hands out. Other quantizers work per matrix on demand and ignore the three.
 class MatrixQuantizer {
 public:
     MatrixQuantizer(const Analysis& analysis, const std::vector<std::uint8_t>& widths, Quantizer quantizer,
-                    bool reordered, WidthGranularity granularity = WidthGranularity::Tile);
+                    bool reordered, WidthGranularity granularity = WidthGranularity::Tile,
+                    const model::Checkpoint* checkpoint = nullptr, torch::Device device = torch::kCPU,
+                    const Progress& progress = {});
     // The widths include the vocabulary matrices'.
     bool covers_vocab() const { return covers_vocab_; }
     // Analysis index of vocabulary matrix `kind` (kEmbeddingKind, kLmHeadKind), -1 when the widths
@@ -69,6 +90,19 @@ public:
     Quantizer quantizer() const { return quantizer_; }
 
 private:
+    // The layout, widths and clip-search weights of rows [first, first + rows) of matrix `index`.
+    struct Target {
+        MatrixAnalysis matrix;
+        quant::TileSpec spec;
+        torch::Tensor grid;
+        quant::ErrorWeights weights;
+        reorder::MatrixIndex index;  // where the analysis' statistics move in the original layout
+    };
+    Target target(std::size_t index, std::int64_t first, std::int64_t rows, torch::Device device) const;
+    torch::Tensor stored_hessian(const Target& t) const;
+    // Quantizer::GptqSequential's pass (sequential_gptq.cpp): fills sequential_.
+    void run_sequential(const model::Checkpoint& checkpoint, torch::Device device, const Progress& progress);
+
     const Analysis& a_;
     std::vector<std::uint8_t> widths_;
     Quantizer quantizer_;
@@ -78,13 +112,13 @@ private:
     std::vector<std::size_t> offsets_;  // first width of each matrix
     bool covers_vocab_ = false;
     std::vector<std::array<std::size_t, model::kLinearKinds>> by_layer_;
+    std::vector<quant::QuantizedMatrix> sequential_;  // by analysis index, linear matrices only
 };
 
-// The pass both fake_quantize and export run: quantizes every matrix of `model` (already in the
-// widths' layout) with its widths and hands each result to `sink`, in analysis order.
+// The pass fake_quantize runs over the linear layers: quantizes every linear matrix of `model`
+// (already in the widths' layout) and hands each result to `sink`, in analysis order.
 using QuantizedMatrixSink = std::function<void(const MatrixAnalysis& matrix, quant::QuantizedMatrix&& q)>;
-void quantize_matrices(const model::LlamaModel& model, const Analysis& analysis, const std::vector<std::uint8_t>& widths,
-                       Quantizer quantizer, bool reordered, WidthGranularity granularity, const QuantizedMatrixSink& sink,
+void quantize_matrices(const model::LlamaModel& model, const MatrixQuantizer& quantizer, const QuantizedMatrixSink& sink,
                        const Progress& progress = {});
 
 // Every tile of every matrix at `bits`.

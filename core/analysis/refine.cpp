@@ -73,7 +73,7 @@ RefineResult refine_allocation(const model::Checkpoint& ckpt, const Analysis& a,
         const auto t0 = std::chrono::steady_clock::now();
         model::LlamaModel q(ckpt);
         apply_layout(q, a, true);
-        fake_quantize(q, a, current.widths, o.quantizer, true, progress);
+        fake_quantize(q, a, current.widths, o.quantizer, true, progress, WidthGranularity::Tile, &ckpt);
         RefineRound rr;
         rr.round = round;
         rr.avg_bits = current.avg_bits;

@@ -8,11 +8,6 @@ namespace scalebits::calib {
 
 namespace {
 
-// The first consumer of each input site (q, o, gate, down): its input is counted once for the site.
-bool first_of_site(LinearKind kind) {
-    return kind == LinearKind::Q || kind == LinearKind::O || kind == LinearKind::Gate || kind == LinearKind::Down;
-}
-
 // Observers off and the layer's weights back to not requiring grad on every exit, cancel included.
 struct LayerHooksGuard {
     model::LlamaModel& shell;

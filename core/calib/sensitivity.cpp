@@ -33,13 +33,11 @@ const char* input_site_name(InputSite site) {
     return "?";
 }
 
-namespace {
-
-// The first consumer of each input site; the observer accumulates c and H only for it, so the
-// shared inputs of q/k/v and gate/up are counted once.
 bool first_of_site(LinearKind kind) {
     return kind == LinearKind::Q || kind == LinearKind::O || kind == LinearKind::Gate || kind == LinearKind::Down;
 }
+
+namespace {
 
 // Puts the model back as it was (observers off, weights not requiring grad) on every exit path,
 // cancellation included.

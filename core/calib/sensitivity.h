@@ -32,6 +32,9 @@ enum class InputSite { AttnIn, OIn, MlpIn, DownIn };
 constexpr int kInputSites = 4;
 InputSite input_site(LinearKind kind);
 const char* input_site_name(InputSite site);  // "attn_in", "o_in", "mlp_in", "down_in"
+// The first consumer of each input site (q, o, gate, down): statistics of an input are gathered only
+// at it, so the shared inputs of q/k/v and gate/up are counted once.
+bool first_of_site(LinearKind kind);
 
 struct LinearSensitivity {
     torch::Tensor fisher;  // {N, K}, undefined unless options.fisher

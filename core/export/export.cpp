@@ -64,7 +64,8 @@ ExportResult export_model(const model::Checkpoint& ckpt, const analysis::Analysi
         throw InputError(out_dir, "exists and is not a folder");
     const model::ModelConfig& cfg = ckpt.config;
     cfg.validate(ckpt.path.string());
-    const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile);
+    const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile,
+                                       &ckpt, torch::kCPU, progress);
     const reorder::Permutations none;
     const reorder::Permutations& perms = alloc.reordered ? a.permutations : none;
 

@@ -27,7 +27,8 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
     if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw InputError(out_dir, "exists and is not a folder");
     const model::ModelConfig& cfg = ckpt.config;
     cfg.validate(ckpt.path.string());
-    const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile);
+    const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile,
+                                       &ckpt, torch::kCPU, progress);
     const reorder::Permutations none;
     const reorder::Permutations& perms = alloc.reordered ? a.permutations : none;
 

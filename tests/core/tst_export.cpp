@@ -83,6 +83,7 @@ private slots:
         QTest::newRow("rtn scalebits") << int(analysis::Quantizer::Rtn) << QStringLiteral("scalebits");
         QTest::newRow("gptq scalebits") << int(analysis::Quantizer::Gptq) << QStringLiteral("scalebits");
         QTest::newRow("gptq tile-noreorder") << int(analysis::Quantizer::Gptq) << QStringLiteral("tile-noreorder");
+        QTest::newRow("gptq-seq scalebits") << int(analysis::Quantizer::GptqSequential) << QStringLiteral("scalebits");
         QTest::newRow("rtn layer") << int(analysis::Quantizer::Rtn) << QStringLiteral("layer");
     }
     void roundTripMatchesFakeQuantized() {

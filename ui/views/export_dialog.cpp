@@ -45,6 +45,8 @@ ExportDialog::ExportDialog(std::shared_ptr<const analysis::Analysis> analysis,
     quantizer_ = new QComboBox(this);
     quantizer_->addItem(tr("RTN with clip search (fast)"), QStringLiteral("rtn"));
     quantizer_->addItem(tr("GPTQ (error compensation, slower, better at 2–3 bits)"), QStringLiteral("gptq"));
+    quantizer_->addItem(tr("GPTQ, sequential (each layer fed by the quantized ones below; reruns calibration)"),
+                        QStringLiteral("gptq-seq"));
     latency_ = new QCheckBox(tr("Measure decode latency after export (CPU, packed vs dense)"), this);
     latency_->setChecked(true);
     steps_ = new QSpinBox(this);

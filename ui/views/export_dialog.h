@@ -32,7 +32,7 @@ public:
                  double budget_bits, QWidget* parent = nullptr);
 
     void setFolder(const QString& folder);
-    void setQuantizer(const QString& name);  // "rtn" | "gptq"
+    void setQuantizer(const QString& name);  // "rtn" | "gptq" | "gptq-seq"
     void setLatencySteps(int steps);         // 0 = no latency run
     QString reportText() const;
     BackgroundJob* job() const { return job_; }
