@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <numbers>
 
@@ -171,6 +173,68 @@ std::vector<double> rope_inverse_frequencies(const ModelConfig& c) {
             break;
     }
     return inv;
+}
+
+std::optional<RopeScaling> llama3_scaling_of_factors(const ModelConfig& c) {
+    const RopeScaling& r = c.rope_scaling;
+    if (r.type != RopeScaling::Type::FreqFactors || r.freq_factors.empty()) return std::nullopt;
+    const double factor = *std::max_element(r.freq_factors.begin(), r.freq_factors.end());
+    if (!(factor > 1.0)) return std::nullopt;
+    // Dimension i has wavelength 2 pi theta^(2i/d) and divisor 1 (short wavelengths), `factor` (long
+    // ones) or 1 / ((1 - s) / factor + s) on the ramp, where s = (old_ctx / wavelength - low) / (high - low).
+    double longest_kept = 0, shortest_divided = std::numeric_limits<double>::infinity();
+    std::vector<double> x, y;  // ramp dimensions: 1 / wavelength, s
+    for (std::size_t i = 0; i < r.freq_factors.size(); ++i) {
+        const double f = r.freq_factors[i];
+        const double wavelen = 2.0 * std::numbers::pi *
+                               std::pow(c.rope_theta, 2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+        if (std::abs(f - 1.0) <= 1e-6) {
+            longest_kept = std::max(longest_kept, wavelen);
+        } else if (std::abs(f - factor) <= 1e-6 * factor) {
+            shortest_divided = std::min(shortest_divided, wavelen);
+        } else {
+            x.push_back(1.0 / wavelen);
+            y.push_back((1.0 / f - 1.0 / factor) / (1.0 - 1.0 / factor));
+        }
+    }
+    RopeScaling out;
+    out.type = RopeScaling::Type::Llama3;
+    out.factor = factor;
+    out.low_freq_factor = 1.0;
+    double old_ctx = 0;
+    if (x.size() >= 2) {
+        // s = old_ctx / (high - 1) * x - 1 / (high - 1): a line through the ramp's points.
+        double mx = 0, my = 0, sxx = 0, sxy = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) mx += x[i], my += y[i];
+        mx /= static_cast<double>(x.size()), my /= static_cast<double>(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+        if (!(sxx > 0)) return std::nullopt;
+        const double slope = sxy / sxx, intercept = my - slope * mx;
+        if (!(intercept < 0)) return std::nullopt;
+        out.high_freq_factor = 1.0 - 1.0 / intercept;
+        if (std::abs(out.high_freq_factor - std::round(out.high_freq_factor)) < 1e-3)
+            out.high_freq_factor = std::round(out.high_freq_factor);
+        old_ctx = slope * (out.high_freq_factor - 1.0);
+    } else {
+        out.high_freq_factor = 4.0;
+        if (x.size() == 1) {
+            old_ctx = (y[0] * (out.high_freq_factor - 1.0) + 1.0) / x[0];
+        } else {
+            // No ramp: any context with the kept wavelengths below old_ctx / high and the divided ones
+            // above old_ctx gives the same divisors.
+            const double lo = std::max(out.high_freq_factor * longest_kept, 1.0), hi = shortest_divided;
+            if (!(lo < hi)) return std::nullopt;
+            old_ctx = std::floor(std::sqrt(lo * hi));
+        }
+    }
+    out.original_max_position_embeddings = std::llround(old_ctx);
+    if (out.original_max_position_embeddings <= 0 || !(out.high_freq_factor > 1.0)) return std::nullopt;
+    ModelConfig stated = c;
+    stated.rope_scaling = out;
+    const std::vector<double> want = rope_inverse_frequencies(c), got = rope_inverse_frequencies(stated);
+    for (std::size_t i = 0; i < want.size(); ++i)
+        if (!(std::abs(got[i] - want[i]) <= 1e-5 * want[i])) return std::nullopt;
+    return out;
 }
 
 }  // namespace scalebits::model

@@ -5,6 +5,7 @@
 // an explicit head size). Hugging Face transformers is the reference for every switch.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,5 +71,12 @@ std::string describe_family(const ModelConfig& config);
 // The inverse RoPE frequencies of head dimension pairs 0 .. head_dim/2 - 1, scaling applied, computed
 // in double (transformers computes them in float32 from the same formula).
 std::vector<double> rope_inverse_frequencies(const ModelConfig& config);
+
+// Llama 3 parameters (transformers' rope_type "llama3") that give the frequencies of a FreqFactors
+// scaling, so a folder made from a GGUF can state them in a config transformers reads. The low
+// frequency factor is taken as 1 and, when fewer than two dimensions lie on the ramp, the high one as
+// 4 (Llama 3.x's own values). Empty for another scaling type, or when no such parameters give every
+// frequency within 1e-5.
+std::optional<RopeScaling> llama3_scaling_of_factors(const ModelConfig& config);
 
 }  // namespace scalebits::model

@@ -27,6 +27,16 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
     if (fs::exists(out_dir) && !fs::is_directory(out_dir)) throw InputError(out_dir, "exists and is not a folder");
     const model::ModelConfig& cfg = ckpt.config;
     cfg.validate(ckpt.path.string());
+    // A GGUF states Llama 3 RoPE scaling as per-dimension divisors, which transformers has no
+    // rope_type for: the folder's config.json states the llama3 parameters that give them.
+    model::ModelConfig hf_cfg = cfg;
+    if (cfg.rope_scaling.type == model::RopeScaling::Type::FreqFactors) {
+        const auto llama3 = model::llama3_scaling_of_factors(cfg);
+        if (!llama3)
+            throw InputError(ckpt.path, "its RoPE frequency factors are not Llama 3 scaling, the one form of them a "
+                                        "Hugging Face config can state; export the packed format instead");
+        hf_cfg.rope_scaling = *llama3;
+    }
     const analysis::MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, analysis::WidthGranularity::Tile,
                                        &ckpt, torch::kCPU, progress);
     const reorder::Permutations none;
@@ -74,7 +84,7 @@ ExportResult export_hf(const model::Checkpoint& ckpt, const analysis::Analysis& 
     try {
         writer.write(out_dir / "model.safetensors", progress);
         detail::write_tokenizer(ckpt, out_dir, /*hugging_face=*/true);
-        nlohmann::ordered_json config = io::hf_config_to_json(cfg);
+        nlohmann::ordered_json config = io::hf_config_to_json(hf_cfg);
         config["torch_dtype"] = "float16";
         // Not a quantization_config (loaders would look for a kernel): a note of where the weights came from.
         config["scalebits"] = {{"dequantized_from", "scalebits"},

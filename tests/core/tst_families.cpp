@@ -28,6 +28,7 @@
 #include "core/export/export_parts.h"
 #include "core/io/gguf.h"
 #include "core/io/gguf_llama.h"
+#include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_writer.h"
 #include "core/model/checkpoint.h"
@@ -254,6 +255,51 @@ private Q_SLOTS:
         }
         QVERIFY(written->encode("<|im_start|>user\n12345 héllo<|im_end|>", false) ==
                 original->encode("<|im_start|>user\n12345 héllo<|im_end|>", false));
+    }
+
+    // A GGUF states Llama 3 RoPE scaling as per-dimension divisors (rope_freqs), which transformers
+    // has no rope_type for; the hf export states llama3 parameters that give the same frequencies.
+    // Llama 3.1's own parameters come back exactly from the divisors they make (several dimensions on
+    // the ramp); the llama3 fixture's GGUF (none on the ramp) gets parameters with its HF folder's
+    // frequencies; a linear scaling stated as divisors (no dimension kept) is still one.
+    void llama3ScalingIsRecoveredFromGgufFactors() {
+        model::ModelConfig llama31;
+        llama31.head_dim = 128;
+        llama31.rope_theta = 500000.0;
+        llama31.rope_scaling = {model::RopeScaling::Type::Llama3, 8.0, 1.0, 4.0, 8192, {}};
+        model::ModelConfig plain = llama31;
+        plain.rope_scaling = {};
+        model::ModelConfig as_factors = llama31;
+        as_factors.rope_scaling = {model::RopeScaling::Type::FreqFactors, 1.0, 1.0, 4.0, 0, {}};
+        const auto scaled = model::rope_inverse_frequencies(llama31), unscaled = model::rope_inverse_frequencies(plain);
+        for (std::size_t i = 0; i < scaled.size(); ++i)
+            as_factors.rope_scaling.freq_factors.push_back(static_cast<float>(unscaled[i] / scaled[i]));
+        const auto back = model::llama3_scaling_of_factors(as_factors);
+        QVERIFY(back.has_value());
+        QCOMPARE(back->factor, 8.0);
+        QCOMPARE(back->high_freq_factor, 4.0);
+        QCOMPARE(back->original_max_position_embeddings, std::int64_t{8192});
+
+        const model::Checkpoint gguf = model::load_checkpoint(model_path("llama3", true));
+        const model::Checkpoint hf = model::load_checkpoint(model_path("llama3", false));
+        QVERIFY(gguf.config.rope_scaling.type == model::RopeScaling::Type::FreqFactors);
+        const auto stated = model::llama3_scaling_of_factors(gguf.config);
+        QVERIFY(stated.has_value());
+        model::ModelConfig restated = gguf.config;
+        restated.rope_scaling = *stated;
+        const auto got = model::rope_inverse_frequencies(restated), want = model::rope_inverse_frequencies(hf.config);
+        QCOMPARE(got.size(), want.size());
+        for (std::size_t i = 0; i < got.size(); ++i) QVERIFY(std::abs(got[i] / want[i] - 1) < 1e-6);
+        const auto j = io::hf_config_to_json(restated);
+        QCOMPARE(j.at("rope_scaling").at("rope_type").get<std::string>(), std::string("llama3"));
+
+        model::ModelConfig linear = plain;
+        linear.rope_scaling = {model::RopeScaling::Type::FreqFactors, 1.0, 1.0, 4.0, 0,
+                               std::vector<float>(static_cast<std::size_t>(plain.head_dim / 2), 4.0f)};
+        QVERIFY(model::llama3_scaling_of_factors(linear).has_value());
+        linear.rope_scaling.freq_factors[3] = 2.5f;  // not monotone: no llama3 form
+        QVERIFY(!model::llama3_scaling_of_factors(linear).has_value());
+        QVERIFY(!model::llama3_scaling_of_factors(llama31).has_value());  // already llama3
     }
 
     void perplexityEqualsTransformers_data() { add_rows(); }
