@@ -166,12 +166,10 @@ torch::Tensor MatrixQuantizer::stored_hessian(const Target& t) const {
 quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const {
     torch::NoGradGuard no_grad;
     if (quantizer_ == Quantizer::GptqSequential && !is_vocab_kind(a_.matrices.at(index).kind)) {
-        quant::QuantizedMatrix q = sequential_.at(index);  // shares the kept tensors (never written)
+        const quant::QuantizedMatrix& q = sequential_.at(index);
         if (!q.codes.defined() || first != 0 || q.rows != w.size(0) || q.cols != w.size(1))
             throw std::logic_error(a_.matrices[index].name + ": the sequential pass has no result of this shape");
-        q.codes = q.codes.to(w.device()), q.scales = q.scales.to(w.device());
-        q.zeros = q.zeros.to(w.device()), q.widths = q.widths.to(w.device());
-        return q;
+        return q.to(w.device());  // shares the kept tensors on the CPU (never written)
     }
     const Target t = target(index, first, w.size(0), w.device());
     if (is_vocab_kind(t.matrix.kind)) {

@@ -134,11 +134,10 @@ void MatrixQuantizer::run_sequential(const model::Checkpoint& ckpt, torch::Devic
             const std::size_t index = by_layer_[static_cast<std::size_t>(l)][static_cast<std::size_t>(k)];
             torch::Tensor& w = layer.linear(kind).weight;
             const Target t = target(index, 0, w.size(0), device);
-            quant::QuantizedMatrix q =
+            const quant::QuantizedMatrix q =
                 quant::quantize_gptq(w, hessian[static_cast<std::size_t>(calib::input_site(kind))], t.spec, t.grid, t.weights);
             w = q.dequantize().to(w.dtype()).view_as(w);
-            q.codes = q.codes.cpu(), q.scales = q.scales.cpu(), q.zeros = q.zeros.cpu(), q.widths = q.widths.cpu();
-            sequential_[index] = std::move(q);
+            sequential_[index] = q.to(torch::kCPU);
         }
         // The next layer's input comes out of this one, quantized.
         for (std::int64_t s = 0; s < n; s += batch) {

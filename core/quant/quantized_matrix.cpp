@@ -7,6 +7,13 @@
 
 namespace scalebits::quant {
 
+QuantizedMatrix QuantizedMatrix::to(const at::Device& device) const {
+    QuantizedMatrix out = *this;
+    for (at::Tensor* t : {&out.codes, &out.scales, &out.zeros, &out.widths, &out.kept})
+        if (t->defined()) *t = t->to(device);
+    return out;
+}
+
 at::Tensor QuantizedMatrix::dequantize() const {
     const std::int64_t groups = spec.groups_per_row(cols);
     const std::int64_t padded = groups * spec.group;

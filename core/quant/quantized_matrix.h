@@ -29,6 +29,8 @@ struct QuantizedMatrix {
 
     // float32 [N, K] on the codes' device.
     at::Tensor dequantize() const;
+    // The same matrix with its tensors on `device` (shared, not copied, where they already are).
+    QuantizedMatrix to(const at::Device& device) const;
 };
 
 // A width grid with every tile at `bits`.
