@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
-#include <type_traits>
 
 #include "core/base/tensor_names.h"
+#include "core/runtime/attention.h"
 #include "core/util/error.h"
 
 namespace scalebits::runtime {
@@ -28,54 +27,6 @@ void rms_norm(const float* x, const float* w, std::int64_t n, double eps, float*
 }
 
 std::vector<float> floats_of(const io::HostTensor& t) { return t.to_float(); }
-
-// q . k over a head: eight partial sums, which the compiler keeps in vector registers (one chain of
-// scalar adds, in order, cannot be vectorized without reassociating, and was a tenth of a decode).
-inline float head_dot(const float* q, const float* k, std::int64_t n) {
-    float part[8] = {};
-    std::int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) part[l] += q[i + l] * k[i + l];
-    float d = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
-    for (; i < n; ++i) d += q[i] * k[i];
-    return d;
-}
-
-// One query head against cached keys and values j in [lo, pos]: softmax(q . k_j * scale) weighted sum
-// of v_j into out (hd values); s holds the scores. Built twice, for AVX2 and for any x86-64 (core is
-// compiled for the baseline): with 8-wide vectors the dot products and the weighted sum, which read
-// the whole cache of the layer every step, take about half the time (a fifth of a 600-step decode
-// was here).
-__attribute__((target_clones("avx2", "default"))) void attend(const float* q, const float* kc, const float* vc,
-                                                              std::int64_t lo, std::int64_t pos, std::int64_t hd,
-                                                              float scale, float* s, float* out) {
-    float mx = -std::numeric_limits<float>::infinity();
-    for (std::int64_t j = lo; j <= pos; ++j) {
-        s[j] = head_dot(q, kc + j * hd, hd) * scale;
-        mx = std::max(mx, s[j]);
-    }
-    float sum = 0.0f;
-    for (std::int64_t j = lo; j <= pos; ++j) {
-        s[j] = std::exp(s[j] - mx);
-        sum += s[j];
-    }
-    // The weighted sum 32 columns at a time in a local block the compiler keeps in registers (summed
-    // into out directly, every step was a store and a reload of the same vectors).
-    // A full block's width is a compile-time 32, so its loop unrolls onto registers.
-    const float inv = 1.0f / sum;
-    auto block = [&](std::int64_t i0, auto w) {
-        float acc[32] = {};
-        for (std::int64_t j = lo; j <= pos; ++j) {
-            const float p = s[j] * inv;
-            const float* v = vc + j * hd + i0;
-            for (std::int64_t i = 0; i < w; ++i) acc[i] += p * v[i];
-        }
-        std::copy(acc, acc + w, out + i0);
-    };
-    std::int64_t i0 = 0;
-    for (; i0 + 32 <= hd; i0 += 32) block(i0, std::integral_constant<std::int64_t, 32>{});
-    if (i0 < hd) block(i0, hd - i0);
-}
 
 }  // namespace
 
@@ -160,9 +111,10 @@ PackedDecoder::PackedDecoder(const model::Checkpoint& ckpt, std::int64_t max_con
             cos_[static_cast<std::size_t>(p * half + i)] = std::cos(a);
             sin_[static_cast<std::size_t>(p * half + i)] = std::sin(a);
         }
-    const auto cache = static_cast<std::size_t>(c.n_layers * c.n_kv_heads * max_context * c.head_dim);
-    k_cache_.assign(cache, 0.0f);
-    v_cache_.assign(cache, 0.0f);
+    // Keys transposed, rows padded to whole score blocks (attention.h); the padding stays 0.
+    cache_stride_ = (max_context + kScoreBlock - 1) / kScoreBlock * kScoreBlock;
+    k_cache_.assign(static_cast<std::size_t>(c.n_layers * c.n_kv_heads * c.head_dim * cache_stride_), 0.0f);
+    v_cache_.assign(static_cast<std::size_t>(c.n_layers * c.n_kv_heads * max_context * c.head_dim), 0.0f);
     const auto C = static_cast<std::size_t>(kChunk);
     x_.resize(C * static_cast<std::size_t>(c.dim));
     xn_.resize(x_.size());
@@ -174,7 +126,7 @@ PackedDecoder::PackedDecoder(const model::Checkpoint& ckpt, std::int64_t max_con
     gate_.resize(C * static_cast<std::size_t>(c.hidden_dim));
     up_.resize(gate_.size());
     logits_.resize(static_cast<std::size_t>(c.vocab_size));
-    scores_.resize(static_cast<std::size_t>(kernels::cpu_threads()) * static_cast<std::size_t>(max_context));
+    scores_.resize(static_cast<std::size_t>(kernels::cpu_threads()) * static_cast<std::size_t>(cache_stride_));
 }
 
 PackedDecoder::~PackedDecoder() = default;
@@ -285,25 +237,26 @@ void PackedDecoder::attention(const Layer& l, int li, std::int64_t n) {
             float* k = k_.data() + (t * KV + h) * hd;
             if (c.qk_norm) rms_norm(k, l.k_norm.data(), hd, c.rms_norm_eps, k);
             rope(k, start + t);
+            float* kt = k_cache_.data() + (li * KV + h) * hd * cache_stride_ + start + t;
+            for (std::int64_t i = 0; i < hd; ++i) kt[i * cache_stride_] = k[i];
             const std::size_t at = static_cast<std::size_t>(((li * KV + h) * max_context_ + start + t) * hd);
-            std::memcpy(k_cache_.data() + at, k, static_cast<std::size_t>(hd) * sizeof(float));
             std::memcpy(v_cache_.data() + at, v_.data() + (t * KV + h) * hd, static_cast<std::size_t>(hd) * sizeof(float));
         }
     }
     // Query t (absolute start + t) sees keys j <= start + t, and with a window only those with
-    // start + t - j < window. Work items are (position, head) pairs spread over the pool's threads.
+    // start + t - j < window. Work items are (position, head) pairs, a contiguous range per thread
+    // (heads sharing a KV head are neighbours, so their keys stay in cache).
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const std::int64_t items = n * H;
     const int parts = static_cast<int>(std::min<std::int64_t>(items, kernels::cpu_threads()));
     kernels::parallel_for(parts, [&](int part) {
-        float* s = scores_.data() + static_cast<std::size_t>(part) * static_cast<std::size_t>(max_context_);
-        for (std::int64_t it = part; it < items; it += parts) {
+        float* s = scores_.data() + static_cast<std::size_t>(part) * static_cast<std::size_t>(cache_stride_);
+        for (std::int64_t it = items * part / parts; it < items * (part + 1) / parts; ++it) {
             const std::int64_t t = it / H, h = it % H, kvh = h / rep, pos = start + t;
             const std::int64_t lo = c.sliding_window > 0 ? std::max<std::int64_t>(0, pos - c.sliding_window + 1) : 0;
-            const float* q = q_.data() + (t * H + h) * hd;
-            const float* kc = k_cache_.data() + (li * KV + kvh) * max_context_ * hd;
-            const float* vc = v_cache_.data() + (li * KV + kvh) * max_context_ * hd;
-            attend(q, kc, vc, lo, pos, hd, scale, s, att_.data() + (t * H + h) * hd);
+            const HeadCache cache{k_cache_.data() + (li * KV + kvh) * hd * cache_stride_,
+                                  v_cache_.data() + (li * KV + kvh) * max_context_ * hd, cache_stride_, hd};
+            attend(q_.data() + (t * H + h) * hd, cache, lo, pos, scale, s, att_.data() + (t * H + h) * hd);
         }
     });
 }

@@ -62,7 +62,9 @@ private:
     const kernels::PackedMatrixView* lm_head_packed_ = nullptr;
     std::vector<std::uint16_t> lm_head_copy_; // when the file's lm_head is not fp16
     std::vector<float> cos_, sin_;            // [position][head_dim / 2]
-    std::vector<float> k_cache_, v_cache_;    // [layer][kv head][position][head_dim]
+    std::int64_t cache_stride_ = 0;           // max_context rounded up to whole score blocks
+    std::vector<float> k_cache_;              // [layer][kv head][head_dim][cache_stride_]: keys transposed
+    std::vector<float> v_cache_;              // [layer][kv head][position][head_dim]
     // Per-chunk buffers.
     std::vector<float> x_, xn_, q_, k_, v_, att_, proj_, gate_, up_, logits_, scores_;
     std::uint64_t bytes_per_token_ = 0;

@@ -2,7 +2,8 @@
 // the same packed matrices through the same kernels (its reference): the same greedy tokens for 64
 // steps, logits within a small tolerance (prompt chunks and single steps, past Mistral's window),
 // the same perplexity; on stories260K, SmolLM2 and every family fixture, exported with mixed widths
-// 2..8. Also the sampler: a seed gives one text, top-k 1 is greedy.
+// 2..8. Also the engine's attention against its scalar form, and the sampler: a seed gives one text,
+// top-k 1 is greedy.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -16,6 +17,7 @@
 #include "core/eval/text.h"
 #include "core/export/export.h"
 #include "core/model/llama.h"
+#include "core/runtime/attention.h"
 #include "core/runtime/packed_decoder.h"
 #include "core/eval/packed_perplexity.h"
 #include "tst_calib_fixture.h"
@@ -171,6 +173,46 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(InputError, d.forward(five, 5));  // past the context
         const std::int32_t bad = static_cast<std::int32_t>(ck.config.vocab_size);
         QVERIFY_THROWS_EXCEPTION(InputError, d.forward(&bad, 1));
+    }
+
+    // The vectorized attention (transposed keys, blocks of positions, its own exp) against the scalar
+    // double-precision form on random caches: head sizes that are not multiples of the 32-column
+    // value blocks, windows starting inside a score block, a single position, and scores spread wide
+    // enough that most weights underflow next to the largest.
+    void attentionMatchesTheScalarForm_data() {
+        QTest::addColumn<int>("hd");
+        QTest::addColumn<int>("lo");
+        QTest::addColumn<int>("pos");
+        QTest::addColumn<float>("spread");
+        QTest::newRow("64, from 0") << 64 << 0 << 100 << 1.0f;
+        QTest::newRow("80, window inside a block") << 80 << 37 << 130 << 1.0f;
+        QTest::newRow("24, one position") << 24 << 0 << 0 << 1.0f;
+        QTest::newRow("128, one block") << 128 << 5 << 31 << 1.0f;
+        QTest::newRow("48, peaked scores") << 48 << 0 << 200 << 30.0f;
+        QTest::newRow("72, last position of a block") << 72 << 31 << 63 << 3.0f;
+    }
+    void attentionMatchesTheScalarForm() {
+        QFETCH(int, hd);
+        QFETCH(int, lo);
+        QFETCH(int, pos);
+        QFETCH(float, spread);
+        const std::int64_t stride = (pos + 1 + runtime::kScoreBlock - 1) / runtime::kScoreBlock * runtime::kScoreBlock;
+        std::mt19937 rng(static_cast<unsigned>(hd * 1000 + pos));
+        std::normal_distribution<float> nd;
+        std::vector<float> q(static_cast<std::size_t>(hd)), kt(static_cast<std::size_t>(hd * stride)),
+            v(static_cast<std::size_t>(hd * (pos + 1)));
+        for (auto& x : q) x = nd(rng) * spread;
+        for (auto& x : kt) x = nd(rng);
+        for (auto& x : v) x = nd(rng);
+        const runtime::HeadCache cache{kt.data(), v.data(), stride, hd};
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> s(static_cast<std::size_t>(stride)), got(static_cast<std::size_t>(hd)), want(got.size());
+        runtime::attend(q.data(), cache, lo, pos, scale, s.data(), got.data());
+        runtime::attend_reference(q.data(), cache, lo, pos, scale, want.data());
+        double worst = 0.0;
+        for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want[i]));
+        // Outputs are weighted means of N(0, 1) values; float sums over a few hundred terms.
+        QVERIFY2(worst < 2e-5, qPrintable(QString::number(worst)));
     }
 
     void samplerIsSeededAndTopOneIsGreedy() {
