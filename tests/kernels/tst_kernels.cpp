@@ -1,7 +1,12 @@
 // Kernel tests: the packed format (sizes, round trip, validation) and the optimized CPU GEMM
 // against the CPU reference for every width, mixed widths, awkward shapes and edge tiles, and
-// batch 1..16. CUDA is compared too when a device is present.
+// batch 1..16. CUDA is compared too when a device is present. And the thread pool under them:
+// every part of every job runs once, back to back and after the workers have gone to sleep.
 #include <QtTest>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "scalebits/kernels.h"
 
@@ -272,6 +277,32 @@ private slots:
                 QVERIFY2(std::fabs(got[i] - ref[i]) <= cuda_tolerance(p, i % grid.rows),
                          qPrintable(QStringLiteral("batch %1 index %2: %3 vs %4").arg(batch).arg(i).arg(got[i]).arg(ref[i])));
         }
+    }
+
+    // Jobs back to back (workers spinning), and after pauses longer than the pool's 50 us spin
+    // (workers and the caller blocking): each part of each job runs exactly once, before the call
+    // returns, whichever thread takes it; a part's exception reaches the caller and the pool goes
+    // on; a nested call runs inline.
+    void threadPoolRunsEveryPartOnce() {
+        std::vector<std::atomic<int>> hits(64);
+        for (int job = 0; job < 200000; ++job) {
+            const int parts = 1 + job % 7;
+            for (int p = 0; p < parts; ++p) hits[static_cast<std::size_t>(p)] = 0;
+            parallel_for(parts, [&](int p) {
+                if (job % 10000 == 9999) std::this_thread::sleep_for(std::chrono::microseconds(200));
+                hits[static_cast<std::size_t>(p)].fetch_add(1);
+            });
+            for (int p = 0; p < parts; ++p)
+                if (hits[static_cast<std::size_t>(p)].load() != 1)
+                    QFAIL(qPrintable(QStringLiteral("job %1 part %2 ran %3 times").arg(job).arg(p).arg(hits[static_cast<std::size_t>(p)].load())));
+            if (job % 5000 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        }
+        QVERIFY_THROWS_EXCEPTION(std::runtime_error, parallel_for(4, [](int p) {
+            if (p == 2) throw std::runtime_error("part 2");
+        }));
+        std::atomic<int> inner{0};
+        parallel_for(2, [&](int) { parallel_for(3, [&](int) { inner.fetch_add(1); }); });
+        QCOMPARE(inner.load(), 6);
     }
 
     void invalidInputIsRejected() {
