@@ -281,6 +281,26 @@ private slots:
                                                                        analysis::Quantizer::GptqSequential, true));
     }
 
+    // Cancelling during the sequential pass (the token set while layer 2 of 5 starts) stops it there
+    // with CancelledError: no layer after it is reported, nothing is handed out.
+    void sequentialGptqStopsOnCancel() {
+        const auto alloc = analysis::allocate(analysis_, AllocMethod::ScaleBits, Budget::bits_per_weight(4.5));
+        CancelToken token;
+        double last = -1;
+        Progress progress;
+        progress.token = &token;
+        progress.report = [&](double done, double, const std::string& stage) {
+            if (stage != "sequential GPTQ") return;
+            last = done;
+            if (done == 2) token.cancel();
+        };
+        QVERIFY_THROWS_EXCEPTION(CancelledError,
+                                 analysis::MatrixQuantizer(analysis_, alloc.widths, analysis::Quantizer::GptqSequential, true,
+                                                           analysis::WidthGranularity::Tile, &stories_checkpoint(),
+                                                           torch::kCPU, progress));
+        QCOMPARE(last, 2.0);
+    }
+
     void refinementKeepsTheBudgetAndReportsEveryRound() {
         const Budget budget = Budget::bits_per_weight(4.2);
         const auto start = analysis::allocate(analysis_, AllocMethod::ScaleBits, budget);
