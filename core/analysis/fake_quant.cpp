@@ -163,6 +163,14 @@ torch::Tensor MatrixQuantizer::stored_hessian(const Target& t) const {
     return h;
 }
 
+quant::QuantizedMatrix MatrixQuantizer::quantize_vocab_rows(std::size_t index, const io::HostTensor& source,
+                                                           std::int64_t first, std::int64_t count) const {
+    torch::Tensor w = torch::empty({count, a_.matrices.at(index).cols()}, torch::kFloat);
+    source.rows_to_float(first, count, w.data_ptr<float>());
+    if (reordered_ && !a_.permutations.hidden.empty()) w = w.index_select(1, torch::tensor(a_.permutations.hidden, torch::kLong));
+    return quantize_rows(index, first, w);
+}
+
 quant::QuantizedMatrix MatrixQuantizer::quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const {
     torch::NoGradGuard no_grad;
     if (quantizer_ == Quantizer::GptqSequential && !is_vocab_kind(a_.matrices.at(index).kind)) {

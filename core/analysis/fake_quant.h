@@ -81,6 +81,10 @@ public:
     // height): RTN works row by row, so a matrix of 128K tokens is quantized a chunk at a time with
     // the result the whole matrix would give.
     quant::QuantizedMatrix quantize_rows(std::size_t index, std::int64_t first, const torch::Tensor& w) const;
+    // The same for rows [first, first + count) read from `source`, the checkpoint's tensor of that
+    // matrix (original column order): read, put in the widths' column order, quantized.
+    quant::QuantizedMatrix quantize_vocab_rows(std::size_t index, const io::HostTensor& source, std::int64_t first,
+                                               std::int64_t count) const;
     // The analysis' indices of layer `layer`'s seven matrices, in LinearKind order.
     const std::array<std::size_t, model::kLinearKinds>& layer_matrices(int layer) const;
     // Replaces every matrix of `layer` (decoder layer `index`, in the widths' layout) by its

@@ -30,9 +30,9 @@ model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const Matr
     torch::NoGradGuard no_grad;
     model::Checkpoint out = ckpt;
     const Analysis& a = mq.analysis();
-    const torch::Tensor hidden =
-        reordered && !a.permutations.hidden.empty() ? torch::tensor(a.permutations.hidden, torch::kLong) : torch::Tensor();
-    const torch::Tensor inverse = hidden.defined() ? torch::argsort(hidden) : torch::Tensor();
+    const torch::Tensor inverse = reordered && !a.permutations.hidden.empty()
+                                      ? torch::argsort(torch::tensor(a.permutations.hidden, torch::kLong))
+                                      : torch::Tensor();
     for (int kind : {kEmbeddingKind, kLmHeadKind}) {
         const std::ptrdiff_t index = mq.vocab_matrix(kind);
         if (index < 0) continue;
@@ -43,12 +43,9 @@ model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const Matr
         for (std::int64_t first = 0; first < m.rows(); first += chunk) {
             progress.check();
             const std::int64_t rows = std::min(chunk, m.rows() - first);
-            torch::Tensor w = torch::from_blob(values.data() + first * m.cols(), {rows, m.cols()}, torch::kFloat);
-            src.rows_to_float(first, rows, w.data_ptr<float>());
-            const torch::Tensor q =
-                mq.quantize_rows(static_cast<std::size_t>(index), first, hidden.defined() ? w.index_select(1, hidden) : w)
-                    .dequantize();
-            w.copy_(inverse.defined() ? q.index_select(1, inverse) : q);
+            const torch::Tensor q = mq.quantize_vocab_rows(static_cast<std::size_t>(index), src, first, rows).dequantize();
+            torch::from_blob(values.data() + first * m.cols(), {rows, m.cols()}, torch::kFloat)
+                .copy_(inverse.defined() ? q.index_select(1, inverse) : q);
         }
         src.release_pages();
         out.tensors.insert_or_assign(m.name, io::HostTensor::from_floats(m.name, {m.rows(), m.cols()}, std::move(values)));

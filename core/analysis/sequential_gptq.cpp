@@ -77,16 +77,11 @@ void MatrixQuantizer::run_sequential(const model::Checkpoint& ckpt, torch::Devic
         if (!ids.empty() && (ids.front() < 0 || ids.back() >= m.rows()))
             throw InputError(ckpt.path, "the calibration text has a token outside the embedding's rows");
         torch::Tensor rows = torch::empty({static_cast<std::int64_t>(ids.size()), m.cols()}, torch::kFloat);
-        std::vector<float> chunk;
         for (std::size_t i = 0; i < ids.size();) {
             progress.check();
             const std::int64_t first = ids[i] / span * span;
             const std::int64_t count = std::min(span, m.rows() - first);
-            chunk.resize(static_cast<std::size_t>(count * m.cols()));
-            src.rows_to_float(first, count, chunk.data());
-            torch::Tensor w = torch::from_blob(chunk.data(), {count, m.cols()}, torch::kFloat);
-            if (hidden.defined()) w = w.index_select(1, hidden);
-            const torch::Tensor q = quantize_rows(static_cast<std::size_t>(embedding), first, w).dequantize();
+            const torch::Tensor q = quantize_vocab_rows(static_cast<std::size_t>(embedding), src, first, count).dequantize();
             for (; i < ids.size() && ids[i] < first + count; ++i) rows[static_cast<std::int64_t>(i)].copy_(q[ids[i] - first]);
         }
         src.release_pages();

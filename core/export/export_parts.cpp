@@ -91,15 +91,11 @@ void write_model_ends(const model::Checkpoint& ckpt, const analysis::MatrixQuant
         const analysis::MatrixAnalysis& m = mq.analysis().matrices[static_cast<std::size_t>(index)];
         const io::HostTensor& src = ckpt.tensor(m.name);
         const std::int64_t chunk = analysis::vocab_chunk_rows(m.cols(), m.tile_rows());
-        torch::Tensor buf = torch::empty({chunk, m.cols()}, torch::kFloat);
         for (std::int64_t first = 0; first < m.rows(); first += chunk) {
             progress.check();
             const std::int64_t rows = std::min(chunk, m.rows() - first);
-            torch::Tensor w = buf.narrow(0, 0, rows);
-            src.rows_to_float(first, rows, w.data_ptr<float>());
-            if (hidden.defined()) w = w.index_select(1, hidden);
             write_vocab(m, analysis::vocab_chunk_record(m, rows), first,
-                        mq.quantize_rows(static_cast<std::size_t>(index), first, w));
+                        mq.quantize_vocab_rows(static_cast<std::size_t>(index), src, first, rows));
         }
         src.release_pages();
     }
