@@ -92,6 +92,7 @@ public:
     void fake_quantize_layer(model::DecoderLayer& layer, int index, const Progress& progress = {}) const;
     const Analysis& analysis() const { return a_; }
     Quantizer quantizer() const { return quantizer_; }
+    bool reordered() const { return reordered_; }
 
 private:
     // The layout, widths and clip-search weights of rows [first, first + rows) of matrix `index`.

@@ -25,12 +25,12 @@ eval::StreamedModel quantized_layers(const model::Checkpoint& ckpt, const Matrix
     return m;
 }
 
-model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const MatrixQuantizer& mq, bool reordered,
-                                       const Progress& progress) {
+model::Checkpoint with_quantized_vocab(const model::Checkpoint& ckpt, const MatrixQuantizer& mq, const Progress& progress) {
     torch::NoGradGuard no_grad;
     model::Checkpoint out = ckpt;
     const Analysis& a = mq.analysis();
-    const torch::Tensor inverse = reordered && !a.permutations.hidden.empty()
+    // The quantizer's own layout: the rows come back in its column order (quantize_vocab_rows).
+    const torch::Tensor inverse = mq.reordered() && !a.permutations.hidden.empty()
                                       ? torch::argsort(torch::tensor(a.permutations.hidden, torch::kLong))
                                       : torch::Tensor();
     for (int kind : {kEmbeddingKind, kLmHeadKind}) {

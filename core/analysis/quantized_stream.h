@@ -19,6 +19,6 @@ eval::StreamedModel quantized_layers(const model::Checkpoint& checkpoint, const 
 // (in their layout, then put back in the checkpoint's), held in fp32: the ends a whole-file
 // allocation is evaluated with (StreamedModel::ends). Quantized a chunk of tile rows at a time.
 model::Checkpoint with_quantized_vocab(const model::Checkpoint& checkpoint, const MatrixQuantizer& quantizer,
-                                       bool reordered, const Progress& progress = {});
+                                       const Progress& progress = {});
 
 }  // namespace scalebits::analysis

@@ -28,7 +28,7 @@ eval::QualityResult evaluate_allocation(const model::Checkpoint& ckpt, const Ana
     // whole-file allocation, the embedding and lm_head.
     const auto t0 = std::chrono::steady_clock::now();
     const MatrixQuantizer mq(a, alloc.widths, quantizer, alloc.reordered, alloc.granularity, &ckpt, reference.device(), progress);
-    const model::Checkpoint ends = mq.covers_vocab() ? with_quantized_vocab(ckpt, mq, alloc.reordered, progress) : model::Checkpoint{};
+    const model::Checkpoint ends = mq.covers_vocab() ? with_quantized_vocab(ckpt, mq, progress) : model::Checkpoint{};
     const double before = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double layers = 0;
     eval::StreamedModel m = quantized_layers(ckpt, mq, alloc.reordered, reference.device(), &layers);
