@@ -24,8 +24,8 @@ std::shared_ptr<const Tokenizer> make_gguf_tokenizer(const GgufVocab& vocab, con
                 spec.special_ids.push_back(static_cast<std::int32_t>(i));
         }
         GgufPreTokenizer pre = make_gguf_pretokenizer(vocab.pre, source);
-        spec.ignore_merges = pre.ignore_merges;
-        spec.nfc = pre.nfc;
+        spec.ignore_merges = pre.spec.ignore_merges;
+        spec.nfc = pre.spec.nfc;
         spec.pre = std::move(pre.pre);
         spec.bos_id = vocab.bos_id;
         spec.eos_id = vocab.eos_id;

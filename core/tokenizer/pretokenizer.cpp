@@ -106,14 +106,12 @@ GgufPreSpec gguf_pre_spec(const std::string& pre_name) {
 }
 
 GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source) {
-    const GgufPreSpec spec = gguf_pre_spec(pre_name);
-    if (!spec.known)
+    GgufPreTokenizer result;
+    result.spec = gguf_pre_spec(pre_name);
+    if (!result.spec.known)
         std::cerr << "warning: " << source << ": unknown tokenizer pre-tokenizer \"" << pre_name
                   << "\", using GPT-2's; token ids may differ from the reference tokenizer\n";
-    GgufPreTokenizer result;
-    for (const char* pattern : spec.splits) result.pre.add_split(pattern, source);
-    result.ignore_merges = spec.ignore_merges;
-    result.nfc = spec.nfc;
+    for (const char* pattern : result.spec.splits) result.pre.add_split(pattern, source);
     return result;
 }
 

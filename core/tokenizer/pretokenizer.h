@@ -58,10 +58,10 @@ private:
     std::vector<RegexSplitter> steps_;
 };
 
-// The pre-tokenizer llama.cpp names by tokenizer.ggml.pre ("smollm", "llama3", "default", ...).
-// Unknown names fall back to GPT-2's pattern with a warning on stderr. ignore_merges is set for
-// vocabularies trained with Hugging Face's ignore_merges (Llama-3): whole words in the vocab are
-// taken as they are.
+// The pre-tokenizer llama.cpp names by tokenizer.ggml.pre ("smollm", "llama3", "default", ...), as
+// the split patterns and switches it stands for. Unknown names get GPT-2's pattern. ignore_merges is
+// set for vocabularies trained with Hugging Face's ignore_merges (Llama-3): whole words in the vocab
+// are taken as they are.
 struct GgufPreSpec {
     std::vector<const char*> splits;  // patterns, applied in order (each an Isolated split)
     bool ignore_merges = false;
@@ -70,10 +70,10 @@ struct GgufPreSpec {
 };
 GgufPreSpec gguf_pre_spec(const std::string& pre_name);
 
+// The spec's splits built (an unknown name is warned about on stderr, naming `source`).
 struct GgufPreTokenizer {
     PreTokenizer pre;
-    bool ignore_merges = false;
-    bool nfc = false;
+    GgufPreSpec spec;
 };
 GgufPreTokenizer make_gguf_pretokenizer(const std::string& pre_name, const std::string& source);
 
