@@ -23,6 +23,24 @@
 using namespace scalebits;
 using namespace scalebits::testing;
 
+namespace {
+
+// The share of decoder layer `layer`'s codes (all seven matrices of `model`, in the quantizers'
+// layout) that two quantizers of one analysis give alike.
+double code_agreement(const analysis::MatrixQuantizer& a, const analysis::MatrixQuantizer& b, const model::LlamaModel& model,
+                      int layer) {
+    double same = 0, all = 0;
+    for (int k = 0; k < model::kLinearKinds; ++k) {
+        const std::size_t i = a.layer_matrices(layer)[static_cast<std::size_t>(k)];
+        const auto& w = model.layers()[static_cast<std::size_t>(layer)].linear(static_cast<model::LinearKind>(k)).weight;
+        same += a.quantize(i, w).codes.eq(b.quantize(i, w).codes).sum().item<double>();
+        all += static_cast<double>(w.numel());
+    }
+    return same / all;
+}
+
+}  // namespace
+
 class TestAllocation : public QObject {
     Q_OBJECT
 
@@ -197,18 +215,8 @@ private slots:
         const analysis::MatrixQuantizer plain(analysis_, alloc.widths, analysis::Quantizer::Gptq, alloc.reordered);
         const analysis::MatrixQuantizer seq(analysis_, alloc.widths, analysis::Quantizer::GptqSequential, alloc.reordered,
                                             analysis::WidthGranularity::Tile, &stories_checkpoint());
-        auto agreement = [&](int layer) {
-            double same = 0, all = 0;
-            for (int k = 0; k < model::kLinearKinds; ++k) {
-                const std::size_t i = plain.layer_matrices(layer)[static_cast<std::size_t>(k)];
-                const auto& w = fp.layers()[static_cast<std::size_t>(layer)].linear(static_cast<model::LinearKind>(k)).weight;
-                const auto a = plain.quantize(i, w), b = seq.quantize(i, w);
-                same += a.codes.eq(b.codes).sum().item<double>();
-                all += static_cast<double>(a.codes.numel());
-            }
-            return same / all;
-        };
-        const double first = agreement(0), last = agreement(static_cast<int>(fp.layers().size()) - 1);
+        const double first = code_agreement(plain, seq, fp, 0);
+        const double last = code_agreement(plain, seq, fp, static_cast<int>(fp.layers().size()) - 1);
         qInfo("codes equal to plain GPTQ's: layer 0 %.4f, last layer %.4f", first, last);
         QVERIFY2(first > 0.995, qPrintable(QString::number(first)));
         QVERIFY2(last < 0.99, qPrintable(QString::number(last)));
@@ -251,16 +259,7 @@ private slots:
                                             analysis::WidthGranularity::Tile, &stories_checkpoint());
         QCOMPARE(seq.covers_vocab(), whole_file);
         double worst = 1;
-        for (int l = 0; l < static_cast<int>(fp.layers().size()); ++l) {
-            double same = 0, all = 0;
-            for (int k = 0; k < model::kLinearKinds; ++k) {
-                const std::size_t i = plain.layer_matrices(l)[static_cast<std::size_t>(k)];
-                const auto& w = fp.layers()[static_cast<std::size_t>(l)].linear(static_cast<model::LinearKind>(k)).weight;
-                same += plain.quantize(i, w).codes.eq(seq.quantize(i, w).codes).sum().item<double>();
-                all += static_cast<double>(w.numel());
-            }
-            worst = std::min(worst, same / all);
-        }
+        for (int l = 0; l < static_cast<int>(fp.layers().size()); ++l) worst = std::min(worst, code_agreement(plain, seq, fp, l));
         qInfo("codes equal to plain GPTQ's at 8 bits: %.4f in the worst layer", worst);
         QVERIFY2(worst > 0.9, qPrintable(QString::number(worst)));  // 0.97 here; 0.71 with a stream never advanced
     }

@@ -284,9 +284,10 @@ private slots:
     // returns, whichever thread takes it; a part's exception reaches the caller and the pool goes
     // on; a nested call runs inline.
     void threadPoolRunsEveryPartOnce() {
-        std::vector<std::atomic<int>> hits(64);
+        constexpr int kMostParts = 7;
+        std::vector<std::atomic<int>> hits(kMostParts);
         for (int job = 0; job < 200000; ++job) {
-            const int parts = 1 + job % 7;
+            const int parts = 1 + job % kMostParts;
             for (int p = 0; p < parts; ++p) hits[static_cast<std::size_t>(p)] = 0;
             parallel_for(parts, [&](int p) {
                 if (job % 10000 == 9999) std::this_thread::sleep_for(std::chrono::microseconds(200));
