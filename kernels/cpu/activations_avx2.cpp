@@ -115,4 +115,23 @@ void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out) 
     }
 }
 
+void byte_tail_activations(const float* x, std::size_t n, float* scale_out, std::int8_t* out) {
+    const ChunkRounding r = chunk_rounding(x, n, 16383.0f);
+    *scale_out = r.scale;
+    if (!r.finite) {
+        std::memset(out, 0, 2 * n);
+        return;
+    }
+    const __m256 inv = _mm256_set1_ps(r.inv), levels = _mm256_set1_ps(16383.0f);
+    // At most 64 columns once per call: split as in byte_chunk_activations, stored lane by lane.
+    for (std::size_t i = 0; i < n; i += 8) {
+        alignas(32) std::int32_t v[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(v), round8(x + i, inv, levels));
+        for (std::size_t l = 0; l < 8; ++l) {
+            out[i + l] = static_cast<std::int8_t>(v[l] >> 7);  // floor(x / 128): arithmetic shift
+            out[n + i + l] = static_cast<std::int8_t>(v[l] & 127);
+        }
+    }
+}
+
 }  // namespace scalebits::kernels::cpu

@@ -49,4 +49,13 @@ bool cpu_has_avx512_vnni_set() {
 #endif
 }
 
+bool cpu_has_avx512_vbmi() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool ok = __builtin_cpu_supports("avx512vbmi");
+    return ok;
+#else
+    return false;
+#endif
+}
+
 }  // namespace scalebits::kernels::cpu

@@ -6,7 +6,7 @@
 
 namespace scalebits::kernels::cpu {
 
-// SCALEBITS_CPU_PATH=generic|avx2|avx2-bytes|avx512 caps the path (to test narrower kernels on a
+// SCALEBITS_CPU_PATH=generic|avx2|avx2-bytes|avx512|avx512vnni caps the path (to test narrower kernels on a
 // wider CPU); empty when unset.
 const std::string& cpu_path_cap();
 
@@ -14,5 +14,7 @@ bool cpu_has_avx2_fma();
 bool cpu_has_f16c();
 // AVX-512 F, VL, BW and VNNI together: what gemm_avx512vl.cpp and gemm_vnni.cpp are built for.
 bool cpu_has_avx512_vnni_set();
+// AVX-512 VBMI (vpermb, vpmultishiftqb), which tail_vbmi.cpp is built for on top of that set.
+bool cpu_has_avx512_vbmi();
 
 }  // namespace scalebits::kernels::cpu

@@ -46,7 +46,10 @@ struct TileArgs {
     // prepared no int16 tail. Set for every tile of a call that has one: only the tiles whose tail
     // int16_tail_fits have their slot filled, and only those read it.
     const float* tail_xscale = nullptr;
-    std::size_t tail_xscale_stride = 0;
+    std::size_t tail_xscale_stride = 0;  // of tail_xscale and tail_x8scale
+    // The same for a tail that byte_tail_fits on the VBMI path: its 15-bit activations at x8 + 2 * the
+    // tail's first column, [xh of its n columns | xl of them] in natural order.
+    const float* tail_x8scale = nullptr;
     std::size_t col0 = 0;           // first column of the tile (to index xscale)
     int batch = 1;
     // Accumulators, 8 floats per (row, batch item): acc[(row * batch + b) * 8 + lane]. The AVX2
@@ -54,7 +57,8 @@ struct TileArgs {
     // tile row; scalar code adds to lane 0. The driver sums the 8 lanes once per output.
     float* acc = nullptr;
     // Zero-point term sum_g s_g z_g sum_{k in g} x_k, per batch item and row: zacc[b * r + row]
-    // (subtracted at the end). xsum[b * xsum_stride + gi]: activation sums of the tile's groups.
+    // (subtracted at the end; tail_vbmi subtracts its sums from it, which is the same as adding them
+    // to acc). xsum[b * xsum_stride + gi]: activation sums of the tile's groups.
     float* zacc = nullptr;
     const float* xsum = nullptr;
     std::size_t xsum_stride = 0;
@@ -154,6 +158,20 @@ void byte_chunk_activations(const float* x, float* scale_out, std::int8_t* out);
 // A tile's tail columns (n of them, see int16_tail_fits) rounded the same way as the int16 chunks,
 // in natural order (TileArgs::xq at the tail's columns, TileArgs::tail_xscale).
 void int16_tail_activations(const float* x, std::size_t n, float* scale_out, std::int16_t* out);
+
+// A tile's tail columns (n of them, see byte_tail_fits) split into 15-bit bytes for tail_vbmi:
+// out[0, n) the xh and out[n, 2n) the xl of each column in natural order (scale max|x| / 16383).
+void byte_tail_activations(const float* x, std::size_t n, float* scale_out, std::int8_t* out);
+
+// The VBMI path (tail_vbmi.cpp, AVX-512 VNNI + VBMI): zero-point terms of any tile (edge tiles whose
+// height is not a multiple of 8 go to zero_terms_avx2), and the tail of a tile where byte_tail_fits:
+// at most 64 columns, a multiple of 8 (each row's codes start on a byte), all in one group. The tail's
+// sums are subtracted from zacc.
+void zero_terms_vbmi(const TileArgs& a);
+void tail_vbmi(const TileArgs& a);
+inline bool byte_tail_fits(std::size_t chunk_columns, std::size_t tail, std::size_t group) {
+    return tail > 0 && tail <= 64 && tail % 8 == 0 && chunk_columns / group == (chunk_columns + tail - 1) / group;
+}
 
 // Whether the AVX2 tail path takes a tile's tail as int16 integer products (tail_avx2.cpp): each row's
 // tail then starts on a byte (b * tail bits a row) and 16-column steps never straddle a group.

@@ -27,8 +27,9 @@ using cpu::cpu_path_cap;
 
 // The chunk kernels, narrowest first. SCALEBITS_CPU_PATH names the widest one a call may take
 // (tests run each kernel on a wider CPU): generic, avx2 (the int16 AVX2 kernel), avx2-bytes,
-// avx512 (the int16 kernel on AVX-512VL); unset or anything else, no cap.
-enum class Path { generic, avx2, avx2_bytes, avx512vl, avx512vnni };
+// avx512 (the int16 kernel on AVX-512VL), avx512vnni (the VNNI byte kernel without the VBMI tails
+// and zero points); unset or anything else, no cap.
+enum class Path { generic, avx2, avx2_bytes, avx512vl, avx512vnni, avx512vbmi };
 
 Path path_cap() {
     static const Path p = [] {
@@ -37,7 +38,8 @@ Path path_cap() {
                : cap == "avx2"       ? Path::avx2
                : cap == "avx2-bytes" ? Path::avx2_bytes
                : cap == "avx512"     ? Path::avx512vl
-                                     : Path::avx512vnni;
+               : cap == "avx512vnni" ? Path::avx512vnni
+                                     : Path::avx512vbmi;
     }();
     return p;
 }
@@ -74,6 +76,7 @@ struct Prepared {
     std::vector<float> xscale, x8scale;  // batch * xscale_stride each, for xq and x8
     std::size_t xscale_stride = 0;
     std::vector<float> tail_xscale;  // batch * tiles_c: the scale of each column tile's int16 tail
+    std::vector<float> tail_x8scale;  // batch * tiles_c: the same for byte tails (tail_vbmi)
     std::vector<float> xsum;  // batch * groups_per_row
 };
 
@@ -95,6 +98,7 @@ struct Forms {
     bool int16 = false;     // chunks_avx2, chunks_avx512vl (and 8-bit tiles under chunks_avx2_bytes)
     bool bytes = false;     // chunks_vnni, chunks_avx2_bytes
     bool tail_int16 = false;  // the AVX2 tail path, for tails that int16_tail_fits
+    bool tail_bytes = false;  // tail_vbmi, for tails that byte_tail_fits (they take no int16 form)
 };
 
 // Built per call, so only the forms the kernels that run will read, and the group sums for all.
@@ -109,6 +113,7 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
     if (forms.int16 || forms.tail_int16) p.xq.resize(static_cast<std::size_t>(batch) * K);
     if (forms.int16) p.xscale.resize(nscales);
     if (forms.tail_int16) p.tail_xscale.resize(static_cast<std::size_t>(batch) * grid.tiles_c());
+    if (forms.tail_bytes) p.tail_x8scale.resize(static_cast<std::size_t>(batch) * grid.tiles_c());
     if (forms.bytes) {
         p.x8.resize(static_cast<std::size_t>(batch) * 2 * K);
         p.x8scale.resize(nscales);
@@ -134,7 +139,10 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
             }
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
             const std::size_t tail = grid.tile_width(tj) % 128, c0 = k0 + 128 * nc;
-            if (forms.tail_int16 && cpu::int16_tail_fits(tail, grid.group))
+            if (forms.tail_bytes && cpu::byte_tail_fits(128 * nc, tail, grid.group))
+                cpu::byte_tail_activations(xb + c0, tail, &p.tail_x8scale[static_cast<std::size_t>(b) * grid.tiles_c() + tj],
+                                           p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
+            else if (forms.tail_int16 && cpu::int16_tail_fits(tail, grid.group))
                 cpu::int16_tail_activations(xb + c0, tail, &p.tail_xscale[static_cast<std::size_t>(b) * grid.tiles_c() + tj],
                                             p.xq.data() + static_cast<std::size_t>(b) * K + c0);
 #endif
@@ -287,7 +295,21 @@ static bool have_avx512vnni() {
     return ok;
 }
 
+static bool vbmi_here() {
+#if defined(SCALEBITS_HAVE_AVX512_KERNEL)
+    return cpu::cpu_has_avx512_vbmi();
+#else
+    return false;
+#endif
+}
+
+static bool have_avx512vbmi() {
+    static const bool ok = have_avx512vnni() && path_cap() >= Path::avx512vbmi && vbmi_here();
+    return ok;
+}
+
 std::string cpu_path() {
+    if (have_avx512vbmi()) return "avx512vbmi-bytes";
     if (have_avx512vnni()) return "avx512vnni-bytes";
     if (have_avx512vl()) return "avx512vl+vnni";
     if (have_avx2_bytes()) return "avx2-bytes";
@@ -298,6 +320,7 @@ std::string cpu_path() {
 // what an AVX2 machine takes without a cap. Either way a test under that cap repeats another one.
 bool cpu_path_cap_unavailable() {
     switch (path_cap()) {
+        case Path::avx512vnni: return !have_avx512vnni() || !vbmi_here();
         case Path::avx512vl: return !have_avx512vl();
         case Path::avx2_bytes: return !have_avx2_bytes() || !avx512_here();
         case Path::avx2: return !have_avx2();
@@ -338,6 +361,8 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
     const bool avx2 = have_avx2() && grid.group % 8 == 0 && (64 % grid.group == 0 || grid.group % 128 == 0);
     const bool byte_groups = grid.group == 64 || grid.group % 128 == 0;
     const bool vnni = have_avx512vnni() && byte_groups;
+    // Byte tails and zero points where the CPU has VBMI too (tail_vbmi.cpp).
+    const bool vbmi = vnni && have_avx512vbmi();
     // At batch 1 (cpu_gemm.h says why). On an AVX-512 machine only under the avx2-bytes cap: else it
     // takes the VNNI kernel or, capped at avx512, the int16 kernel on AVX-512VL.
     const bool avx2_bytes = !vnni && !have_avx512vl() && have_avx2_bytes() && byte_groups && batch == 1;
@@ -366,8 +391,13 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
     if (have_avx2_f16c()) {
         tail = cpu::tail_terms_avx2;
         dense_terms = cpu::dense_tile_terms_avx2;
-        for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj)
-            forms.tail_int16 = forms.tail_int16 || cpu::int16_tail_fits(grid.tile_width(tj) % 128, grid.group);
+        for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
+            const std::size_t w = grid.tile_width(tj), tail = w % 128;
+            if (vbmi && cpu::byte_tail_fits(w - tail, tail, grid.group))
+                forms.tail_bytes = true;
+            else
+                forms.tail_int16 = forms.tail_int16 || cpu::int16_tail_fits(tail, grid.group);
+        }
     }
 #endif
     const Prepared prep = prepare(grid, x, batch, forms);
@@ -414,6 +444,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 a.xscale_stride = prep.xscale_stride;
                 a.tail_xscale = prep.tail_xscale.empty() ? nullptr : prep.tail_xscale.data() + tj;
                 a.tail_xscale_stride = g.tiles_c();
+                a.tail_x8scale = prep.tail_x8scale.empty() ? nullptr : prep.tail_x8scale.data() + tj;
                 a.col0 = k0;
                 a.batch = batch;
                 a.acc = acc.data();
@@ -451,6 +482,14 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
                 }
                 // After the chunks, whose flushes already brought the scales into cache.
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
+                if (vbmi) {
+                    cpu::zero_terms_vbmi(a);
+                    if (a.geom.tail() > 0 && cpu::byte_tail_fits(128 * a.geom.nc(), a.geom.tail(), g.group))
+                        cpu::tail_vbmi(a);
+                    else
+                        tail(a, x + k0, K);
+                    continue;
+                }
                 if (have_avx2())
                     cpu::zero_terms_avx2(a);
                 else

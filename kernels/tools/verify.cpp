@@ -23,12 +23,13 @@ struct Shape {
 
 // Awkward shapes: a single row, widths not a multiple of 128 (tail columns), edge tiles in both
 // directions, groups 8..320, tiles narrower than a chunk (all tail), tiles of two chunks, groups that
-// span a chunk and the tail.
+// span a chunk and the tail, tails of 8..64 columns in one group (the VBMI tail: SmolLM2's 576, 296, 136).
 const Shape kShapes[] = {
     {1, 1000, 128, 128, 64},   {172, 64, 128, 128, 64},  {576, 1536, 128, 128, 128}, {300, 260, 128, 128, 32},
     {300, 260, 128, 128, 128}, {130, 384, 128, 128, 64}, {200, 392, 64, 64, 32},      {96, 512, 128, 256, 256},
     {64, 384, 64, 384, 96},    {33, 256, 128, 128, 8},   {129, 200, 128, 128, 16},  {50, 576, 128, 512, 128},
-    {37, 1000, 64, 256, 32},   {45, 192, 128, 192, 48},  {30, 640, 128, 320, 320},
+    {37, 1000, 64, 256, 32},   {45, 192, 128, 192, 48},  {30, 640, 128, 320, 320},  {256, 576, 128, 128, 64},
+    {40, 296, 128, 128, 128},  {24, 136, 128, 128, 64},
 };
 
 struct Stats {

@@ -142,11 +142,12 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // activations are rounded per chunk to integers, 15 bits in the byte kernels (AVX-512 VNNI; AVX2
 // for widths 2..7 at batch 1) or 16 bits (the others), an error of at most half a step: 1/32766
 // (a hair above 2^-15) or 1/65534 of the chunk's largest |x| (a chunk whose largest |x| is below
-// 2^-64 counts as zero), and q * x is summed exactly in int32; scales, zero points and tails are
-// fp32. A NaN or infinite activation makes the outputs NaN, as in the reference.
-// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512|avx2-bytes|avx2|generic caps the
-// dispatch (tests): avx512 stops below the VNNI byte kernel, avx2-bytes at the AVX2 byte kernel,
-// avx2 below it.
+// 2^-64 counts as zero), and q * x is summed exactly in int32; scales and zero points are fp32.
+// Tails (columns past the tile's last full chunk) are rounded like chunks where their columns allow
+// (15 bits with AVX-512 VBMI for at most 64 columns in one group, else 16) and fp32 otherwise. A NaN or infinite activation makes the outputs NaN, as in the reference.
+// threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512vnni|avx512|avx2-bytes|avx2|generic
+// caps the dispatch (tests): avx512vnni stops below the VBMI tails and zero points, avx512 below the
+// VNNI byte kernel, avx2-bytes at the AVX2 byte kernel, avx2 below it.
 void gemm_cpu(const PackedMatrixView& view, const float* x, int batch, float* y, int threads = 0);
 // Whether two grids split their columns alike (cols, tile width, group): then one prepared activation
 // vector serves both, which gemm_cpu_many needs.
