@@ -126,10 +126,9 @@ bool run_width_and_batch_blocks(int width, int batch, Kernel&& kernel) {
 // Portable chunk kernel and zero-point term (any machine).
 void chunks_generic(const TileArgs& a);
 // The outputs of rows [row0, r) of one tile row: y[b * N + row] = the sum of the row's 8 accumulator
-// lanes (TileArgs::acc) minus its zero-point term (zacc). Portable; tile_row_outputs_avx2 below does
-// eight rows at a time and leaves the rest to it.
-void tile_row_outputs(const float* acc, const float* zacc, std::size_t row0, std::size_t r, int batch, float* y,
-                      std::size_t N);
+// lanes (TileArgs::acc) minus its zero-point term (zacc); both are set back to 0 for the next tile
+// row. Portable; tile_row_outputs_avx2 below does eight rows at a time and leaves the rest to it.
+void tile_row_outputs(float* acc, float* zacc, std::size_t row0, std::size_t r, int batch, float* y, std::size_t N);
 void zero_terms_generic(const TileArgs& a);
 void zero_terms_avx2(const TileArgs& a);
 // AVX2+FMA chunk kernel; needs geom.g % 8 == 0 (checked by the caller).
@@ -193,6 +192,6 @@ void f16_rows_avx2(const std::uint16_t* W, std::size_t K, const float* x, int ba
                    std::size_t n1, float* y);
 std::uint64_t or_reduce_avx2(const std::uint8_t* p, std::size_t n);
 // tile_row_outputs of all r rows, eight rows at a time.
-void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, int batch, float* y, std::size_t N);
+void tile_row_outputs_avx2(float* acc, float* zacc, std::size_t r, int batch, float* y, std::size_t N);
 
 }  // namespace scalebits::kernels::cpu

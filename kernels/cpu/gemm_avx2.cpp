@@ -315,25 +315,30 @@ float sum_avx2(const float* p, std::size_t n) {
     return s;
 }
 
-void tile_row_outputs_avx2(const float* acc, const float* zacc, std::size_t r, int batch, float* y, std::size_t N) {
+void tile_row_outputs_avx2(float* acc, float* zacc, std::size_t r, int batch, float* y, std::size_t N) {
     const std::size_t stride = static_cast<std::size_t>(batch) * kAccLanes;  // between rows of one item
     const std::size_t whole = r / 8 * 8;
+    const __m256 zero = _mm256_setzero_ps();
     for (int b = 0; b < batch; ++b) {
-        const float* a = acc + static_cast<std::size_t>(b) * kAccLanes;
-        const float* z = zacc + static_cast<std::size_t>(b) * r;
+        float* a = acc + static_cast<std::size_t>(b) * kAccLanes;
+        float* z = zacc + static_cast<std::size_t>(b) * r;
         float* yb = y + static_cast<std::size_t>(b) * N;
         for (std::size_t row = 0; row < whole; row += 8) {
             // Eight rows' lanes summed at once: three rounds of pairwise adds (vhaddps twice, then
             // the two 128-bit halves) leave row k's sum in lane k.
-            const float* p = a + row * stride;
-            const __m256 h01 = _mm256_hadd_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + stride));
-            const __m256 h23 = _mm256_hadd_ps(_mm256_loadu_ps(p + 2 * stride), _mm256_loadu_ps(p + 3 * stride));
-            const __m256 h45 = _mm256_hadd_ps(_mm256_loadu_ps(p + 4 * stride), _mm256_loadu_ps(p + 5 * stride));
-            const __m256 h67 = _mm256_hadd_ps(_mm256_loadu_ps(p + 6 * stride), _mm256_loadu_ps(p + 7 * stride));
+            float* p = a + row * stride;
+            __m256 v[8];
+            for (std::size_t k = 0; k < 8; ++k) {
+                v[k] = _mm256_loadu_ps(p + k * stride);
+                _mm256_storeu_ps(p + k * stride, zero);
+            }
+            const __m256 h01 = _mm256_hadd_ps(v[0], v[1]), h23 = _mm256_hadd_ps(v[2], v[3]);
+            const __m256 h45 = _mm256_hadd_ps(v[4], v[5]), h67 = _mm256_hadd_ps(v[6], v[7]);
             // [r0 r1 r2 r3 | r0 r1 r2 r3] partial sums of the low and high halves, and for r4..r7.
             const __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
             const __m256 lo = _mm256_permute2f128_ps(q0, q1, 0x20), hi = _mm256_permute2f128_ps(q0, q1, 0x31);
             _mm256_storeu_ps(yb + row, _mm256_sub_ps(_mm256_add_ps(lo, hi), _mm256_loadu_ps(z + row)));
+            _mm256_storeu_ps(z + row, zero);
         }
     }
     tile_row_outputs(acc, zacc, whole, r, batch, y, N);
