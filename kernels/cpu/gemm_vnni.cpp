@@ -57,11 +57,12 @@ inline void load_planes(const std::uint8_t* tile, std::size_t r, std::size_t j, 
     }(std::make_integer_sequence<int, W.part_count>{});
 }
 
-// fp16 scales of up to 8 consecutive rows of one group, times the activation scale. Masked so the
-// load never reads past the rows of the tile.
+// fp16 scales of up to 8 consecutive rows of one group. Masked where fewer than 8 rows are left, so
+// the load never reads past the rows of the tile (a plain load otherwise: cheaper on AMD's Zen 4).
 inline __m256 scales8(const std::uint8_t* scales, std::size_t gi, std::size_t r, std::size_t row0, unsigned n) {
-    const __mmask8 m = static_cast<__mmask8>((1u << n) - 1u);
-    return _mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, scales + 2 * (gi * r + row0)));
+    const std::uint8_t* p = scales + 2 * (gi * r + row0);
+    if (n == 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_cvtph_ps(_mm_maskz_loadu_epi16(static_cast<__mmask8>((1u << n) - 1u), p));
 }
 
 template <int B, int NB>
