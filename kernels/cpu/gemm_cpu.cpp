@@ -308,8 +308,9 @@ static bool vbmi_here() {
 #endif
 }
 
+// F16C too: the byte tails are prepared on the AVX2 + F16C tail path's side of the driver.
 static bool have_avx512vbmi() {
-    static const bool ok = have_avx512vnni() && path_cap() >= Path::avx512vbmi && vbmi_here();
+    static const bool ok = have_avx512vnni() && have_avx2_f16c() && path_cap() >= Path::avx512vbmi && vbmi_here();
     return ok;
 }
 

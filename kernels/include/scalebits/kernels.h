@@ -144,7 +144,8 @@ void gemm_reference(const PackedMatrixView& view, const float* x, int batch, flo
 // (a hair above 2^-15) or 1/65534 of the chunk's largest |x| (a chunk whose largest |x| is below
 // 2^-64 counts as zero), and q * x is summed exactly in int32; scales and zero points are fp32.
 // Tails (columns past the tile's last full chunk) are rounded like chunks where their columns allow
-// (15 bits with AVX-512 VBMI for at most 64 columns in one group, else 16) and fp32 otherwise. A NaN or infinite activation makes the outputs NaN, as in the reference.
+// (15 bits with AVX-512 VBMI for at most 64 columns in one group, else 16) and fp32 otherwise.
+// A NaN or infinite activation makes the outputs NaN, as in the reference.
 // threads <= 0: all hardware threads. SCALEBITS_CPU_PATH=avx512vnni|avx512|avx2-bytes|avx2|generic
 // caps the dispatch (tests): avx512vnni stops below the VBMI tails and zero points, avx512 below the
 // VNNI byte kernel, avx2-bytes at the AVX2 byte kernel, avx2 below it.
@@ -181,8 +182,9 @@ double cpu_read_bandwidth_gbps(std::size_t bytes, int threads, int iters);
 // and returns the wall time in microseconds: the read ceiling for that buffer, measured next to a
 // kernel run on a machine whose bandwidth drifts (shared hosts).
 double cpu_stream_read_us(const std::uint8_t* data, std::size_t bytes, int threads);
-// "avx512vnni-bytes", "avx512vl+vnni", "avx2-bytes", "avx2+fma" or "generic": the path gemm_cpu
-// takes here (for groups, widths or batches the byte kernels do not take, the next one down).
+// "avx512vbmi-bytes", "avx512vnni-bytes", "avx512vl+vnni", "avx2-bytes", "avx2+fma" or "generic":
+// the path gemm_cpu takes here (for groups, widths or batches the byte kernels do not take, the next
+// one down).
 std::string cpu_path();
 // True when SCALEBITS_CPU_PATH names a path this CPU (or this build) lacks, so the dispatch takes a
 // narrower one, or the path it takes without a cap (avx2-bytes on an AVX2 machine): a test of that
