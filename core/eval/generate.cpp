@@ -58,8 +58,10 @@ GenerateResult generate(const NextLogits& decoder, std::int64_t vocab, std::int6
         progress.check();
         if (pos < n_prompt - 1) {
             // Feed the rest of the prompt in one pass, as the cache makes this equivalent, and print
-            // the prompt pieces as run.c does while it forces them.
-            const auto rest = n_prompt - 1 - pos;
+            // the prompt pieces as run.c does while it forces them. The steps count positions, the
+            // prompt's included, so a prompt longer than them is cut there (a decoder sized to the
+            // steps would refuse the rest).
+            const auto rest = std::min(n_prompt - 1 - pos, steps - pos);
             (void)decoder(r.prompt_tokens.data() + pos, rest);
             for (std::int64_t i = 0; i < rest && pos < steps; ++i) {
                 ++pos;

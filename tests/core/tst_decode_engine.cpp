@@ -162,6 +162,26 @@ private slots:
             QFAIL(e.what());
         }
     }
+    // The steps count positions, the prompt's included (run.c's convention): a longer prompt is cut
+    // there, with a decoder sized to the steps as scalebits-run sizes it, like the LibTorch path.
+    void promptLongerThanTheSteps() {
+        const fs::path dir = export_mixed(stories_checkpoint(), fs::path(tmp_.path().toStdString()) / "long", 32, 16);
+        const model::Checkpoint ck = model::load_checkpoint(dir);
+        const auto& tok = *ck.tokenizer;
+        eval::GenerateOptions go;
+        go.steps = 8;
+        go.add_bos = false;
+        go.stop_at_eos = false;
+        const std::string prompt = eval::read_text(kWiki, 2000).substr(0, 600);
+        const auto ids = tok.encode(prompt, false);
+        QVERIFY(static_cast<std::int64_t>(ids.size()) > 2 * go.steps);
+        runtime::PackedDecoder gen(ck, go.steps);
+        const auto a = eval::generate([&](const std::int32_t* t, std::int64_t n) { return gen.forward(t, n); },
+                                      ck.config.vocab_size, go.steps, tok, prompt, go);
+        QCOMPARE(a.tokens, std::vector<std::int32_t>(ids.begin() + 1, ids.begin() + 1 + go.steps));
+        const model::LlamaModel torch_path(ck);
+        QCOMPARE(eval::generate_greedy(torch_path, tok, prompt, go).tokens, a.tokens);
+    }
     void badUseIsRefused() {
         QVERIFY_THROWS_EXCEPTION(InputError, runtime::PackedDecoder(stories_checkpoint(), 16));  // not an export
         const fs::path dir = export_mixed(stories_checkpoint(), fs::path(tmp_.path().toStdString()) / "bad", 32, 16);
