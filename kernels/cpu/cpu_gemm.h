@@ -163,13 +163,14 @@ void int16_tail_activations(const float* x, std::size_t n, float* scale_out, std
 void byte_tail_activations(const float* x, std::size_t n, float* scale_out, std::int8_t* out);
 
 // The VBMI path (tail_vbmi.cpp, AVX-512 VNNI + VBMI): zero-point terms of any tile (edge tiles whose
-// height is not a multiple of 8 go to zero_terms_avx2), and the tail of a tile where byte_tail_fits:
-// at most 64 columns, a multiple of 8 (each row's codes start on a byte), all in one group. The tail's
-// sums are subtracted from zacc.
+// height is not a multiple of 8 go to zero_terms_avx2), and the tail of a tile tile_width columns
+// wide where byte_tail_fits: at most 64 columns, a multiple of 8 (each row's codes start on a byte),
+// all in one group. The tail's sums are subtracted from zacc.
 void zero_terms_vbmi(const TileArgs& a);
 void tail_vbmi(const TileArgs& a);
-inline bool byte_tail_fits(std::size_t chunk_columns, std::size_t tail, std::size_t group) {
-    return tail > 0 && tail <= 64 && tail % 8 == 0 && chunk_columns / group == (chunk_columns + tail - 1) / group;
+inline bool byte_tail_fits(std::size_t tile_width, std::size_t group) {
+    const std::size_t tail = tile_width % 128, c0 = tile_width - tail;
+    return tail > 0 && tail <= 64 && tail % 8 == 0 && c0 / group == (c0 + tail - 1) / group;
 }
 
 // Whether the AVX2 tail path takes a tile's tail as int16 integer products (tail_avx2.cpp): each row's

@@ -140,7 +140,7 @@ Prepared prepare(const TileGrid& grid, const float* x, int batch, Forms forms) {
             }
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
             const std::size_t tail = grid.tile_width(tj) % 128, c0 = k0 + 128 * nc;
-            if (forms.tail_bytes && cpu::byte_tail_fits(128 * nc, tail, grid.group))
+            if (forms.tail_bytes && cpu::byte_tail_fits(grid.tile_width(tj), grid.group))
                 cpu::byte_tail_activations(xb + c0, tail, &p.tail_x8scale[static_cast<std::size_t>(b) * grid.tiles_c() + tj],
                                            p.x8.data() + static_cast<std::size_t>(b) * 2 * K + 2 * c0);
             else if (forms.tail_int16 && cpu::int16_tail_fits(tail, grid.group))
@@ -398,11 +398,10 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
         tail = cpu::tail_terms_avx2;
         dense_terms = cpu::dense_tile_terms_avx2;
         for (std::size_t tj = 0; tj < grid.tiles_c(); ++tj) {
-            const std::size_t w = grid.tile_width(tj), tail = w % 128;
-            if (vbmi && cpu::byte_tail_fits(w - tail, tail, grid.group))
+            if (vbmi && cpu::byte_tail_fits(grid.tile_width(tj), grid.group))
                 forms.tail_bytes = true;
             else
-                forms.tail_int16 = forms.tail_int16 || cpu::int16_tail_fits(tail, grid.group);
+                forms.tail_int16 = forms.tail_int16 || cpu::int16_tail_fits(grid.tile_width(tj) % 128, grid.group);
         }
     }
 #endif
@@ -439,7 +438,11 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
         for (int p = 0; p < parts; ++p) {
             ranges[static_cast<std::size_t>(p)].next.store(item, std::memory_order_relaxed);
             const std::size_t share = data_bytes * static_cast<std::size_t>(p + 1) / static_cast<std::size_t>(parts);
-            while (item < rows_total && (p + 1 == parts || seen + row_bytes(item) / 2 < share)) seen += row_bytes(item++);
+            for (; item < rows_total; ++item) {
+                const std::size_t bytes = row_bytes(item);
+                if (p + 1 < parts && seen + bytes / 2 >= share) break;
+                seen += bytes;
+            }
             ranges[static_cast<std::size_t>(p)].end = item;
         }
     }
@@ -524,7 +527,7 @@ void gemm_cpu_many(const PackedMatrixView* const* views, int count, const float*
 #if defined(SCALEBITS_HAVE_AVX2_KERNEL)
                 if (vbmi) {
                     cpu::zero_terms_vbmi(a);
-                    if (a.geom.tail() > 0 && cpu::byte_tail_fits(128 * a.geom.nc(), a.geom.tail(), g.group))
+                    if (cpu::byte_tail_fits(a.geom.c, g.group))
                         cpu::tail_vbmi(a);
                     else
                         tail(a, x + k0, K);

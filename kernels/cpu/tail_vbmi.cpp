@@ -129,18 +129,20 @@ void zero_terms_vbmi(const TileArgs& a) {
     const std::uint8_t* zeros = scales + sec.scales;
     const std::size_t r = g.r, ub = static_cast<std::size_t>(g.b), groups = g.groups_per_row();
     const FieldDecode dec(g.b);
+    // s * z of group gi for rows [row0, row0 + n): gi * r + row0 is a multiple of 8, so the fields
+    // start on a byte.
+    auto sz_of = [&](std::size_t gi, std::size_t row0, std::size_t n) {
+        const std::size_t idx = gi * r + row0;
+        const __m128i z = _mm512_castsi512_si128(dec(zeros + idx * ub / 8, first_bytes((n * ub + 7) / 8)));
+        return _mm512_mul_ps(scales16(scales, idx, n), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z)));
+    };
     const std::size_t batch = static_cast<std::size_t>(a.batch);
     if (batch == 1) {
         // Per 16 rows, the terms of all the tile's groups summed in a register and added to zacc once.
         for (std::size_t row0 = 0; row0 < r; row0 += 16) {
             const std::size_t n = std::min<std::size_t>(16, r - row0);
             __m512 t = _mm512_setzero_ps();
-            for (std::size_t gi = 0; gi < groups; ++gi) {
-                const std::size_t idx = gi * r + row0;  // a multiple of 8: the fields start on a byte
-                const __m128i z = _mm512_castsi512_si128(dec(zeros + idx * ub / 8, first_bytes((n * ub + 7) / 8)));
-                const __m512 sz = _mm512_mul_ps(scales16(scales, idx, n), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z)));
-                t = _mm512_fmadd_ps(sz, _mm512_set1_ps(a.xsum[gi]), t);
-            }
+            for (std::size_t gi = 0; gi < groups; ++gi) t = _mm512_fmadd_ps(sz_of(gi, row0, n), _mm512_set1_ps(a.xsum[gi]), t);
             add_to(a.zacc + row0, n, t);
         }
         return;
@@ -149,9 +151,7 @@ void zero_terms_vbmi(const TileArgs& a) {
     for (std::size_t row0 = 0; row0 < r; row0 += 16) {
         const std::size_t n = std::min<std::size_t>(16, r - row0);
         for (std::size_t gi = 0; gi < groups; ++gi) {
-            const std::size_t idx = gi * r + row0;
-            const __m128i z = _mm512_castsi512_si128(dec(zeros + idx * ub / 8, first_bytes((n * ub + 7) / 8)));
-            const __m512 sz = _mm512_mul_ps(scales16(scales, idx, n), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z)));
+            const __m512 sz = sz_of(gi, row0, n);
             for (std::size_t b = 0; b < batch; ++b)
                 add_to(a.zacc + b * r + row0, n, _mm512_mul_ps(sz, _mm512_set1_ps(a.xsum[b * a.xsum_stride + gi])));
         }
