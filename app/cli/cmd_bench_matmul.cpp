@@ -10,6 +10,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "core/model/threads.h"
+#include "core/util/blas_core.h"
 
 namespace scalebits::cli {
 
@@ -33,12 +34,13 @@ int cmd_bench_matmul(const Argv& argv) {
     const double median = times[times.size() / 2];
     const double gflops = 2.0 * static_cast<double>(m * k * n) / median / 1e9;
     if (args.flag("json")) {
-        print_json({{"m", m}, {"k", k}, {"n", n}, {"torch_threads", at::get_num_threads()}, {"median_s", median},
+        print_json({{"m", m}, {"k", k}, {"n", n}, {"torch_threads", at::get_num_threads()}, {"blas_core", util::blas_core_name()}, {"median_s", median},
                     {"gflops", gflops}, {"best_gflops", 2.0 * static_cast<double>(m * k * n) / times.front() / 1e9}});
     } else {
-        std::printf("%lldx%lld * %lldx%lld: %.1f GFLOP/s median (%d threads)\n", static_cast<long long>(m),
+        const std::string core = util::blas_core_name();
+        std::printf("%lldx%lld * %lldx%lld: %.1f GFLOP/s median (%d threads, BLAS kernels: %s)\n", static_cast<long long>(m),
                     static_cast<long long>(k), static_cast<long long>(k), static_cast<long long>(n), gflops,
-                    at::get_num_threads());
+                    at::get_num_threads(), core.empty() ? "not OpenBLAS" : core.c_str());
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "app/cli/commands.h"
 #include "app/common/option_names.h"
 #include "core/util/allocator_tuning.h"
+#include "core/util/blas_core.h"
 #include "core/util/error.h"
 #include "core/util/exception_text.h"
 #include "core/util/option_error.h"
@@ -54,6 +55,7 @@ void usage(std::FILE* to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    scalebits::util::relaunch_with_known_blas_core(argv);
     scalebits::util::keep_freed_memory_for_reuse();
     if (argc < 2) {
         usage(stderr);

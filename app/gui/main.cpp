@@ -16,6 +16,7 @@
 
 #include "core/analysis/synthetic.h"
 #include "core/util/allocator_tuning.h"
+#include "core/util/blas_core.h"
 #include "ui/main_window.h"
 #include "ui/controllers/background_job.h"
 #include "ui/views/budget_panel.h"
@@ -27,6 +28,7 @@
 using namespace scalebits;
 
 int main(int argc, char** argv) {
+    scalebits::util::relaunch_with_known_blas_core(argv);
     scalebits::util::keep_freed_memory_for_reuse();
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("scalebits"));

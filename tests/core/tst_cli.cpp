@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "../io/gguf_writer.h"
+#include "core/util/blas_core.h"
 #include "hang_guard.h"
 #include <scalebits/kernels.h>
 #include "../io/safetensors_fixture.h"
@@ -99,6 +100,19 @@ private slots:
         QVERIFY2(r.code == 2, qPrintable(QStringLiteral("exit %1: %2").arg(r.code).arg(QString::fromUtf8(r.err))));
         QVERIFY2(r.err.contains("cuda") && r.err.count('\n') == 1, r.err.constData());
         QVERIFY(!QFileInfo::exists(path("cuda.sba")));
+    }
+
+    // Debian 12's OpenBLAS falls back to SSE3 kernels on CPUs newer than it; the CLI then runs again
+    // with OPENBLAS_CORETYPE naming the kernels this CPU can run (a setting of the user's is kept).
+    void blasKernelsFitTheCpu() {
+        const Run r = cli({QStringLiteral("bench-matmul"), QStringLiteral("--m"), QStringLiteral("16"), QStringLiteral("--k"),
+                           QStringLiteral("16"), QStringLiteral("--n"), QStringLiteral("16"), QStringLiteral("--repeats"),
+                           QStringLiteral("1"), QStringLiteral("--json")});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const QString core = QJsonDocument::fromJson(r.out).object().value(QStringLiteral("blas_core")).toString();
+        const std::string expected = scalebits::util::blas_core_to_request().value_or(scalebits::util::blas_core_name());
+        qInfo("this process: '%s'; the CLI: '%s'", scalebits::util::blas_core_name().c_str(), qPrintable(core));
+        QCOMPARE(core, QString::fromStdString(expected));
     }
 
     void usageErrors() {
