@@ -78,6 +78,12 @@ QuantizedMatrix quantize_gptq(const at::Tensor& w, const at::Tensor& hessian, co
     auto u = inverse_hessian_factor(hessian.to(wt.device()), cols, options.percdamp, dead)
                  .to(torch::kFloat32);
     wt.masked_fill_(dead.unsqueeze(1), 0.0f);
+    // GptqOptions::compensated_clip: column j's error costs U_jj^-2 in the clip search.
+    const at::Tensor column_cost = options.compensated_clip ? u.diagonal().square().reciprocal() : at::Tensor();
+    auto clip_weights = [&](std::int64_t j, std::int64_t len) {
+        return options.compensated_clip ? column_cost.slice(0, j, j + len).view({1, 1, len})
+                                         : weights.group_view(j, 1, len, cols, wt.device());
+    };
 
     const std::int64_t g = spec.group;
     const std::int64_t groups = spec.groups_per_row(cols);
@@ -101,7 +107,7 @@ QuantizedMatrix quantize_gptq(const at::Tensor& w, const at::Tensor& hessian, co
                 auto current = w1.slice(0, i, i + len).t().unsqueeze(1);  // N x 1 x len
                 mq_col = maxq.select(1, k);
                 auto gp = detail::search_group_params(
-                    current, mq_col.unsqueeze(1), weights.group_view(j, 1, len, cols, wt.device()),
+                    current, mq_col.unsqueeze(1), clip_weights(j, len),
                     at::Tensor(), grid);
                 s_col = gp.scale.squeeze(1);
                 z_col = gp.zero.squeeze(1);
