@@ -204,9 +204,12 @@ private slots:
             const auto loaded = eval::compare_to_reference(m, ref);
             QVERIFY2(std::abs(loaded.ppl.ppl / fake.ppl.ppl - 1) <= 1e-3,
                      qPrintable(QStringLiteral("%1 vs %2").arg(loaded.ppl.ppl).arg(fake.ppl.ppl)));
+            // The engine and the LibTorch path each round activations their own way: on small models
+            // each stays within 1.2e-4 of the exact figure (tst_decode_engine, bound 2.5e-4), so they
+            // may differ by that much from each other (1.1e-4 seen under the sanitizers).
             runtime::PackedDecoder engine(packed, po.ctx);
             const auto native = runtime::perplexity_packed(engine, text_, po);
-            QVERIFY2(std::abs(native.ppl / loaded.ppl.ppl - 1) <= 1e-4,
+            QVERIFY2(std::abs(native.ppl / loaded.ppl.ppl - 1) <= 2.5e-4,
                      qPrintable(QStringLiteral("%1 vs %2").arg(native.ppl).arg(loaded.ppl.ppl)));
         }
     }
