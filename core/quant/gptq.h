@@ -4,8 +4,9 @@
 // each column is spread over the columns not yet quantized through the upper Cholesky factor of
 // H^-1, with lazy batch updates in blocks of about 128 columns. Each weight uses the width of its
 // tile: column j of row i uses tile (i / Tr, j / Tc). A group's scale and zero point are chosen
-// when its first column is reached, from the group's current (error-updated) values with the same
-// clip search as RTN. All N rows are processed at once for every column.
+// when its first column is reached, from the group's current (error-updated) values with RTN's
+// clip search, its errors weighed as GptqOptions::compensated_clip says. All N rows are processed
+// at once for every column.
 #include <ATen/core/Tensor.h>
 
 #include <vector>
